@@ -1,0 +1,3 @@
+"""lrdoctor: diagnose failed training runs from their logged curves."""
+
+__version__ = "0.1.0"
