@@ -1,0 +1,178 @@
+"""Find every run under the paths and URIs a user gives, whatever mix of formats they hold.
+
+Finding and reading are separate steps: `find_sources` walks each folder once and lets every
+reader claim what it recognises; `read_source` reads one claim. A batch audit can then read
+sources in parallel, and one bad source never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lrdoctor.model import Run
+from lrdoctor.readers import ReadError, ReadOptions, registry
+
+_URI = re.compile(r"^(sqlite|https?|file|databricks)://?", re.IGNORECASE)
+# Folders that never hold a user's runs but can be huge; MLflow's `.trash` holds deleted runs.
+_SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages", ".git", ".trash"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One thing to read: `location` (a path or URI) in `reader`'s format, found under `root`."""
+
+    reader: str
+    location: str
+    root: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A source that could not be read, or a part of a folder that could not be walked."""
+
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What was read from the user's paths: the runs and every problem met on the way."""
+
+    runs: tuple[Run, ...] = ()
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+
+def is_uri(text: str) -> bool:
+    return bool(_URI.match(text))
+
+
+def _readers_for(format_in: str | None) -> dict:
+    readers = registry()
+    if format_in is None:
+        return readers
+    if format_in not in readers:
+        raise ValueError(f"unknown input format {format_in!r}; choose from {', '.join(readers)}")
+    return {format_in: readers[format_in]}
+
+
+def _walk(root: Path, readers: dict, problems: list[Problem]) -> Iterator[Source]:
+    """Walk `root` once, following symlinks but never into the same folder twice."""
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            info = directory.stat()
+        except OSError as error:
+            problems.append(Problem(str(directory), f"cannot be read ({error.strerror})"))
+            continue
+        identity = (info.st_dev, info.st_ino)
+        if identity in seen:
+            if directory.is_symlink():
+                problems.append(
+                    Problem(str(directory), "symbolic link to a folder already walked; skipped")
+                )
+            continue
+        seen.add(identity)
+        try:
+            with os.scandir(directory) as entries:
+                listing = sorted(entries, key=lambda entry: entry.name)
+        except OSError as error:
+            problems.append(Problem(str(directory), f"cannot be listed ({error.strerror})"))
+            continue
+        dirnames, filenames = [], []
+        for entry in listing:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if entry.name not in _SKIPPED_DIRS and not entry.name.startswith("."):
+                    dirnames.append(entry.name)
+            elif entry.name.startswith("."):
+                continue
+            elif entry.is_file() or entry.is_symlink():
+                if entry.is_symlink() and not os.path.exists(entry.path):
+                    problems.append(Problem(entry.path, "broken symbolic link; skipped"))
+                    continue
+                filenames.append(entry.name)
+        for name, reader in readers.items():
+            for claim in reader.claim(directory, list(dirnames), list(filenames)):
+                yield Source(name, str(claim.path), str(root))
+                dirnames = [d for d in dirnames if d not in claim.owned_dirs]
+                filenames = [f for f in filenames if f not in claim.owned_files]
+                if Path(claim.path).parent == directory:
+                    filenames = [f for f in filenames if f != Path(claim.path).name]
+        stack.extend(directory / name for name in reversed(dirnames))
+
+
+def find_sources(
+    paths: Iterable[str | os.PathLike], format_in: str | None = None
+) -> tuple[list[Source], list[Problem]]:
+    """Every source under `paths` (files, folders, tracking URIs), each listed once."""
+    readers = _readers_for(format_in)
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    for given in paths:
+        text = os.fspath(given)
+        if is_uri(text) and not Path(text).exists():
+            sources.append(Source("mlflow", text, text))
+            continue
+        path = Path(text)
+        if not path.exists():
+            problems.append(Problem(text, "no such file or folder"))
+            continue
+        if path.is_file():
+            reader = next((n for n, r in readers.items() if r.can_read(path)), None)
+            if reader is None:
+                problems.append(Problem(text, "not a log format lrdoctor can read"))
+            else:
+                sources.append(Source(reader, text, str(path.parent)))
+            continue
+        found = list(_walk(path, readers, problems))
+        if not found:
+            problems.append(Problem(text, "no training runs found in this folder"))
+        sources.extend(found)
+    unique = list(dict.fromkeys(sources))
+    return unique, problems
+
+
+def read_source(source: Source, options: ReadOptions) -> list[Run]:
+    """Read one source; any failure becomes a `ReadError` naming the source."""
+    try:
+        if is_uri(source.location) and not Path(source.location).exists():
+            from lrdoctor.readers.mlflow import read_tracking_uri
+
+            return read_tracking_uri(source.location, options)
+        reader = registry()[source.reader]
+        return reader.read(Path(source.location), Path(source.root), options)
+    except ReadError:
+        raise
+    except Exception as error:  # a reader bug on a strange file must not stop an audit
+        raise ReadError(
+            source.location, f"could not be read ({type(error).__name__}: {error})"
+        ) from error
+
+
+def read_runs(
+    paths: Sequence[str | os.PathLike],
+    options: ReadOptions | None = None,
+    format_in: str | None = None,
+) -> Discovery:
+    """Find and read every run under `paths`; problems are collected, never raised."""
+    options = options or ReadOptions()
+    sources, problems = find_sources(paths, format_in)
+    runs: list[Run] = []
+    for source in sources:
+        try:
+            runs.extend(read_source(source, options))
+        except ReadError as error:
+            problems.append(Problem(error.source, error.problem))
+    return Discovery(tuple(runs), tuple(problems))

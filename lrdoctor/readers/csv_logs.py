@@ -1,0 +1,498 @@
+"""Training logs written as CSV: Lightning and Keras CSVLoggers, W&B exports, any wide or long table.
+
+Every variant is recognised from its header, never from its file name, because logs get
+renamed and copied. The variants differ only in where the x axis and the run name come from:
+
+- `lightning-csv`: columns `step` and `epoch`; sparse rows, one metric group per row.
+- `keras-csv`: `epoch` is the first column and no finer step column exists.
+- `wandb-csv`: a step column plus `<run> - <metric>` columns (several runs in one file).
+- `long-csv`: one point per row, in columns tag (or metric/key/name), step and value.
+- `csv`: any other table with a step-like column and numeric metric columns.
+
+An empty cell means "not logged at this step" and gives no point; `nan` and `inf` are values
+and are kept. A file is rejected as not a training log only when it has neither a step-like
+column nor a column whose name contains a metric word (loss, acc, lr, ...): a table like that
+is a data set, and reading its rows as steps would invent a training curve.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from lrdoctor.model import Curve, Run
+from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
+
+# Step-like column names, finest-grained first: the first usable one is the x axis.
+# Ray Tune logs to TensorBoard with `timesteps_total` as the step, so it beats the iteration.
+STEP_COLUMNS = (
+    "step",
+    "global_step",
+    "trainer/global_step",
+    "_step",
+    "timesteps_total",
+    "iteration",
+    "iter",
+    "training_iteration",
+    "epoch",
+)
+WALL_TIME_COLUMNS = ("wall_time", "wall time", "walltime", "_timestamp", "timestamp", "time")
+LONG_TAG_COLUMNS = ("tag", "metric", "key", "name")
+METRIC_WORDS = frozenset(
+    "loss acc accuracy lr learning error err perplexity ppl reward return score f1 auc "
+    "grad norm bleu rouge wer cer mse mae rmse nll kl entropy precision recall iou dice "
+    "map metric".split()
+)
+WANDB_COLUMN = re.compile(r"(?P<run>.+) - (?P<metric>.+)")
+WANDB_EXTREMES = ("__MIN", "__MAX")
+SUFFIXES = (".csv", ".tsv")
+LIGHTNING_FILE = "metrics.csv"
+LIGHTNING_HPARAMS = "hparams.yaml"
+HEADER_PEEK_BYTES = 65536
+
+
+class CsvReader:
+    """Reads one CSV-family file into one run (several for a W&B export)."""
+
+    name = "csv"
+
+    def claim(self, directory: Path, dirnames: list[str], filenames: list[str]) -> list[Claim]:
+        return [
+            Claim(directory / filename, owned_files=(filename,))
+            for filename in filenames
+            if _is_csv_log_name(directory / filename)
+        ]
+
+    def can_read(self, path: Path) -> bool:
+        return path.is_file() and _is_csv_log_name(path)
+
+    def read(self, path: Path, root: Path, options: ReadOptions) -> list[Run]:
+        table = _load_table(path)
+        layout = _detect_layout(table.header)
+        if layout == "wandb-csv":
+            return _read_wandb(table, path, root)
+        if layout == "long-csv":
+            return [_read_long(table, path, root)]
+        return [_read_wide(table, path, root, layout)]
+
+
+def _is_csv_log_name(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in SUFFIXES:
+        return True
+    return suffix == ".log" and _has_keras_header(path)
+
+
+def _has_keras_header(path: Path) -> bool:
+    """Keras' CSVLogger writes `epoch` first, then the metric names, comma-separated."""
+    try:
+        with path.open("rb") as stream:
+            first_line = stream.readline(HEADER_PEEK_BYTES)
+        fields = first_line.decode("utf-8-sig").strip().split(",")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return len(fields) >= 2 and fields[0] == "epoch" and all(fields)
+
+
+@dataclass
+class _Table:
+    """A CSV file's header and its well-formed rows, cut into columns of stripped cells."""
+
+    header: list[str]
+    columns: list[list[str]]
+    row_count: int
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _NumericColumn:
+    """A column's cells as numbers: `values` is NaN where `present` is False."""
+
+    values: np.ndarray
+    present: np.ndarray
+    non_numeric: int
+    example: str
+
+    @property
+    def is_numeric(self) -> bool:
+        """At least half the filled cells are numbers (dates, hostnames, lists are not)."""
+        numbers = int(self.present.sum())
+        return numbers > 0 and numbers >= self.non_numeric
+
+
+def _load_table(path: Path) -> _Table:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ReadError(path, f"cannot be opened ({error.strerror})") from error
+    if not data.strip():
+        raise ReadError(path, "empty file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ReadError(
+            path, f"undecodable bytes at offset {error.start}: not UTF-8 text"
+        ) from error
+    delimiter = _sniff_delimiter(path, text)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as error:
+        raise ReadError(path, f"not parseable as CSV ({error})") from error
+    header = [name.strip() for name in rows[0]]
+    warnings: list[str] = []
+    good_rows: list[list[str]] = []
+    bad_lines: list[int] = []
+    repeated_headers = 0
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            bad_lines.append(line_number)
+            continue
+        stripped = [cell.strip() for cell in row]
+        if stripped == header:
+            repeated_headers += 1
+            continue
+        good_rows.append(stripped)
+    if bad_lines:
+        warnings.append(
+            f"skipped {len(bad_lines)} row(s) with a number of fields other than the "
+            f"header's {len(header)} (first at line {bad_lines[0]})"
+        )
+    if repeated_headers:
+        warnings.append(f"skipped {repeated_headers} repeated header row(s)")
+    columns = [list(cells) for cells in zip(*good_rows)] or [[] for _ in header]
+    return _Table(header, columns, len(good_rows), warnings)
+
+
+def _sniff_delimiter(path: Path, text: str) -> str:
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    first_line = text.split("\n", 1)[0]
+    return max((",", "\t", ";"), key=first_line.count)
+
+
+def _detect_layout(header: Sequence[str]) -> str:
+    lowered = [name.lower() for name in header]
+    step_names = [name for name in lowered if name in STEP_COLUMNS]
+    others = [
+        name
+        for name, low in zip(header, lowered)
+        if low not in STEP_COLUMNS and not _is_index_column(name)
+    ]
+    if step_names and others and all(WANDB_COLUMN.fullmatch(name) for name in others):
+        return "wandb-csv"
+    if step_names and "value" in lowered and any(name in LONG_TAG_COLUMNS for name in lowered):
+        return "long-csv"
+    if "step" in header and "epoch" in header:
+        return "lightning-csv"
+    if lowered and lowered[0] == "epoch" and step_names == ["epoch"]:
+        return "keras-csv"
+    return "csv"
+
+
+def _is_index_column(name: str) -> bool:
+    """The unnamed index column pandas writes with `to_csv()` (blank or `Unnamed: 0`)."""
+    return not name or name.startswith("Unnamed: ")
+
+
+def _looks_like_metric(name: str) -> bool:
+    words = re.split(r"[^a-z0-9]+", name.lower())
+    return any(word in METRIC_WORDS for word in words)
+
+
+def _parse_numbers(cells: Sequence[str]) -> _NumericColumn:
+    values = np.full(len(cells), np.nan)
+    present = np.zeros(len(cells), dtype=bool)
+    non_numeric = 0
+    example = ""
+    for index, cell in enumerate(cells):
+        if not cell:
+            continue
+        number = _to_float(cell)
+        if number is None:
+            non_numeric += 1
+            example = example or cell
+            continue
+        values[index] = number
+        present[index] = True
+    return _NumericColumn(values, present, non_numeric, example)
+
+
+def _to_float(cell: str) -> float | None:
+    """A cell as a number; `nan`, `inf`, `Infinity` are numbers, `True` and `[75.0]` are not."""
+    if "_" in cell:  # float() accepts "1_000"; a CSV cell like "12345_00000" is an id
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _integral(column: _NumericColumn) -> bool:
+    """Whether every filled cell of a step column is a whole number (steps are integers)."""
+    steps = column.values[column.present]
+    return (
+        steps.size > 0
+        and column.non_numeric == 0
+        and bool(np.all(np.isfinite(steps)))
+        and bool(np.all(steps == np.floor(steps)))
+    )
+
+
+def _choose_step_column(
+    table: _Table, candidates: Sequence[str]
+) -> tuple[str | None, _NumericColumn | None, list[str]]:
+    """The finest-grained step-like column holding whole numbers, complete columns first."""
+    parsed = {name: _parse_numbers(table.columns[table.header.index(name)]) for name in candidates}
+    usable = [name for name in candidates if _integral(parsed[name])]
+    complete = [name for name in usable if parsed[name].present.all()]
+    chosen = (complete or usable or [None])[0]
+    warnings = []
+    fractional = [name for name in candidates if name not in usable and parsed[name].present.any()]
+    if fractional and (chosen is None or _rank(fractional[0]) < _rank(chosen)):
+        warnings.append(
+            f"step-like column {fractional[0]!r} holds fractional or non-finite values; "
+            + (f"using {chosen!r} as the step" if chosen else "using row numbers as steps")
+        )
+    if chosen is None:
+        return None, None, warnings
+    return chosen, parsed[chosen], warnings
+
+
+def _rank(column_name: str) -> int:
+    return STEP_COLUMNS.index(column_name.lower())
+
+
+def _step_candidates(header: Sequence[str]) -> list[str]:
+    names = [name for name in header if name.lower() in STEP_COLUMNS]
+    return sorted(names, key=_rank)
+
+
+def _wall_time_column(table: _Table, exclude: set[str]) -> tuple[str | None, np.ndarray]:
+    by_lower = {name.lower(): name for name in table.header if name not in exclude}
+    for candidate in WALL_TIME_COLUMNS:
+        name = by_lower.get(candidate)
+        if name is None:
+            continue
+        column = _parse_numbers(table.columns[table.header.index(name)])
+        if column.is_numeric:
+            return name, column.values
+    return None, np.full(table.row_count, np.nan)
+
+
+def _run_name(path: Path, root: Path, layout: str) -> str:
+    """Lightning names a run by its version folder; a renamed copy is named by its file."""
+    if layout == "lightning-csv" and path.name == LIGHTNING_FILE:
+        return relative_name(path.parent, root)
+    return relative_name(path, root)
+
+
+def _require_log_columns(table: _Table, path: Path, step_candidates: Sequence[str]) -> None:
+    if step_candidates or any(_looks_like_metric(name) for name in table.header):
+        return
+    raise ReadError(
+        path,
+        "not a training log: no step-like column (step, epoch, iteration, ...) and no "
+        "metric-like column (loss, acc, lr, ...)",
+    )
+
+
+def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
+    candidates = _step_candidates(table.header)
+    _require_log_columns(table, path, candidates)
+    warnings = list(table.warnings)
+    step_name, step_column, step_warnings = _choose_step_column(table, candidates)
+    warnings.extend(step_warnings)
+    if step_column is None:
+        steps = np.arange(table.row_count, dtype=np.float64)
+        has_step = np.ones(table.row_count, dtype=bool)
+        if not step_warnings:
+            warnings.append("no step-like column: using row numbers (from 0) as steps")
+    else:
+        steps, has_step = step_column.values, step_column.present
+        if not has_step.all():
+            warnings.append(
+                f"skipped {int((~has_step).sum())} row(s) with no value in step column "
+                f"{step_name!r}"
+            )
+    wall_name, wall_times = _wall_time_column(table, {step_name} if step_name else set())
+    curves: dict[str, Curve] = {}
+    skipped: list[str] = []
+    for name, cells in zip(table.header, table.columns):
+        if name in (step_name, wall_name) or _is_index_column(name):
+            continue
+        if name in curves:
+            warnings.append(f"column {name!r} appears more than once; using the first")
+            continue
+        column = _parse_numbers(cells)
+        keep = column.present & has_step
+        if not column.is_numeric or not keep.any():
+            skipped.append(name)
+            continue
+        if column.non_numeric:
+            warnings.append(
+                f"column {name!r}: skipped {column.non_numeric} cell(s) that are not numbers "
+                f"(e.g. {column.example!r})"
+            )
+        curves[name] = Curve.from_points(
+            name, steps[keep].astype(np.int64), column.values[keep], wall_times[keep]
+        )
+    if table.row_count == 0:
+        warnings.append("the file has a header but no data rows: nothing was logged")
+    elif not curves:
+        besides = f" besides the step column {step_name!r}" if step_name else ""
+        raise ReadError(path, f"no numeric column{besides}")
+    params, param_warnings = _lightning_params(path, layout)
+    warnings.extend(param_warnings)
+    metadata = {"step_column": step_name or "row number", "rows": str(table.row_count)}
+    if skipped:
+        metadata["skipped_columns"] = ", ".join(skipped)
+    return Run(
+        name=_run_name(path, root, layout),
+        source=str(path),
+        format=layout,
+        curves=curves,
+        params=params,
+        metadata=metadata,
+        warnings=tuple(warnings),
+    )
+
+
+def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
+    """A W&B chart export: one run per `<run> - <metric>` prefix; `__MIN`/`__MAX` are bands."""
+    step_name, step_column, step_warnings = _choose_step_column(
+        table, _step_candidates(table.header)
+    )
+    if step_column is None:
+        raise ReadError(path, "W&B export without a whole-number step column")
+    by_run: dict[str, dict[str, Curve]] = {}
+    run_warnings: dict[str, list[str]] = {}
+    for name, cells in zip(table.header, table.columns):
+        match = WANDB_COLUMN.fullmatch(name)
+        if name == step_name or match is None or name.endswith(WANDB_EXTREMES):
+            continue
+        run, metric = name.rsplit(" - ", 1)
+        column = _parse_numbers(cells)
+        curves = by_run.setdefault(run, {})
+        warnings = run_warnings.setdefault(run, [])
+        keep = column.present & step_column.present
+        if not column.is_numeric or not keep.any():
+            warnings.append(f"column {name!r} holds no numbers; skipped")
+            continue
+        if column.non_numeric:
+            warnings.append(
+                f"column {name!r}: skipped {column.non_numeric} cell(s) that are not numbers"
+            )
+        curves[metric] = Curve.from_points(
+            metric, step_column.values[keep].astype(np.int64), column.values[keep]
+        )
+    runs = [
+        Run(
+            name=f"{relative_name(path, root)}/{run}",
+            source=str(path),
+            format="wandb-csv",
+            curves=curves,
+            metadata={"step_column": step_name, "rows": str(table.row_count)},
+            warnings=tuple(table.warnings + step_warnings + run_warnings[run]),
+        )
+        for run, curves in by_run.items()
+    ]
+    if not any(run.curves for run in runs) and table.row_count:
+        raise ReadError(path, "no numeric column in this W&B export")
+    return runs
+
+
+def _read_long(table: _Table, path: Path, root: Path) -> Run:
+    """One point per row: (tag, step, value[, wall time])."""
+    lowered = [name.lower() for name in table.header]
+    tag_name = next(table.header[lowered.index(n)] for n in LONG_TAG_COLUMNS if n in lowered)
+    value_name = table.header[lowered.index("value")]
+    step_name = _step_candidates(table.header)[0]
+    tags = table.columns[table.header.index(tag_name)]
+    steps = _parse_numbers(table.columns[table.header.index(step_name)])
+    values = _parse_numbers(table.columns[table.header.index(value_name)])
+    _, wall_times = _wall_time_column(table, {step_name, value_name, tag_name})
+    step_ok = steps.present & np.isfinite(steps.values)
+    step_ok[step_ok] = steps.values[step_ok] == np.floor(steps.values[step_ok])
+    keep = step_ok & values.present & np.array([bool(tag) for tag in tags], dtype=bool)
+    warnings = list(table.warnings)
+    dropped = int((~keep).sum())
+    if dropped:
+        warnings.append(
+            f"skipped {dropped} row(s) without a tag, a whole-number step or a numeric value"
+        )
+    tag_array = np.array(tags, dtype=object)
+    curves = {}
+    for tag in dict.fromkeys(tag_array[keep]):
+        rows = keep & (tag_array == tag)
+        curves[tag] = Curve.from_points(
+            tag, steps.values[rows].astype(np.int64), values.values[rows], wall_times[rows]
+        )
+    if not curves and table.row_count:
+        raise ReadError(path, "no numeric column: no row has a tag, a step and a numeric value")
+    return Run(
+        name=relative_name(path, root),
+        source=str(path),
+        format="long-csv",
+        curves=curves,
+        metadata={"step_column": step_name, "rows": str(table.row_count)},
+        warnings=tuple(warnings),
+    )
+
+
+class _LenientLoader(yaml.SafeLoader):
+    """A safe loader that reads tags it does not know (Lightning writes `!!python/tuple`)
+    as the plain list, mapping or string underneath, instead of refusing the file."""
+
+
+def _construct_plain(loader: _LenientLoader, tag_suffix: str, node: yaml.Node) -> object:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_LenientLoader.add_multi_constructor("", _construct_plain)
+
+
+def _lightning_params(path: Path, layout: str) -> tuple[dict[str, str], list[str]]:
+    """Hyperparameters from the `hparams.yaml` Lightning writes beside `metrics.csv`."""
+    hparams_path = path.with_name(LIGHTNING_HPARAMS)
+    if layout != "lightning-csv" or not hparams_path.is_file():
+        return {}, []
+    try:
+        loaded = yaml.load(hparams_path.read_text(encoding="utf-8"), Loader=_LenientLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError) as error:
+        return {}, [f"{LIGHTNING_HPARAMS} beside the log could not be parsed ({error})"]
+    if loaded is None:
+        return {}, []
+    if not isinstance(loaded, dict):
+        return {}, [f"{LIGHTNING_HPARAMS} beside the log is not a mapping; ignored"]
+    return _flatten(loaded), []
+
+
+def _flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
+    """Nested hyperparameters as `outer.inner` keys with text values, as MLflow shows them."""
+    flat: dict[str, str] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, float) and math.isnan(value):
+            flat[name] = "nan"
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+READER = CsvReader()

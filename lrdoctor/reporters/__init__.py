@@ -1,0 +1,1 @@
+"""Renderers: they turn results into text for people or JSON for programs, and compute nothing."""
