@@ -1,11 +1,11 @@
-"""Training logs written as CSV: Lightning and Keras CSVLoggers, W&B exports, any wide or long table.
+"""Training logs kept as CSV: Lightning and Keras CSVLoggers, W&B exports, any wide or long table.
 
 Every variant is recognised from its header, never from its file name, because logs get
 renamed and copied. The variants differ only in where the x axis and the run name come from:
 
 - `lightning-csv`: columns `step` and `epoch`; sparse rows, one metric group per row.
 - `keras-csv`: `epoch` is the first column and no finer step column exists.
-- `wandb-csv`: a step column plus `<run> - <metric>` columns (several runs in one file).
+- `wandb-csv`: a chart export: the x axis, then `<run> - <metric>` columns (several runs).
 - `long-csv`: one point per row, in columns tag (or metric/key/name), step and value.
 - `csv`: any other table with a step-like column and numeric metric columns.
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from lrdoctor.model import Curve, Run
@@ -77,6 +78,10 @@ class CsvReader:
     def read(self, path: Path, root: Path, options: ReadOptions) -> list[Run]:
         table = _load_table(path)
         layout = _detect_layout(table.header)
+        if layout != "wandb-csv":
+            _require_log_columns(table, path)
+        if table.row_count == 0:
+            return [_header_only_run(table, path, root, layout)]
         if layout == "wandb-csv":
             return _read_wandb(table, path, root)
         if layout == "long-csv":
@@ -104,10 +109,10 @@ def _has_keras_header(path: Path) -> bool:
 
 @dataclass
 class _Table:
-    """A CSV file's header and its well-formed rows, cut into columns of stripped cells."""
+    """A CSV file's stripped header and its well-formed rows, cut into columns of cells."""
 
     header: list[str]
-    columns: list[list[str]]
+    columns: list[tuple[str, ...]]
     row_count: int
     warnings: list[str] = field(default_factory=list)
 
@@ -142,26 +147,28 @@ def _load_table(path: Path) -> _Table:
             path, f"undecodable bytes at offset {error.start}: not UTF-8 text"
         ) from error
     delimiter = _sniff_delimiter(path, text)
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as error:
-        raise ReadError(path, f"not parseable as CSV ({error})") from error
-    header = [name.strip() for name in rows[0]]
-    warnings: list[str] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] = []
     good_rows: list[list[str]] = []
     bad_lines: list[int] = []
     repeated_headers = 0
-    for line_number, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            bad_lines.append(line_number)
-            continue
-        stripped = [cell.strip() for cell in row]
-        if stripped == header:
-            repeated_headers += 1
-            continue
-        good_rows.append(stripped)
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if not header:
+                header = [cell.strip() for cell in row]
+            elif len(row) != len(header):
+                bad_lines.append(reader.line_num)
+            elif row[0].strip() == header[0] and [cell.strip() for cell in row] == header:
+                repeated_headers += 1
+            else:
+                good_rows.append(row)
+    except csv.Error as error:
+        raise ReadError(
+            path, f"not parseable as CSV at line {reader.line_num} ({error})"
+        ) from error
+    warnings: list[str] = []
     if bad_lines:
         warnings.append(
             f"skipped {len(bad_lines)} row(s) with a number of fields other than the "
@@ -169,7 +176,7 @@ def _load_table(path: Path) -> _Table:
         )
     if repeated_headers:
         warnings.append(f"skipped {repeated_headers} repeated header row(s)")
-    columns = [list(cells) for cells in zip(*good_rows)] or [[] for _ in header]
+    columns = list(zip(*good_rows, strict=True)) or [() for _ in header]
     return _Table(header, columns, len(good_rows), warnings)
 
 
@@ -183,12 +190,8 @@ def _sniff_delimiter(path: Path, text: str) -> str:
 def _detect_layout(header: Sequence[str]) -> str:
     lowered = [name.lower() for name in header]
     step_names = [name for name in lowered if name in STEP_COLUMNS]
-    others = [
-        name
-        for name, low in zip(header, lowered)
-        if low not in STEP_COLUMNS and not _is_index_column(name)
-    ]
-    if step_names and others and all(WANDB_COLUMN.fullmatch(name) for name in others):
+    is_run_metric = [bool(WANDB_COLUMN.fullmatch(name)) for name in header]
+    if len(header) >= 2 and not is_run_metric[0] and all(is_run_metric[1:]):
         return "wandb-csv"
     if step_names and "value" in lowered and any(name in LONG_TAG_COLUMNS for name in lowered):
         return "long-csv"
@@ -210,26 +213,37 @@ def _looks_like_metric(name: str) -> bool:
 
 
 def _parse_numbers(cells: Sequence[str]) -> _NumericColumn:
+    """Cells as Python's `float()` reads them; the slow path only runs when one is not a number."""
+    # float() accepts "1_000"; a CSV cell like "12345_00000" is an id, not a number.
+    if "_" not in "".join(cells):
+        try:
+            values = np.array([float(cell) if cell else math.nan for cell in cells])
+        except ValueError:
+            pass
+        else:
+            present = np.fromiter(map(bool, cells), dtype=bool, count=len(cells))
+            return _NumericColumn(values, present, 0, "")
     values = np.full(len(cells), np.nan)
     present = np.zeros(len(cells), dtype=bool)
     non_numeric = 0
     example = ""
     for index, cell in enumerate(cells):
-        if not cell:
+        text = cell.strip()
+        if not text:
             continue
-        number = _to_float(cell)
+        number = _to_float(text)
         if number is None:
             non_numeric += 1
-            example = example or cell
-            continue
-        values[index] = number
-        present[index] = True
+            example = example or text
+        else:
+            values[index] = number
+            present[index] = True
     return _NumericColumn(values, present, non_numeric, example)
 
 
 def _to_float(cell: str) -> float | None:
     """A cell as a number; `nan`, `inf`, `Infinity` are numbers, `True` and `[75.0]` are not."""
-    if "_" in cell:  # float() accepts "1_000"; a CSV cell like "12345_00000" is an id
+    if "_" in cell:
         return None
     try:
         return float(cell)
@@ -260,7 +274,7 @@ def _choose_step_column(
     fractional = [name for name in candidates if name not in usable and parsed[name].present.any()]
     if fractional and (chosen is None or _rank(fractional[0]) < _rank(chosen)):
         warnings.append(
-            f"step-like column {fractional[0]!r} holds fractional or non-finite values; "
+            f"step-like column {fractional[0]!r} holds values that are not whole numbers; "
             + (f"using {chosen!r} as the step" if chosen else "using row numbers as steps")
         )
     if chosen is None:
@@ -296,8 +310,8 @@ def _run_name(path: Path, root: Path, layout: str) -> str:
     return relative_name(path, root)
 
 
-def _require_log_columns(table: _Table, path: Path, step_candidates: Sequence[str]) -> None:
-    if step_candidates or any(_looks_like_metric(name) for name in table.header):
+def _require_log_columns(table: _Table, path: Path) -> None:
+    if _step_candidates(table.header) or any(_looks_like_metric(n) for n in table.header):
         return
     raise ReadError(
         path,
@@ -306,11 +320,27 @@ def _require_log_columns(table: _Table, path: Path, step_candidates: Sequence[st
     )
 
 
+def _header_only_run(table: _Table, path: Path, root: Path, layout: str) -> Run:
+    """A log created before anything was logged: a run with no points says it crashed early."""
+    params, warnings = _lightning_params(path, layout)
+    warnings.extend(table.warnings)
+    warnings.append("the file has a header but no data rows: nothing was logged")
+    return Run(
+        name=_run_name(path, root, layout),
+        source=str(path),
+        format=layout,
+        params=params,
+        metadata={"rows": "0"},
+        warnings=tuple(warnings),
+    )
+
+
 def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
-    candidates = _step_candidates(table.header)
-    _require_log_columns(table, path, candidates)
-    warnings = list(table.warnings)
-    step_name, step_column, step_warnings = _choose_step_column(table, candidates)
+    params, warnings = _lightning_params(path, layout)
+    warnings.extend(table.warnings)
+    step_name, step_column, step_warnings = _choose_step_column(
+        table, _step_candidates(table.header)
+    )
     warnings.extend(step_warnings)
     if step_column is None:
         steps = np.arange(table.row_count, dtype=np.float64)
@@ -327,12 +357,14 @@ def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
     wall_name, wall_times = _wall_time_column(table, {step_name} if step_name else set())
     curves: dict[str, Curve] = {}
     skipped: list[str] = []
-    for name, cells in zip(table.header, table.columns):
+    seen: set[str] = set()
+    for name, cells in zip(table.header, table.columns, strict=True):
         if name in (step_name, wall_name) or _is_index_column(name):
             continue
-        if name in curves:
+        if name in seen:
             warnings.append(f"column {name!r} appears more than once; using the first")
             continue
+        seen.add(name)
         column = _parse_numbers(cells)
         keep = column.present & has_step
         if not column.is_numeric or not keep.any():
@@ -346,13 +378,9 @@ def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
         curves[name] = Curve.from_points(
             name, steps[keep].astype(np.int64), column.values[keep], wall_times[keep]
         )
-    if table.row_count == 0:
-        warnings.append("the file has a header but no data rows: nothing was logged")
-    elif not curves:
+    if not curves:
         besides = f" besides the step column {step_name!r}" if step_name else ""
         raise ReadError(path, f"no numeric column{besides}")
-    params, param_warnings = _lightning_params(path, layout)
-    warnings.extend(param_warnings)
     metadata = {"step_column": step_name or "row number", "rows": str(table.row_count)}
     if skipped:
         metadata["skipped_columns"] = ", ".join(skipped)
@@ -368,23 +396,27 @@ def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
 
 
 def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
-    """A W&B chart export: one run per `<run> - <metric>` prefix; `__MIN`/`__MAX` are bands."""
-    step_name, step_column, step_warnings = _choose_step_column(
-        table, _step_candidates(table.header)
-    )
+    """A W&B chart export: the x axis, then `<run> - <metric>` columns with `__MIN`/`__MAX`
+    bands. Run names may contain ` - ` themselves, so the metric is after the last one."""
+    axis = table.header[0]
+    step_name, step_column, step_warnings = _choose_step_column(table, _step_candidates([axis]))
     if step_column is None:
-        raise ReadError(path, "W&B export without a whole-number step column")
+        steps = np.arange(table.row_count, dtype=np.float64)
+        has_step = np.ones(table.row_count, dtype=bool)
+        step_warnings.append(f"the x axis {axis!r} is not a step: using row numbers (from 0)")
+    else:
+        steps, has_step = step_column.values, step_column.present
     by_run: dict[str, dict[str, Curve]] = {}
     run_warnings: dict[str, list[str]] = {}
-    for name, cells in zip(table.header, table.columns):
-        match = WANDB_COLUMN.fullmatch(name)
-        if name == step_name or match is None or name.endswith(WANDB_EXTREMES):
+    for name, cells in zip(table.header[1:], table.columns[1:], strict=True):
+        if name.endswith(WANDB_EXTREMES):
             continue
-        run, metric = name.rsplit(" - ", 1)
+        match = WANDB_COLUMN.fullmatch(name)
+        run, metric = match["run"], match["metric"]
         column = _parse_numbers(cells)
         curves = by_run.setdefault(run, {})
         warnings = run_warnings.setdefault(run, [])
-        keep = column.present & step_column.present
+        keep = column.present & has_step
         if not column.is_numeric or not keep.any():
             warnings.append(f"column {name!r} holds no numbers; skipped")
             continue
@@ -393,22 +425,21 @@ def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
                 f"column {name!r}: skipped {column.non_numeric} cell(s) that are not numbers"
             )
         curves[metric] = Curve.from_points(
-            metric, step_column.values[keep].astype(np.int64), column.values[keep]
+            metric, steps[keep].astype(np.int64), column.values[keep]
         )
-    runs = [
+    if not any(by_run.values()):
+        raise ReadError(path, "no numeric column in this W&B export")
+    return [
         Run(
             name=f"{relative_name(path, root)}/{run}",
             source=str(path),
             format="wandb-csv",
             curves=curves,
-            metadata={"step_column": step_name, "rows": str(table.row_count)},
+            metadata={"step_column": step_name or "row number", "rows": str(table.row_count)},
             warnings=tuple(table.warnings + step_warnings + run_warnings[run]),
         )
         for run, curves in by_run.items()
     ]
-    if not any(run.curves for run in runs) and table.row_count:
-        raise ReadError(path, "no numeric column in this W&B export")
-    return runs
 
 
 def _read_long(table: _Table, path: Path, root: Path) -> Run:
@@ -417,26 +448,33 @@ def _read_long(table: _Table, path: Path, root: Path) -> Run:
     tag_name = next(table.header[lowered.index(n)] for n in LONG_TAG_COLUMNS if n in lowered)
     value_name = table.header[lowered.index("value")]
     step_name = _step_candidates(table.header)[0]
-    tags = table.columns[table.header.index(tag_name)]
+    tags = np.array(
+        [tag.strip() for tag in table.columns[table.header.index(tag_name)]], dtype=object
+    )
     steps = _parse_numbers(table.columns[table.header.index(step_name)])
     values = _parse_numbers(table.columns[table.header.index(value_name)])
     _, wall_times = _wall_time_column(table, {step_name, value_name, tag_name})
     step_ok = steps.present & np.isfinite(steps.values)
     step_ok[step_ok] = steps.values[step_ok] == np.floor(steps.values[step_ok])
-    keep = step_ok & values.present & np.array([bool(tag) for tag in tags], dtype=bool)
+    keep = step_ok & values.present & (tags != "")
     warnings = list(table.warnings)
     dropped = int((~keep).sum())
     if dropped:
         warnings.append(
             f"skipped {dropped} row(s) without a tag, a whole-number step or a numeric value"
         )
-    tag_array = np.array(tags, dtype=object)
-    curves = {}
-    for tag in dict.fromkeys(tag_array[keep]):
-        rows = keep & (tag_array == tag)
-        curves[tag] = Curve.from_points(
-            tag, steps.values[rows].astype(np.int64), values.values[rows], wall_times[rows]
-        )
+    points = pd.DataFrame(
+        {
+            "tag": tags[keep],
+            "step": steps.values[keep].astype(np.int64),
+            "value": values.values[keep],
+            "wall_time": wall_times[keep],
+        }
+    )
+    curves = {
+        str(tag): Curve.from_points(str(tag), group["step"], group["value"], group["wall_time"])
+        for tag, group in points.groupby("tag", sort=False)
+    }
     if not curves and table.row_count:
         raise ReadError(path, "no numeric column: no row has a tag, a step and a numeric value")
     return Run(
@@ -488,8 +526,6 @@ def _flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(_flatten(value, f"{name}."))
-        elif isinstance(value, float) and math.isnan(value):
-            flat[name] = "nan"
         else:
             flat[name] = str(value)
     return flat

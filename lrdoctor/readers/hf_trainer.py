@@ -1,0 +1,210 @@
+"""Hugging Face Trainer output folders, read from `trainer_state.json`.
+
+The Trainer writes its whole `log_history` into `trainer_state.json` at the end of training
+and into every `checkpoint-<step>/` on the way, so the folder holds several copies of one
+history, each a prefix of the latest. One run is read from the copy with the largest
+`global_step`; a copy that is not a prefix of it is reported, since it means two runs shared
+the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from lrdoctor.model import Curve, Run
+from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
+
+STATE_FILE = "trainer_state.json"
+CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
+# Top-level settings that say how the run was configured (the rest describes its outcome).
+PARAM_KEYS = (
+    "train_batch_size",
+    "logging_steps",
+    "eval_steps",
+    "save_steps",
+    "max_steps",
+    "num_train_epochs",
+)
+OUTCOME_KEYS = (
+    "global_step",
+    "epoch",
+    "best_metric",
+    "best_global_step",
+    "best_model_checkpoint",
+    "total_flos",
+    "num_input_tokens_seen",
+)
+# Only the end-of-training summary entry carries these; its values describe the whole run.
+SUMMARY_MARKERS = ("train_runtime", "train_loss")
+
+
+class HfTrainerReader:
+    """Reads a Trainer output folder (or one `trainer_state.json`) into one run."""
+
+    name = "hf-trainer"
+
+    def claim(self, directory: Path, dirnames: list[str], filenames: list[str]) -> list[Claim]:
+        checkpoints = tuple(
+            name
+            for name in dirnames
+            if CHECKPOINT_DIR.fullmatch(name) and (directory / name / STATE_FILE).is_file()
+        )
+        has_state = STATE_FILE in filenames
+        if not (has_state or checkpoints):
+            return []
+        return [
+            Claim(
+                directory,
+                owned_dirs=checkpoints,
+                owned_files=(STATE_FILE,) if has_state else (),
+            )
+        ]
+
+    def can_read(self, path: Path) -> bool:
+        if path.is_file():
+            return path.name == STATE_FILE
+        return bool(_state_files(path))
+
+    def read(self, path: Path, root: Path, options: ReadOptions) -> list[Run]:
+        output_dir = path.parent if path.is_file() else path
+        files = [path] if path.is_file() else _state_files(path)
+        if not files:
+            raise ReadError(path, f"no {STATE_FILE} here or in checkpoint-* sub-folders")
+        states, errors = [], []
+        for file in files:
+            try:
+                states.append(_load_state(file))
+            except ReadError as error:
+                errors.append(error)
+        if not states:
+            if len(errors) == 1:
+                raise errors[0]
+            raise ReadError(output_dir, "; ".join(str(error) for error in errors))
+        # Ties go to the earliest file: the top-level state, which also holds the summary.
+        _, chosen = max(enumerate(states), key=lambda item: (item[1].global_step, -item[0]))
+        warnings = [f"{error.source}: {error.problem}; ignored" for error in errors]
+        warnings += [
+            f"{_shown(state.file, output_dir)} is not a prefix of "
+            f"{_shown(chosen.file, output_dir)}: the folder may hold checkpoints of another run"
+            for state in states
+            if state is not chosen and not _is_prefix(state.history, chosen.history)
+        ]
+        return [_to_run(chosen, relative_name(output_dir, root), output_dir, warnings)]
+
+
+@dataclass(frozen=True)
+class _State:
+    file: Path
+    raw: dict
+    history: list[dict]
+    global_step: int
+
+
+def _state_files(directory: Path) -> list[Path]:
+    """The top-level state first, then checkpoints by step."""
+    top = [directory / STATE_FILE] if (directory / STATE_FILE).is_file() else []
+    try:
+        children = list(directory.iterdir())
+    except OSError:
+        return top
+    checkpoints = sorted(
+        (int(match[1]), child / STATE_FILE)
+        for child in children
+        if (match := CHECKPOINT_DIR.fullmatch(child.name)) and (child / STATE_FILE).is_file()
+    )
+    return top + [file for _, file in checkpoints]
+
+
+def _load_state(file: Path) -> _State:
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ReadError(file, f"cannot be opened ({error.strerror})") from error
+    except UnicodeDecodeError as error:
+        raise ReadError(file, f"undecodable bytes at offset {error.start}") from error
+    except json.JSONDecodeError as error:
+        raise ReadError(
+            file, f"invalid JSON at line {error.lineno} column {error.colno} ({error.msg})"
+        ) from error
+    if not isinstance(raw, dict) or not isinstance(raw.get("log_history"), list):
+        raise ReadError(file, "no log_history list: not a Trainer state")
+    history = [entry for entry in raw["log_history"] if isinstance(entry, dict)]
+    steps = [entry["step"] for entry in history if _is_number(entry.get("step"))]
+    global_step = raw.get("global_step")
+    if not _is_number(global_step):
+        global_step = max(steps, default=0)
+    return _State(file, raw, history, int(global_step))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_summary(entry: dict) -> bool:
+    return any(key in entry for key in SUMMARY_MARKERS) and "loss" not in entry
+
+
+def _is_prefix(shorter: list[dict], longer: list[dict]) -> bool:
+    """Entries compared as JSON text, so a logged NaN equals itself."""
+    logged = [_canonical(entry) for entry in shorter if not _is_summary(entry)]
+    latest = [_canonical(entry) for entry in longer if not _is_summary(entry)]
+    return latest[: len(logged)] == logged
+
+
+def _canonical(entry: dict) -> str:
+    return json.dumps(entry, sort_keys=True)
+
+
+def _shown(file: Path, output_dir: Path) -> str:
+    return file.relative_to(output_dir).as_posix()
+
+
+def _to_run(state: _State, name: str, output_dir: Path, warnings: list[str]) -> Run:
+    points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+    metadata = {"trainer_state": _shown(state.file, output_dir)}
+    unstepped = 0
+    non_integral = 0
+    for entry in state.history:
+        if _is_summary(entry):
+            metadata.update(
+                {key: str(value) for key, value in entry.items() if key not in ("step", "epoch")}
+            )
+            continue
+        step = entry.get("step")
+        if not _is_number(step):
+            unstepped += 1
+            continue
+        if step != int(step):
+            non_integral += 1
+            continue
+        for key, value in entry.items():
+            if key != "step" and _is_number(value):
+                steps, values = points[key]
+                steps.append(int(step))
+                values.append(float(value))
+    if unstepped:
+        warnings.append(f"skipped {unstepped} log_history entries without a step")
+    if non_integral:
+        warnings.append(f"skipped {non_integral} log_history entries whose step is fractional")
+    if not state.history:
+        warnings.append("log_history is empty: the Trainer saved state before logging anything")
+    for key in OUTCOME_KEYS:
+        if state.raw.get(key) is not None:
+            metadata[key] = str(state.raw[key])
+    params = {key: str(state.raw[key]) for key in PARAM_KEYS if state.raw.get(key) is not None}
+    return Run(
+        name=name,
+        source=str(state.file),
+        format="hf-trainer",
+        curves={tag: Curve.from_points(tag, *xy) for tag, xy in points.items()},
+        params=params,
+        metadata=metadata,
+        warnings=tuple(warnings),
+    )
+
+
+READER = HfTrainerReader()
