@@ -1,0 +1,159 @@
+"""From a run to a verdict: assign roles, measure features, let the rules decide.
+
+The verdict is the label of the highest-precedence finding. Precedence is each rule's
+`priority` (lower first), then confidence. The built-in rules give confounders (exploding
+gradients, poor feature scaling, mini-batch noise) a higher precedence than the learning-rate
+verdicts, so a run whose evidence says "noise" is not reported as "LR too high".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lrdoctor.advice import advise
+from lrdoctor.engine import (
+    ActiveRule,
+    Config,
+    Finding,
+    evaluate_rules,
+    load_catalogue,
+    select_rules,
+)
+from lrdoctor.features import FEATURES, SIGNALS, Value, known_features, measure
+from lrdoctor.model import Run
+from lrdoctor.roles import assign_roles
+
+VERDICTS = (
+    "healthy",
+    "diverging",
+    "oscillating",
+    "too_slow",
+    "minibatch_noise",
+    "exploding_gradients",
+    "poor_feature_scaling",
+    "insufficient_data",
+    "unreadable",
+)
+_SHARED_PREFIXES = ("grad_", "lr_")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The verdict on one run, the findings behind it and the values remedies quote."""
+
+    name: str
+    source: str
+    format: str
+    verdict: str
+    confidence: float
+    signals: Mapping[str, str]
+    findings: tuple[Finding, ...] = ()
+    advice: Mapping[str, Value] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        """The run entry of the `lrdoctor.audit/1` JSON contract."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "format": self.format,
+            "diagnosis": self.verdict,
+            "confidence": round(self.confidence, 3),
+            "signals": dict(self.signals),
+            "findings": [
+                {
+                    "rule": finding.code,
+                    "name": finding.name,
+                    "label": finding.label,
+                    "severity": finding.severity,
+                    "confidence": round(finding.confidence, 3),
+                    "signal": finding.signal,
+                    "steps": list(finding.steps) if finding.steps else None,
+                    "message": finding.message,
+                    "evidence": {k: _json_number(v) for k, v in finding.evidence.items()},
+                    "remedies": [remedy.render(self.advice) for remedy in finding.remedies],
+                }
+                for finding in self.findings
+            ],
+            "warnings": list(self.warnings) + ([self.note] if self.note else []),
+        }
+
+
+def _json_number(value: Value) -> Value | str:
+    """JSON has no NaN or inf: say them as strings rather than emit invalid JSON."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    return value
+
+
+class Doctor:
+    """Rules loaded and configured once, applied to many runs."""
+
+    def __init__(self, config: Config | None = None, rules_dirs: Sequence[Path] = ()):
+        self.config = config or Config()
+        catalogue = load_catalogue(
+            extra_dirs=tuple(rules_dirs) + tuple(self.config.rules_dirs),
+            known_features=known_features(),
+        )
+        self.catalogue = catalogue
+        self.rules: tuple[ActiveRule, ...] = select_rules(catalogue, self.config)
+
+    def features(self, run: Run, signals: Mapping[str, str]) -> dict[str, dict[str, Value]]:
+        """Features per signal; loss signals also see grad-norm and lr features by name."""
+        measured = {
+            role: measure(run.curves[tag], role) for role, tag in signals.items() if role in SIGNALS
+        }
+        shared = {
+            name: measured.get(role, {}).get(name)
+            for name, spec in FEATURES.items()
+            if name.startswith(_SHARED_PREFIXES)
+            for role in spec.signals[:1]
+        }
+        return {
+            role: {name: None for name in FEATURES} | shared | values
+            for role, values in measured.items()
+        }
+
+    def diagnose(self, run: Run) -> Diagnosis:
+        signals = assign_roles(run, self.config.signals)
+        base = {"name": run.name, "source": run.source, "format": run.format}
+        base |= {"signals": signals, "warnings": tuple(run.warnings)}
+        loss_tag = signals.get("train_loss")
+        if loss_tag is None:
+            found = ", ".join(sorted(run.curves)) or "no scalar data"
+            return Diagnosis(
+                **base,
+                verdict="insufficient_data",
+                confidence=1.0,
+                note=f"no training-loss curve was found (tags: {found})",
+            )
+        features = self.features(run, signals)
+        findings = evaluate_rules(self.rules, features)
+        advice = advise(run, features)
+        if not findings:
+            return Diagnosis(**base, verdict="healthy", confidence=1.0, advice=advice)
+        ordered = sorted(findings, key=lambda f: (f.priority, -f.confidence, f.code))
+        top = ordered[0]
+        return Diagnosis(
+            **base,
+            verdict=top.label,
+            confidence=top.confidence,
+            findings=tuple(ordered),
+            advice=advice,
+        )
+
+
+def unreadable(name: str, source: str, problem: str) -> Diagnosis:
+    """The verdict for a source that could not be read at all."""
+    return Diagnosis(
+        name=name,
+        source=source,
+        format="unknown",
+        verdict="unreadable",
+        confidence=1.0,
+        signals={},
+        note=problem,
+    )
