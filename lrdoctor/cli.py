@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
+from pathlib import Path
 
 import click
 
 from lrdoctor import __version__
-from lrdoctor.discovery import Discovery, read_runs
+from lrdoctor.audit import AuditResult, iter_diagnoses
+from lrdoctor.diagnosis import Doctor
+from lrdoctor.discovery import Discovery, Problem, read_runs
+from lrdoctor.engine import (
+    Config,
+    EngineError,
+    fails,
+    load_catalogue,
+    load_config,
+    with_command_line,
+)
+from lrdoctor.engine.vocabulary import SEVERITIES
+from lrdoctor.features import known_features
 from lrdoctor.inventory import summarise
 from lrdoctor.readers import ReadOptions, registry
+from lrdoctor.reporters import audit as audit_report
+from lrdoctor.reporters import rules as rules_report
 from lrdoctor.reporters import runs as runs_report
 
 EXIT_OK = 0
@@ -54,10 +70,58 @@ def input_options(command):
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
 
 
-def _read(paths, format_in, experiment, run_id, filter_string, timeout) -> Discovery:
-    options = ReadOptions(
+def rule_options(command):
+    """Options of commands that apply rules: selection, severity threshold, extra rules."""
+    options = [
+        click.option("--select", multiple=True, help="Only these rules (code, prefix or name)."),
+        click.option("--ignore", multiple=True, help="Skip these rules (code, prefix or name)."),
+        click.option(
+            "--fail-on",
+            type=click.Choice(SEVERITIES),
+            help="Exit with status 1 when a finding has this severity or a higher one.",
+        ),
+        click.option(
+            "--rules-dir",
+            multiple=True,
+            type=click.Path(exists=True, file_okay=False),
+            help="Also load rule files (*.toml) from this folder.",
+        ),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def _config(select=(), ignore=(), fail_on=None, rules_dir=(), signals=None) -> Config:
+    """Defaults < lrdoctor.toml / pyproject.toml [tool.lrdoctor] < command line."""
+    try:
+        config = with_command_line(
+            load_config(Path.cwd()),
+            select=select or None,
+            ignore=ignore or None,
+            fail_on=fail_on,
+            rules_dirs=[Path(d) for d in rules_dir] or None,
+        )
+    except EngineError as error:
+        raise InputError(str(error)) from error
+    if signals:
+        config = replace(config, signals={**config.signals, **signals})
+    return config
+
+
+def _doctor(config: Config) -> Doctor:
+    try:
+        return Doctor(config)
+    except EngineError as error:
+        raise InputError(str(error)) from error
+
+
+def _read_options(experiment, run_id, filter_string, timeout) -> ReadOptions:
+    return ReadOptions(
         experiment=experiment, run_id=run_id, filter_string=filter_string, timeout=timeout
     )
+
+
+def _read(paths, format_in, experiment, run_id, filter_string, timeout) -> Discovery:
+    options = _read_options(experiment, run_id, filter_string, timeout)
     discovery = read_runs(paths, options, format_in)
     for problem in discovery.problems:
         click.echo(f"lrdoctor: {problem}", err=True)
@@ -84,9 +148,10 @@ def main() -> None:
 
     \b
     Examples:
-      lrdoctor runs runs/                  list every run found under runs/
+      lrdoctor audit runs/                 diagnose every run found under runs/
+      lrdoctor diagnose runs/exp-3         one run in full: evidence and remedies
       lrdoctor runs mlruns --experiment baseline
-      lrdoctor runs sqlite:///mlflow.db --format json
+      lrdoctor explain LRD101              what a rule detects and how to fix it
     """
 
 
@@ -131,3 +196,207 @@ def runs(
         click.echo(runs_report.render_json(summaries, discovery.problems))
     else:
         click.echo(runs_report.render_text(summaries))
+
+
+def _audit(paths, format_in, experiment, run_id, filter_string, timeout, overrides, rules):
+    config = _config(*rules, signals=overrides)
+    doctor = _doctor(config)
+    options = _read_options(experiment, run_id, filter_string, timeout)
+    diagnoses, problems = [], []
+    for item in iter_diagnoses(paths, doctor, options, format_in):
+        (problems if isinstance(item, Problem) else diagnoses).append(item)
+    for problem in problems:
+        click.echo(f"lrdoctor: {problem}", err=True)
+    if not diagnoses:
+        raise InputError(f"nothing could be read from {', '.join(paths)}")
+    return config, AuditResult(tuple(diagnoses), tuple(problems))
+
+
+def _exit_status(config: Config, result: AuditResult) -> int:
+    findings = [finding for d in result.diagnoses for finding in d.findings]
+    return EXIT_FINDINGS if fails(findings, config.fail_on) else EXIT_OK
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@input_options
+@rule_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(sorted(audit_report.AUDIT_REPORTERS)),
+    default="text",
+    show_default=True,
+    help="Output as a table for people or JSON (schema lrdoctor.audit/1) for programs.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file."
+)
+@click.pass_context
+def audit(
+    ctx,
+    paths,
+    format_in,
+    experiment,
+    run_id,
+    filter_string,
+    timeout,
+    loss_tag,
+    val_loss_tag,
+    grad_norm_tag,
+    lr_tag,
+    select,
+    ignore,
+    fail_on,
+    rules_dir,
+    output_format,
+    output,
+) -> None:
+    """Diagnose every run found in PATHS and summarise the verdicts.
+
+    Exit status: 0 when the audit ran (and no finding reached --fail-on), 1 when a finding
+    is at or above --fail-on, 2 when nothing could be read or the options are wrong.
+
+    \b
+    Examples:
+      lrdoctor audit experiments/
+      lrdoctor audit mlruns --experiment sweep --format json -o audit.json
+      lrdoctor audit logs/ --fail-on error --ignore minibatch-noise
+    """
+    overrides = _overrides(loss_tag, val_loss_tag, grad_norm_tag, lr_tag)
+    config, result = _audit(
+        paths,
+        format_in,
+        experiment,
+        run_id,
+        filter_string,
+        timeout,
+        overrides,
+        (select, ignore, fail_on, rules_dir),
+    )
+    text = audit_report.AUDIT_REPORTERS[output_format](result)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+    ctx.exit(_exit_status(config, result))
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@input_options
+@rule_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output for people or JSON (the run entries of lrdoctor.audit/1).",
+)
+@click.pass_context
+def diagnose(
+    ctx,
+    paths,
+    format_in,
+    experiment,
+    run_id,
+    filter_string,
+    timeout,
+    loss_tag,
+    val_loss_tag,
+    grad_norm_tag,
+    lr_tag,
+    select,
+    ignore,
+    fail_on,
+    rules_dir,
+    output_format,
+) -> None:
+    """Diagnose a run in full: every finding with its evidence and remedies in order.
+
+    Given a folder holding several runs, each is shown in turn.
+
+    \b
+    Examples:
+      lrdoctor diagnose runs/resnet-lr0.1
+      lrdoctor diagnose mlruns --run-id 3f2c9a0e --format json
+    """
+    overrides = _overrides(loss_tag, val_loss_tag, grad_norm_tag, lr_tag)
+    config, result = _audit(
+        paths,
+        format_in,
+        experiment,
+        run_id,
+        filter_string,
+        timeout,
+        overrides,
+        (select, ignore, fail_on, rules_dir),
+    )
+    if output_format == "json":
+        click.echo(audit_report.render_json(result))
+    else:
+        click.echo("\n\n".join(audit_report.render_diagnosis_text(d) for d in result.diagnoses))
+    ctx.exit(_exit_status(config, result))
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--rules-dir",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Also list rule files from this folder.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output as a table or JSON.",
+)
+def rules(rules_dir, output_format) -> None:
+    """List the rule catalogue: code, name, verdict, severity and title.
+
+    \b
+    Examples:
+      lrdoctor rules
+      lrdoctor rules --format json
+    """
+    catalogue = _catalogue(rules_dir)
+    if output_format == "json":
+        click.echo(rules_report.render_catalogue_json(catalogue))
+    else:
+        click.echo(rules_report.render_catalogue_text(catalogue))
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("rule")
+@click.option(
+    "--rules-dir",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Also look in rule files from this folder.",
+)
+def explain(rule, rules_dir) -> None:
+    """Print a rule's page: what it detects, why it matters, an example, the fix, options.
+
+    RULE is a code (LRD101) or a name (loss-not-finite).
+
+    \b
+    Examples:
+      lrdoctor explain LRD101
+      lrdoctor explain minibatch-noise
+    """
+    catalogue = _catalogue(rules_dir)
+    found = catalogue.get(rule)
+    if found is None:
+        raise InputError(f"no rule {rule!r}; `lrdoctor rules` lists them")
+    click.echo(rules_report.render_page(found))
+
+
+def _catalogue(rules_dir):
+    try:
+        return load_catalogue(
+            extra_dirs=[Path(d) for d in rules_dir], known_features=known_features()
+        )
+    except EngineError as error:
+        raise InputError(str(error)) from error

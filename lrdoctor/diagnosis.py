@@ -21,6 +21,7 @@ from lrdoctor.engine import (
     load_catalogue,
     select_rules,
 )
+from lrdoctor.engine.vocabulary import REMEDY_KINDS
 from lrdoctor.features import FEATURES, SIGNALS, Value, known_features, measure
 from lrdoctor.model import Run
 from lrdoctor.roles import assign_roles
@@ -74,11 +75,16 @@ class Diagnosis:
                     "steps": list(finding.steps) if finding.steps else None,
                     "message": finding.message,
                     "evidence": {k: _json_number(v) for k, v in finding.evidence.items()},
-                    "remedies": [remedy.render(self.advice) for remedy in finding.remedies],
+                    "remedies": [
+                        remedy.render(self.advice)
+                        for remedy in sorted(
+                            finding.remedies, key=lambda r: REMEDY_KINDS.index(r.kind)
+                        )
+                    ],
                 }
                 for finding in self.findings
             ],
-            "warnings": list(self.warnings) + ([self.note] if self.note else []),
+            "warnings": ([self.note] if self.note else []) + list(self.warnings),
         }
 
 

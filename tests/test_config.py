@@ -73,11 +73,11 @@ def test_pyproject_section_is_found_walking_up_from_a_run_folder(tmp_path):
 
 
 def test_pyproject_without_the_section_is_passed_over(tmp_path):
-    own_file = write(tmp_path / "lrdoctor.toml", 'ignore = ["too-few-points"]\n')
+    own_file = write(tmp_path / "lrdoctor.toml", 'ignore = ["few-loss-points"]\n')
     write(tmp_path / "project" / "pyproject.toml", "[tool.black]\nline-length = 99\n")
     config = load_config(tmp_path / "project")
     assert config.source == own_file
-    assert config.ignore == ("too-few-points",)
+    assert config.ignore == ("few-loss-points",)
 
 
 def test_lrdoctor_toml_wins_over_pyproject_in_the_same_folder(tmp_path):
@@ -255,7 +255,7 @@ def test_option_override_by_code_in_lrdoctor_toml_makes_a_rule_fire(tmp_path, ru
         (None, [], ["USR101", "USR201", "USR301"]),
         (["USR101"], [], ["USR101"]),
         (["USR"], ["USR3"], ["USR101", "USR201"]),
-        (["usr2", "too-few-points"], [], ["USR201", "USR301"]),
+        (["usr2", "few-loss-points"], [], ["USR201", "USR301"]),
         (None, ["grad-norm-spikes-often", "USR101"], ["USR301"]),
         ([], [], []),
     ],

@@ -221,7 +221,7 @@ def test_catalogue_loads_rule_files_with_all_their_fields():
     assert [str(rule) for rule in rules] == [
         "USR101 loss-nan-or-explodes",
         "USR201 grad-norm-spikes-often",
-        "USR301 too-few-points",
+        "USR301 few-loss-points",
     ]
     diverges = rules.get("loss-nan-or-explodes")
     assert diverges is rules.get("USR101")
@@ -264,7 +264,7 @@ def test_user_rules_dir_is_loaded_together_with_the_builtin_rules():
 
 
 def test_files_starting_with_underscore_or_not_toml_are_skipped(tmp_path):
-    shutil.copy(RULE_FILES / "USR301-too-few-points.toml", tmp_path / "USR301.toml")
+    shutil.copy(RULE_FILES / "USR301-few-loss-points.toml", tmp_path / "USR301.toml")
     (tmp_path / "_draft.toml").write_text("this is not even TOML")
     (tmp_path / "notes.md").write_text("# notes")
     rules = load_catalogue([tmp_path], KNOWN_FEATURES, include_builtin=False)
@@ -275,9 +275,9 @@ def test_duplicate_code_names_both_files(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
     second.mkdir()
-    shutil.copy(RULE_FILES / "USR301-too-few-points.toml", first / "one.toml")
-    text = (RULE_FILES / "USR301-too-few-points.toml").read_text()
-    (second / "two.toml").write_text(text.replace('name = "too-few-points"', 'name = "other"'))
+    shutil.copy(RULE_FILES / "USR301-few-loss-points.toml", first / "one.toml")
+    text = (RULE_FILES / "USR301-few-loss-points.toml").read_text()
+    (second / "two.toml").write_text(text.replace('name = "few-loss-points"', 'name = "other"'))
     with pytest.raises(RuleError) as raised:
         load_catalogue([first, second], KNOWN_FEATURES, include_builtin=False)
     message = str(raised.value)
@@ -286,10 +286,10 @@ def test_duplicate_code_names_both_files(tmp_path):
 
 
 def test_duplicate_name_is_refused(tmp_path):
-    shutil.copy(RULE_FILES / "USR301-too-few-points.toml", tmp_path / "one.toml")
-    text = (RULE_FILES / "USR301-too-few-points.toml").read_text()
+    shutil.copy(RULE_FILES / "USR301-few-loss-points.toml", tmp_path / "one.toml")
+    text = (RULE_FILES / "USR301-few-loss-points.toml").read_text()
     (tmp_path / "two.toml").write_text(text.replace('"USR301"', '"USR302"'))
-    with pytest.raises(RuleError, match="too-few-points is already defined in .*one.toml"):
+    with pytest.raises(RuleError, match="few-loss-points is already defined in .*one.toml"):
         load_catalogue([tmp_path], KNOWN_FEATURES, include_builtin=False)
 
 

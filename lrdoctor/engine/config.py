@@ -21,7 +21,6 @@ from lrdoctor.engine.vocabulary import SEVERITIES, SIGNAL_ROLES
 CONFIG_FILE_NAME = "lrdoctor.toml"
 PYPROJECT_FILE_NAME = "pyproject.toml"
 PYPROJECT_SECTION = ("tool", "lrdoctor")
-DEFAULT_FAIL_ON = "warning"
 COMMAND_LINE = "command line"
 
 # Setting (attribute of Config) -> its key in a configuration file; the command-line option
@@ -52,7 +51,7 @@ class Config:
     key_prefix: str = ""
     select: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
-    fail_on: str = DEFAULT_FAIL_ON
+    fail_on: str | None = None  # None: findings never change the exit status
     rules_dirs: tuple[Path, ...] = ()
     rule_options: Mapping[str, Mapping[str, object]] = field(default_factory=_empty)
     signals: Mapping[str, str] = field(default_factory=_empty)

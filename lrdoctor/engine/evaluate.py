@@ -120,8 +120,10 @@ def evaluate_rules(
     return sorted(findings, key=lambda finding: (finding.priority, finding.code))
 
 
-def fails(findings: Iterable[Finding], fail_on: str) -> bool:
+def fails(findings: Iterable[Finding], fail_on: str | None) -> bool:
     """Whether any finding is at or above the `fail_on` severity (exit status 1)."""
+    if fail_on is None:
+        return False
     threshold = severity_rank(fail_on)
     return any(severity_rank(finding.severity) >= threshold for finding in findings)
 

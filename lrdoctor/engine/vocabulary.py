@@ -26,12 +26,12 @@ REMEDY_KINDS: tuple[str, ...] = (
     "data",
     "gradients",
     "batch",
-    "schedule",
-    "lr",
     "smoothing",
+    "schedule",
     "other",
+    "lr",
 )
-"""What a remedy changes; an advisor uses it to offer causes other than the LR first."""
+"""What a remedy changes, in the order reports show remedies: causes other than the LR first."""
 
 
 def severity_rank(severity: str) -> int:

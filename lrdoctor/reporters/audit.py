@@ -1,0 +1,96 @@
+"""Render audit results and single-run diagnoses as text for people or JSON for programs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from lrdoctor.audit import AuditResult
+from lrdoctor.diagnosis import Diagnosis
+
+# Worst first: the order rows are listed in the audit table.
+_VERDICT_ORDER = (
+    "diverging",
+    "exploding_gradients",
+    "oscillating",
+    "poor_feature_scaling",
+    "minibatch_noise",
+    "too_slow",
+    "unreadable",
+    "insufficient_data",
+    "healthy",
+)
+
+
+def render_json(result: AuditResult) -> str:
+    return json.dumps(result.to_dict(), indent=2, allow_nan=False)
+
+
+def _steps(entry: dict) -> str:
+    steps = entry["findings"][0]["steps"] if entry["findings"] else None
+    return "-" if not steps else f"{steps[0]}..{steps[1]}"
+
+
+def _top(entry: dict) -> str:
+    if entry["findings"]:
+        finding = entry["findings"][0]
+        return f"{finding['rule']} {finding['name']}"
+    return entry["warnings"][0] if entry["warnings"] and entry["diagnosis"] != "healthy" else ""
+
+
+def render_text(result: AuditResult) -> str:
+    """A table of runs, worst verdict first, and a count per verdict."""
+    entries = sorted(
+        result.to_dict()["runs"],
+        key=lambda e: (_VERDICT_ORDER.index(e["diagnosis"]), -e["confidence"], e["name"]),
+    )
+    header = ["RUN", "FORMAT", "VERDICT", "CONF", "TOP FINDING", "STEPS"]
+    rows = [
+        [e["name"], e["format"], e["diagnosis"], f"{e['confidence']:.2f}", _top(e), _steps(e)]
+        for e in entries
+    ]
+    widths = [min(60, max(len(row[i]) for row in [header, *rows])) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell[:width].ljust(width) for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in [header, *rows]
+    ]
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in result.by_diagnosis().items())
+    lines.append(f"\n{len(entries)} runs: {counts}" if entries else "no runs found")
+    return "\n".join(lines)
+
+
+def render_diagnosis_text(diagnosis: Diagnosis) -> str:
+    """One run in full: verdict, each finding with its evidence, remedies in order."""
+    entry = diagnosis.to_dict()
+    lines = [
+        f"{entry['name']}  ({entry['format']}, {entry['source']})",
+        f"verdict: {entry['diagnosis']}  (confidence {entry['confidence']:.2f})",
+        "signals: "
+        + (", ".join(f"{role}={tag}" for role, tag in entry["signals"].items()) or "none"),
+    ]
+    for finding in entry["findings"]:
+        steps = finding["steps"]
+        where = f" at steps {steps[0]}..{steps[1]}" if steps else ""
+        lines += [
+            "",
+            f"{finding['rule']} {finding['name']} [{finding['severity']}]{where}",
+            f"  {finding['message']}",
+            "  evidence: "
+            + ", ".join(f"{name}={_number(value)}" for name, value in finding["evidence"].items()),
+            "  remedies, in order:",
+        ]
+        lines += [f"    {i}. {text}" for i, text in enumerate(finding["remedies"], start=1)]
+    lines += [f"warning: {warning}" for warning in entry["warnings"]]
+    return "\n".join(lines)
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+AUDIT_REPORTERS: dict[str, Callable[[AuditResult], str]] = {
+    "text": render_text,
+    "json": render_json,
+}
