@@ -62,6 +62,11 @@ def _readers_for(format_in: str | None) -> dict:
     return {format_in: readers[format_in]}
 
 
+def _points_to_ancestor(link: Path) -> bool:
+    target = link.resolve()
+    return target == link.parent.resolve() or target in link.parent.resolve().parents
+
+
 def _walk(root: Path, readers: dict, problems: list[Problem]) -> Iterator[Source]:
     """Walk `root` once, following symlinks but never into the same folder twice."""
     seen: set[tuple[int, int]] = set()
@@ -94,8 +99,14 @@ def _walk(root: Path, readers: dict, problems: list[Problem]) -> Iterator[Source
             except OSError:
                 is_dir = False
             if is_dir:
-                if entry.name not in _SKIPPED_DIRS and not entry.name.startswith("."):
-                    dirnames.append(entry.name)
+                if entry.name in _SKIPPED_DIRS or entry.name.startswith("."):
+                    continue
+                if entry.is_symlink() and _points_to_ancestor(Path(entry.path)):
+                    problems.append(
+                        Problem(entry.path, "symbolic link loop (points to a parent); skipped")
+                    )
+                    continue
+                dirnames.append(entry.name)
             elif entry.name.startswith("."):
                 continue
             elif entry.is_file() or entry.is_symlink():
@@ -130,7 +141,8 @@ def find_sources(
             problems.append(Problem(text, "no such file or folder"))
             continue
         if path.is_file():
-            reader = next((n for n, r in readers.items() if r.can_read(path)), None)
+            # A forced format is trusted: that is what --format-in is for.
+            reader = format_in or next((n for n, r in readers.items() if r.can_read(path)), None)
             if reader is None:
                 problems.append(Problem(text, "not a log format lrdoctor can read"))
             else:
