@@ -1,0 +1,768 @@
+"""The TensorBoard reader on real event files: the shared third-party fixtures (checked
+against their PROVENANCE.md), files written here by tensorboardX and by tensorboard's own
+writer, and damaged copies."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import struct
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary import DirectoryOutput, Writer
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.util import tensor_util
+from tensorboardX import SummaryWriter
+
+from lrdoctor.readers import _tfrecord
+from lrdoctor.readers._tfrecord import read_event_file
+from lrdoctor.readers.base import Claim, ReadError, ReadOptions
+from lrdoctor.readers.tensorboard import READER, add_scalars_tag
+
+OPTIONS = ReadOptions()
+
+# Every directory of the shared TensorBoard fixtures that holds event files.
+FIXTURE_EVENT_DIRECTORIES = [
+    "tf2_summary_scalar",
+    "lingvo_simple_value",
+    "keras_callback/train",
+    "torch_summarywriter_reducer/strict/run_1",
+    "torch_summarywriter_reducer/strict/run_2",
+    "torch_summarywriter_reducer/strict/run_3",
+    "torch_summarywriter_reducer/lax/run_1",
+    "torch_summarywriter_reducer/duplicate_steps/run_1",
+    "sb3_dqn_torch/DQN_1",
+    "tensorboardx_ray_tune",
+    "lightning_tblogger/medium_pilot/version_0",
+    "lightning_tblogger/crashed_before_first_log/version_0",
+    "lightning_tblogger/smoke_two_points/version_0",
+    "derived_edge_cases/truncated",
+    "derived_edge_cases/empty",
+]
+
+
+@pytest.fixture
+def tensorboard_fixtures(shared_fixtures: Path) -> Path:
+    return shared_fixtures / "tensorboard"
+
+
+def read_one(path: Path, root: Path | None = None):
+    runs = READER.read(path, root or path.parent, OPTIONS)
+    assert len(runs) == 1
+    return runs[0]
+
+
+def discover(root: Path) -> dict[str, list]:
+    """Runs found by walking `root` top-down the way discovery does, honouring claims."""
+    runs = {}
+    for directory, dirnames, filenames in os.walk(root):
+        claims = READER.claim(Path(directory), sorted(dirnames), sorted(filenames))
+        for claim in claims:
+            dirnames[:] = [name for name in dirnames if name not in claim.owned_dirs]
+            for run in READER.read(claim.path, root, OPTIONS):
+                runs[run.name] = run
+    return runs
+
+
+def loader_points(path: Path) -> dict[str, list[tuple[int, float, float]]]:
+    """Scalar points per tag in write order, as tensorboard's own event loader yields them."""
+    points = defaultdict(list)
+    for event in LegacyEventFileLoader(str(path)).Load():
+        for value in event.summary.value:
+            kind = value.WhichOneof("value")
+            if kind == "simple_value":
+                points[value.tag].append((event.step, value.simple_value, event.wall_time))
+            elif kind == "tensor" and value.metadata.plugin_data.plugin_name == "scalars":
+                number = float(tensor_util.make_ndarray(value.tensor))
+                points[value.tag].append((event.step, number, event.wall_time))
+    return points
+
+
+def scalar_event(tag: str, value: float, step: int, wall_time: float) -> event_pb2.Event:
+    summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)])
+    return event_pb2.Event(wall_time=wall_time, step=step, summary=summary)
+
+
+def tensor_event(
+    tag: str, tensor, step: int, wall_time: float, plugin: str | None = "scalars"
+) -> event_pb2.Event:
+    value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+    if plugin is not None:
+        value.metadata.plugin_data.plugin_name = plugin
+    return event_pb2.Event(
+        wall_time=wall_time, step=step, summary=summary_pb2.Summary(value=[value])
+    )
+
+
+def write_events(directory: Path, events: list[event_pb2.Event]) -> Path:
+    """Write events with tensorboard's own EventFileWriter (what torch's SummaryWriter uses)."""
+    before = set(directory.glob("*tfevents*"))
+    writer = EventFileWriter(str(directory))
+    for event in events:
+        writer.add_event(event)
+    writer.close()
+    (path,) = set(directory.glob("*tfevents*")) - before
+    return path
+
+
+def record_spans(data: bytes) -> list[tuple[int, int]]:
+    """(offset, data length) of each TFRecord, walked independently of the reader."""
+    spans, offset = [], 0
+    while offset < len(data):
+        (length,) = struct.unpack_from("<Q", data, offset)
+        spans.append((offset, length))
+        offset += 16 + length
+    return spans
+
+
+# --- Shared fixtures: every file agrees with tensorboard's own loader -------------------
+
+
+@pytest.mark.parametrize("relative", FIXTURE_EVENT_DIRECTORIES)
+def test_every_fixture_file_matches_tensorboards_own_loader(tensorboard_fixtures, relative):
+    for path in sorted((tensorboard_fixtures / relative).glob("*tfevents*")):
+        contents = read_event_file(path)
+        expected = loader_points(path)
+        assert set(contents.scalars) == set(expected), path.name
+        for tag, points in contents.scalars.items():
+            steps, values, wall_times = map(np.array, zip(*expected[tag], strict=True))
+            np.testing.assert_array_equal(points.steps, steps)
+            np.testing.assert_array_equal(points.values, values)
+            np.testing.assert_array_equal(points.wall_times, wall_times)
+
+
+def test_discovery_over_the_fixture_tree_finds_each_run_once(tensorboard_fixtures):
+    runs = discover(tensorboard_fixtures)
+    assert sorted(runs) == [
+        "derived_edge_cases/empty",
+        "derived_edge_cases/truncated",
+        "keras_callback",
+        "lightning_tblogger/crashed_before_first_log/version_0",
+        "lightning_tblogger/medium_pilot/version_0",
+        "lightning_tblogger/smoke_two_points/version_0",
+        "lingvo_simple_value",
+        "sb3_dqn_torch/DQN_1",
+        "tensorboardx_ray_tune",
+        "tf2_summary_scalar",
+        "torch_summarywriter_reducer/duplicate_steps/run_1",
+        "torch_summarywriter_reducer/lax/run_1",
+        "torch_summarywriter_reducer/strict/run_1",
+        "torch_summarywriter_reducer/strict/run_2",
+        "torch_summarywriter_reducer/strict/run_3",
+    ]
+    assert all(run.format == "tensorboard" for run in runs.values())
+
+
+# --- Shared fixtures: the facts of PROVENANCE.md ------------------------------------------
+
+
+def test_tf2_tensor_content_scalars_with_step_zero_omitted(tensorboard_fixtures):
+    directory = tensorboard_fixtures / "tf2_summary_scalar"
+    run = read_one(directory, tensorboard_fixtures)
+    assert run.name == "tf2_summary_scalar"
+    assert run.source == str(directory)
+    assert run.format == "tensorboard"
+    assert run.warnings == ()
+    curve = run.curves["my_metric"]
+    assert list(run.curves) == ["my_metric"]
+    np.testing.assert_array_equal(curve.steps, np.arange(100))
+    np.testing.assert_array_equal(curve.values, 0.5 * np.arange(100))
+    assert (np.diff(curve.wall_times) >= 0).all() and curve.wall_times[0] > 1.5e9
+
+
+def test_lingvo_events_carrying_seven_values_each(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "lingvo_simple_value", tensorboard_fixtures)
+    assert sorted(run.curves) == [
+        "bleu/dev",
+        "bleu/split:dev",
+        "brevity_penalty/dev",
+        "brevity_penalty/split:dev",
+        "log_perplexity/dev",
+        "log_perplexity/split:dev",
+        "runtime/sentence/sec",
+    ]
+    for curve in run.curves.values():
+        assert len(curve) == 360
+        assert (curve.steps[0], curve.steps[-1]) == (1500, 185200)
+    bleu = run.curves["bleu/dev"]
+    assert bleu.values[0] == pytest.approx(0.112, abs=5e-4)
+    assert bleu.values[-1] == pytest.approx(0.285, abs=5e-4)
+    np.testing.assert_array_equal(bleu.values, run.curves["bleu/split:dev"].values)
+    assert (run.curves["log_perplexity/split:dev"].values == 0).all()
+
+
+def test_keras_callback_with_only_train_and_a_profile_empty_file(tensorboard_fixtures):
+    directory = tensorboard_fixtures / "keras_callback"
+    assert READER.can_read(directory)
+    assert READER.claim(directory, ["train"], []) == [Claim(directory, owned_dirs=("train",))]
+    run = read_one(directory, tensorboard_fixtures)
+    assert run.name == "keras_callback"
+    assert list(run.curves) == ["train/epoch_loss"]
+    loss = run.curves["train/epoch_loss"]
+    np.testing.assert_array_equal(loss.steps, np.arange(10))
+    assert loss.values[0] == pytest.approx(332.68, abs=0.005)
+    assert loss.values[-1] == pytest.approx(234.80, abs=0.005)
+    assert "profile-empty" in run.metadata["files"]
+    assert run.warnings == ()
+
+
+@pytest.mark.parametrize("index", [1, 2, 3])
+def test_torch_strict_runs(tensorboard_fixtures, index):
+    directory = tensorboard_fixtures / f"torch_summarywriter_reducer/strict/run_{index}"
+    run = read_one(directory, tensorboard_fixtures)
+    assert run.name == f"torch_summarywriter_reducer/strict/run_{index}"
+    assert run.points == {"strict/foo": 100}
+    np.testing.assert_array_equal(run.curves["strict/foo"].steps, np.arange(0, 500, 5))
+
+
+def test_torch_lax_run(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "torch_summarywriter_reducer/lax/run_1")
+    assert run.points == {"lax/bar_1": 110, "lax/bar_2": 110, "lax/foo": 110}
+    for curve in run.curves.values():
+        np.testing.assert_array_equal(curve.steps, np.arange(110))
+
+
+def test_duplicate_steps_keep_the_latest_write(tensorboard_fixtures):
+    directory = tensorboard_fixtures / "torch_summarywriter_reducer/duplicate_steps/run_1"
+    run = read_one(directory)
+    assert run.points == {"dup_steps/bar": 200, "dup_steps/foo": 200}
+    (path,) = directory.glob("*tfevents*")
+    written = loader_points(path)
+    for tag, curve in run.curves.items():
+        assert len(written[tag]) == 210
+        np.testing.assert_array_equal(curve.steps, np.arange(200))
+        latest = {}
+        for step, value, wall_time in written[tag]:
+            if step not in latest or wall_time >= latest[step][1]:
+                latest[step] = (value, wall_time)
+        np.testing.assert_array_equal(curve.values, [latest[step][0] for step in range(200)])
+
+
+def test_sb3_tags_including_one_with_a_space(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "sb3_dqn_torch/DQN_1")
+    assert run.points == {
+        "rollout/ep_len_mean": 200,
+        "rollout/ep_rew_mean": 200,
+        "rollout/exploration rate": 200,
+        "time/fps": 200,
+        "train/learning_rate": 195,
+        "train/loss": 195,
+    }
+    np.testing.assert_array_equal(
+        run.curves["rollout/exploration rate"].steps, np.arange(10_000, 2_000_001, 10_000)
+    )
+    loss = run.curves["train/loss"]
+    assert (loss.steps[0], loss.steps[-1]) == (60_000, 2_000_000)
+    assert loss.values[0] == pytest.approx(0.0463, abs=5e-5)
+    assert loss.values[-1] == pytest.approx(0.0273, abs=5e-5)
+
+
+def test_tensorboardx_ray_file_with_histograms(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "tensorboardx_ray_tune")
+    assert len(run.curves) == 36  # ~38 tags of which two are histograms
+    assert not any("hist_stats" in tag for tag in run.curves)
+    late = {tag for tag, count in run.points.items() if count == 498}
+    assert late == {
+        "ray/tune/episode_len_mean",
+        "ray/tune/episode_reward_max",
+        "ray/tune/episode_reward_mean",
+        "ray/tune/episode_reward_min",
+        "ray/tune/sampler_perf/mean_action_processing_ms",
+        "ray/tune/sampler_perf/mean_env_wait_ms",
+        "ray/tune/sampler_perf/mean_inference_ms",
+        "ray/tune/sampler_perf/mean_raw_obs_processing_ms",
+    }
+    assert set(run.points.values()) == {498, 500}
+    for tag, curve in run.curves.items():
+        first_step = 12_000 if tag in late else 4_000
+        np.testing.assert_array_equal(curve.steps, np.arange(first_step, 2_000_001, 4_000))
+    total_loss = run.curves["ray/tune/info/learner/default_policy/total_loss"]
+    assert total_loss.values[0] == pytest.approx(1.28, abs=5e-3)
+    assert total_loss.values[-1] == pytest.approx(8.17, abs=5e-3)
+    learning_rate = run.curves["ray/tune/info/learner/default_policy/cur_lr"]
+    assert (learning_rate.values == np.float32(5e-05)).all()
+
+
+LIGHTNING_TRAIN_TAGS = [
+    "train_kl",
+    "train_kl_weight",
+    "train_latent_mean_abs",
+    "train_latent_var_mean",
+    "train_log_precision",
+    "train_loss",
+    "train_recon_mse",
+    "train_recon_nll",
+]
+
+
+def test_lightning_medium_pilot_without_the_hp_metric_placeholder(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "lightning_tblogger/medium_pilot/version_0")
+    assert set(LIGHTNING_TRAIN_TAGS) <= set(run.curves)
+    assert "hp_metric" not in run.curves
+    assert not any(tag.startswith("_hparams_") for tag in run.curves)
+    for tag in LIGHTNING_TRAIN_TAGS:
+        np.testing.assert_array_equal(run.curves[tag].steps, np.arange(15, 816, 16))
+    loss = run.curves["train_loss"]
+    # PROVENANCE.md rounds the first loss to 15886; the file holds 15890.497 (0.03 % off).
+    assert loss.values[0] == pytest.approx(15886, rel=1e-3)
+    assert loss.values[-1] == pytest.approx(1859, abs=0.5)
+    assert run.warnings == ()
+
+
+def test_lightning_run_with_hparams_only_has_no_curves(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "lightning_tblogger/crashed_before_first_log/version_0")
+    assert run.curves == {}
+    assert len(run.warnings) == 1
+    assert "no scalar data found" in run.warnings[0]
+
+
+def test_lightning_smoke_run_with_two_points(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "lightning_tblogger/smoke_two_points/version_0")
+    for tag in LIGHTNING_TRAIN_TAGS:
+        np.testing.assert_array_equal(run.curves[tag].steps, [63, 127])
+    assert "hp_metric" not in run.curves
+
+
+def test_truncated_file_reads_up_to_the_last_complete_record(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "derived_edge_cases/truncated")
+    curve = run.curves["strict/foo"]
+    np.testing.assert_array_equal(curve.steps, np.arange(0, 495, 5))
+    complete = read_one(tensorboard_fixtures / "torch_summarywriter_reducer/strict/run_1")
+    np.testing.assert_array_equal(curve.values, complete.curves["strict/foo"].values[:99])
+    (warning,) = run.warnings
+    assert warning.startswith("events.out.tfevents.1622543341.janoshs-mbp.lan.86862.0: ")
+    assert "truncated" in warning
+
+
+def test_empty_file_gives_a_run_without_curves_and_warnings(tensorboard_fixtures):
+    run = read_one(tensorboard_fixtures / "derived_edge_cases/empty")
+    assert run.curves == {}
+    assert run.warnings[0] == "events.out.tfevents.0000000000.empty: empty file (0 bytes)"
+    assert "no scalar data found" in run.warnings[1]
+
+
+# --- Shared fixtures against tbparse ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("relative", "frame"),
+    [
+        ("sb3_dqn_torch/DQN_1", "scalars"),
+        ("lingvo_simple_value", "scalars"),
+        ("tensorboardx_ray_tune", "scalars"),
+        ("tf2_summary_scalar", "tensors"),  # tbparse lists TF2 scalars as tensors
+    ],
+)
+def test_agrees_with_tbparse(tensorboard_fixtures, relative, frame):
+    tbparse = pytest.importorskip("tbparse")
+    directory = tensorboard_fixtures / relative
+    expected = getattr(tbparse.SummaryReader(str(directory), pivot=False), frame)
+    run = read_one(directory)
+    assert sorted(run.curves) == sorted(expected["tag"].unique())
+    for tag, curve in run.curves.items():
+        rows = expected[expected["tag"] == tag].sort_values("step", kind="stable")
+        np.testing.assert_array_equal(curve.steps, rows["step"].to_numpy())
+        np.testing.assert_array_equal(curve.values, rows["value"].to_numpy())
+
+
+# --- Files written here with tensorboardX -------------------------------------------------
+
+
+def test_tensorboardx_add_scalar_values_steps_and_wall_times(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    steps = [0, 1, 127, 128, 16_384, 2**40]  # step varints of 0 to 6 bytes
+    for index, step in enumerate(steps):
+        writer.add_scalar("train/loss", 1.0 / (index + 1), step, walltime=1000.0 + index)
+    writer.close()
+    run = read_one(tmp_path)
+    curve = run.curves["train/loss"]
+    np.testing.assert_array_equal(curve.steps, steps)
+    expected = [np.float32(1.0 / (index + 1)) for index in range(len(steps))]
+    np.testing.assert_array_equal(curve.values, expected)
+    np.testing.assert_array_equal(curve.wall_times, 1000.0 + np.arange(len(steps)))
+    assert run.name == tmp_path.name
+
+
+def test_nan_and_inf_are_kept_as_points(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    for step, value in enumerate([1.0, math.nan, math.inf, -math.inf, 0.5]):
+        writer.add_scalar("loss", value, step)
+    writer.close()
+    values = read_one(tmp_path).curves["loss"].values
+    assert values[0] == 1.0 and math.isnan(values[1])
+    assert values[2] == math.inf and values[3] == -math.inf and values[4] == 0.5
+
+
+def test_tensorboardx_add_scalars_nests_main_tag_and_key(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    for step in range(5):
+        writer.add_scalar("lr", 0.1, step)
+        writer.add_scalars("Loss", {"train": 1.0 / (step + 1), "val": 2.0 / (step + 1)}, step)
+    writer.close()
+    written_to = {path.parent.relative_to(tmp_path) for path in tmp_path.rglob("*tfevents*")}
+    assert written_to == {Path("."), Path("Loss/train"), Path("Loss/val")}
+    runs = discover(tmp_path)
+    assert list(runs) == [tmp_path.name]
+    run = runs[tmp_path.name]
+    assert run.points == {"Loss/train": 5, "Loss/val": 5, "lr": 5}
+    np.testing.assert_array_equal(
+        run.curves["Loss/val"].values, np.float32(2.0 / (np.arange(5) + 1))
+    )
+    claim = READER.claim(tmp_path, ["Loss"], [path.name for path in tmp_path.glob("*tfevents*")])
+    assert claim[0].owned_dirs == ("Loss",)
+
+
+def test_pytorch_add_scalars_layout_is_merged_into_its_parent(tmp_path):
+    """PyTorch names the sub-directory main_tag.replace('/', '_') + '_' + key."""
+    parent = SummaryWriter(str(tmp_path))
+    parent.add_scalar("lr", 0.1, 0)
+    parent.close()
+    for key, offset in (("train", 0.0), ("val", 1.0)):
+        child = SummaryWriter(str(tmp_path / f"Loss_group_{key}"))
+        for step in range(3):
+            child.add_scalar("Loss/group", offset + step, step)
+        child.close()
+    (run,) = READER.read(tmp_path, tmp_path, OPTIONS)
+    assert run.points == {"Loss/group/train": 3, "Loss/group/val": 3, "lr": 1}
+    np.testing.assert_array_equal(run.curves["Loss/group/val"].values, [1.0, 2.0, 3.0])
+    assert "Loss_group_train/" in run.metadata["files"]
+
+
+def test_add_scalars_tag_naming_relation():
+    assert add_scalars_tag("Loss/group", "Loss_group_train") == "Loss/group/train"
+    assert add_scalars_tag("Loss/group", "Loss/group/val") == "Loss/group/val"
+    assert add_scalars_tag("accuracy", "accuracy_top_5") == "accuracy/top_5"
+    assert add_scalars_tag("loss", "version_0") is None
+    assert add_scalars_tag("loss", "loss_") is None
+
+
+def test_subdirectory_that_is_not_add_scalars_output_is_a_run_of_its_own(tmp_path):
+    parent = SummaryWriter(str(tmp_path))
+    parent.add_scalar("loss", 1.0, 0)
+    parent.close()
+    nested = SummaryWriter(str(tmp_path / "finetune"))
+    nested.add_scalar("loss", 2.0, 0)
+    nested.close()
+    runs = discover(tmp_path)
+    assert sorted(runs) == sorted([tmp_path.name, "finetune"])
+    assert runs[tmp_path.name].points == {"loss": 1}
+    assert runs["finetune"].source == str(tmp_path / "finetune")
+    assert runs["finetune"].curves["loss"].values.tolist() == [2.0]
+
+
+def test_nested_runs_inside_a_run_directory_are_each_read_once(tmp_path):
+    """Each event directory under a run joins its nearest enclosing run or starts its own."""
+    run = tmp_path / "run"
+    write_events(run, [scalar_event("lr", 0.1, 0, 1.0)])
+    write_events(run / "finetune", [scalar_event("loss", 2.0, 0, 1.0)])
+    write_events(run / "finetune" / "loss_val", [scalar_event("loss", 3.0, 0, 1.0)])
+    deep = run / "finetune" / "a" / "b" / "c" / "d" / "e"
+    write_events(deep, [scalar_event("accuracy", 0.5, 0, 1.0)])
+    runs = discover(tmp_path)
+    assert sorted(runs) == ["run", "run/finetune", "run/finetune/a/b/c/d/e"]
+    assert runs["run"].points == {"lr": 1}
+    assert runs["run/finetune"].points == {"loss": 1, "loss/val": 1}
+    assert runs["run/finetune/a/b/c/d/e"].points == {"accuracy": 1}
+    assert runs["run/finetune"].metadata["files"].count("loss_val/") == 1
+
+
+def test_several_files_in_one_directory_are_merged(tmp_path):
+    for suffix, steps in ((".first", range(0, 3)), (".second", range(3, 6))):
+        writer = SummaryWriter(str(tmp_path), filename_suffix=suffix)
+        for step in steps:
+            writer.add_scalar("loss", float(step), step)
+        writer.add_scalar(f"only{suffix}", 1.0, 0)
+        writer.close()
+    assert len(list(tmp_path.glob("*tfevents*"))) == 2
+    run = read_one(tmp_path)
+    assert run.points == {"loss": 6, "only.first": 1, "only.second": 1}
+    np.testing.assert_array_equal(run.curves["loss"].values, np.arange(6.0))
+    assert run.metadata["files"].count("tfevents") == 2
+
+
+def test_resumed_run_relogging_steps_keeps_the_later_values(tmp_path):
+    first = SummaryWriter(str(tmp_path), filename_suffix=".a")
+    for step in range(100):
+        first.add_scalar("loss", 1.0, step, walltime=1000.0 + step)
+    first.close()
+    resumed = SummaryWriter(str(tmp_path), filename_suffix=".b")
+    for step in range(50, 150):
+        resumed.add_scalar("loss", 2.0, step, walltime=2000.0 + step)
+    resumed.close()
+    curve = read_one(tmp_path).curves["loss"]
+    np.testing.assert_array_equal(curve.steps, np.arange(150))
+    np.testing.assert_array_equal(curve.values, [1.0] * 50 + [2.0] * 100)
+
+
+def test_histograms_images_and_text_are_skipped(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    rng = np.random.default_rng(0)
+    for step in range(4):
+        writer.add_scalar("loss", 1.0 / (step + 1), step)
+        writer.add_histogram("weights", rng.normal(size=1000), step)
+        writer.add_image("sample", rng.random((3, 64, 64)), step)
+        writer.add_text("note", f"step {step}", step)
+    writer.close()
+    run = read_one(tmp_path)
+    assert run.points == {"loss": 4}
+    np.testing.assert_array_equal(run.curves["loss"].values, np.float32(1.0 / np.arange(1, 5)))
+    assert run.warnings == ()
+
+
+def test_decoding_in_small_blocks_gives_the_same_points(tmp_path, monkeypatch):
+    """Block boundaries and the per-block layout limit must not change what is read."""
+    writer = SummaryWriter(str(tmp_path))
+    for step in range(300):
+        for tag in ("a", "bb", "ccc", "dddd"):
+            writer.add_scalar(tag, step * len(tag), step)
+    writer.close()
+    expected = read_one(tmp_path)
+    monkeypatch.setattr(_tfrecord, "_BLOCK_RECORDS", 7)
+    monkeypatch.setattr(_tfrecord, "_MAX_LAYOUT_ROUNDS", 1)
+    chunked = read_one(tmp_path)
+    assert chunked.points == expected.points == {"a": 300, "bb": 300, "ccc": 300, "dddd": 300}
+    for tag, curve in expected.curves.items():
+        np.testing.assert_array_equal(chunked.curves[tag].values, curve.values)
+        np.testing.assert_array_equal(chunked.curves[tag].steps, curve.steps)
+
+
+# --- Files written with tensorboard's own writers ----------------------------------------
+
+
+def test_tensorboard_writer_tensor_scalars(tmp_path):
+    """tensorboard.summary.Writer stores scalars as float_val tensors (plugin "scalars")."""
+    writer = Writer(DirectoryOutput(str(tmp_path)))
+    for step in range(0, 300, 3):
+        writer.add_scalar("eval/accuracy", step / 300, step, wall_time=100.0 + step)
+    writer.close()
+    curve = read_one(tmp_path).curves["eval/accuracy"]
+    np.testing.assert_array_equal(curve.steps, np.arange(0, 300, 3))
+    np.testing.assert_array_equal(curve.values, np.float32(np.arange(0, 300, 3) / 300))
+    np.testing.assert_array_equal(curve.wall_times, 100.0 + np.arange(0, 300, 3))
+
+
+def test_tag_with_spaces(tmp_path):
+    """tensorboardX replaces spaces in tags; torch (via this writer) keeps them."""
+    events = [scalar_event("exploration rate", 0.9 - step / 10, step, 1.0) for step in range(5)]
+    write_events(tmp_path, events)
+    curve = read_one(tmp_path).curves["exploration rate"]
+    np.testing.assert_array_equal(curve.values, np.float32(0.9 - np.arange(5) / 10))
+
+
+def test_tensor_scalars_of_every_encoding(tmp_path):
+    """Tensor scalars built with the protobuf classes, written by tensorboard's writer:
+    float_val, double_val, half and int in tensor_content, int_val (the protobuf path),
+    and a string tensor, which is not a scalar."""
+    tensor_content = tensor_util.make_tensor_proto(np.float16(0.5))
+    tensor_content.ClearField("half_val")
+    tensor_content.tensor_content = np.float16(0.5).tobytes()
+    int_content = tensor_util.make_tensor_proto(np.int32(7))
+    int_content.ClearField("int_val")
+    int_content.tensor_content = np.int32(7).tobytes()
+    make = tensor_util.make_tensor_proto
+    events = []
+    for step in range(3):
+        events += [
+            tensor_event("float32", make(np.float32(1.5 + step)), step, 1.0),
+            tensor_event("float64", make(np.float64(0.1 + step)), step, 1.0),
+            tensor_event("half_content", tensor_content, step, 1.0),
+            tensor_event("int_content", int_content, step, 1.0),
+            tensor_event("int_val", make(np.int64(-3 - step)), step, 1.0),
+            tensor_event("note", make("text"), step, 1.0, plugin="text"),
+        ]
+    write_events(tmp_path, events)
+    run = read_one(tmp_path)
+    assert run.points == {
+        "float32": 3,
+        "float64": 3,
+        "half_content": 3,
+        "int_content": 3,
+        "int_val": 3,
+    }
+    np.testing.assert_array_equal(run.curves["float32"].values, [1.5, 2.5, 3.5])
+    np.testing.assert_array_equal(run.curves["float64"].values, [0.1, 1.1, 2.1])
+    np.testing.assert_array_equal(run.curves["half_content"].values, [0.5] * 3)
+    np.testing.assert_array_equal(run.curves["int_content"].values, [7.0] * 3)
+    np.testing.assert_array_equal(run.curves["int_val"].values, [-3.0, -4.0, -5.0])
+
+
+def test_tf1_tensor_scalars_with_plugin_metadata_on_the_first_event_only(tmp_path):
+    """TF1's FileWriter strips a tag's metadata after its first event."""
+    make = tensor_util.make_tensor_proto
+    events = [tensor_event("loss", make(np.float32(2.0)), 0, 1.0)]
+    events += [
+        tensor_event("loss", make(np.float32(2.0 - step / 10)), step, 1.0, plugin=None)
+        for step in range(1, 5)
+    ]
+    events += [
+        tensor_event("unnamed", make(np.float32(step)), step, 1.0, plugin=None) for step in range(3)
+    ]
+    write_events(tmp_path, events)
+    run = read_one(tmp_path)
+    assert run.points == {"loss": 5}
+    np.testing.assert_array_equal(run.curves["loss"].values, np.float32(2.0 - np.arange(5) / 10))
+
+
+def test_keras_train_and_validation_form_one_run(tmp_path):
+    logdir = tmp_path / "fit"
+    for split, offset in (("train", 0.0), ("validation", 0.5)):
+        writer = Writer(DirectoryOutput(str(logdir / split)))
+        for epoch in range(4):
+            writer.add_scalar("epoch_loss", offset + 1.0 / (epoch + 1), epoch)
+        writer.close()
+    assert READER.can_read(logdir)
+    claims = READER.claim(logdir, ["train", "validation"], [])
+    assert claims == [Claim(logdir, owned_dirs=("train", "validation"))]
+    runs = discover(tmp_path)
+    assert list(runs) == ["fit"]
+    run = runs["fit"]
+    assert run.points == {"train/epoch_loss": 4, "validation/epoch_loss": 4}
+    np.testing.assert_array_equal(
+        run.curves["validation/epoch_loss"].values, np.float32(0.5 + 1.0 / np.arange(1, 5))
+    )
+
+
+def test_hp_metric_logged_by_the_user_is_kept(tmp_path):
+    hparams = summary_pb2.Summary.Value(tag="_hparams_/experiment")
+    hparams.metadata.plugin_data.plugin_name = "hparams"
+    events = [
+        event_pb2.Event(wall_time=1.0, summary=summary_pb2.Summary(value=[hparams])),
+        scalar_event("hp_metric", -1.0, 0, 1.0),
+        scalar_event("hp_metric", 0.75, 10, 2.0),
+    ]
+    write_events(tmp_path, events)
+    curve = read_one(tmp_path).curves["hp_metric"]
+    np.testing.assert_array_equal(curve.values, [-1.0, 0.75])
+
+
+def test_large_events_with_many_values(tmp_path):
+    """Events above the bulk decoder's size limit go through protobuf, checksum included."""
+    tags = [f"layer_{index:03d}/grad_norm" for index in range(80)]
+    events = []
+    for step in range(3):
+        values = [
+            summary_pb2.Summary.Value(tag=tag, simple_value=step + index)
+            for index, tag in enumerate(tags)
+        ]
+        summary = summary_pb2.Summary(value=values)
+        events.append(event_pb2.Event(wall_time=1.0, step=step, summary=summary))
+    path = write_events(tmp_path, events)
+    lengths = [length for _, length in record_spans(path.read_bytes())[1:]]
+    assert min(lengths) > _tfrecord._BULK_MAX_BYTES
+    run = read_one(tmp_path)
+    assert len(run.curves) == 80
+    np.testing.assert_array_equal(run.curves["layer_079/grad_norm"].values, [79.0, 80.0, 81.0])
+
+    data = bytearray(path.read_bytes())
+    offset, length = record_spans(bytes(data))[2]
+    data[offset + 12 + length - 1] ^= 0x01  # last byte of step 1's event
+    path.write_bytes(bytes(data))
+    damaged = read_one(tmp_path)
+    np.testing.assert_array_equal(damaged.curves["layer_079/grad_norm"].steps, [0, 2])
+    assert "data checksum mismatch" in damaged.warnings[0]
+
+
+# --- Damaged files ---------------------------------------------------------------------
+
+
+def test_crc32c_matches_the_standard_check_value():
+    """CRC-32C of b"123456789" is 0xE3069283; TFRecord stores it rotated and offset."""
+    crc = 0xE3069283
+    masked = (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+    assert _tfrecord.masked_crc32c(b"123456789") == masked
+    rows = np.frombuffer(b"123456789" * 3, dtype=np.uint8).reshape(3, 9)
+    assert _tfrecord.masked_crc32c_rows(rows).tolist() == [masked] * 3
+
+
+@pytest.fixture
+def sb3_copy(tensorboard_fixtures, tmp_path) -> Path:
+    source = tensorboard_fixtures / "sb3_dqn_torch/DQN_1"
+    (path,) = source.glob("*tfevents*")
+    target = tmp_path / "DQN_1"
+    target.mkdir()
+    shutil.copyfile(path, target / path.name)
+    return target / path.name
+
+
+def test_bad_data_checksum_skips_that_record_only(sb3_copy):
+    original = read_one(sb3_copy.parent)
+    data = bytearray(sb3_copy.read_bytes())
+    spans = record_spans(bytes(data))
+    offset, length = spans[500]
+    data[offset + 12 + length - 2] ^= 0x40  # a byte of the float value
+    sb3_copy.write_bytes(bytes(data))
+    damaged = read_one(sb3_copy.parent)
+    (warning,) = damaged.warnings
+    assert warning.startswith(sb3_copy.name + ": 1 record(s) skipped: data checksum mismatch")
+    assert f"record 500 at byte {offset}" in warning
+    assert damaged.total_points == original.total_points - 1
+    for tag, curve in original.curves.items():
+        kept = damaged.curves[tag]
+        missing = set(curve.steps.tolist()) - set(kept.steps.tolist())
+        assert len(missing) <= 1
+        np.testing.assert_array_equal(kept.values, curve.values[np.isin(curve.steps, kept.steps)])
+
+
+def test_bad_length_checksum_stops_reading_there(sb3_copy):
+    data = bytearray(sb3_copy.read_bytes())
+    offset, _ = record_spans(bytes(data))[1001]
+    data[offset + 1] ^= 0x01
+    sb3_copy.write_bytes(bytes(data))
+    run = read_one(sb3_copy.parent)
+    assert run.total_points == 1000  # records 1..1000 hold one value each
+    (warning,) = run.warnings
+    assert f"record 1001 at byte {offset}: length checksum mismatch" in warning
+
+
+def test_garbage_file_raises_read_error(tmp_path):
+    (tmp_path / "events.out.tfevents.123.garbage").write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(ReadError, match="not a TensorBoard event file"):
+        READER.read(tmp_path, tmp_path, OPTIONS)
+
+
+def test_garbage_beside_a_valid_file_is_a_warning(tmp_path):
+    (tmp_path / "events.out.tfevents.0.garbage").write_bytes(b"not an event file at all" * 10)
+    write_events(tmp_path, [scalar_event("loss", 0.5, 3, 1.0)])
+    run = read_one(tmp_path)
+    assert run.points == {"loss": 1}
+    expected = "events.out.tfevents.0.garbage: not a TensorBoard event file"
+    assert any(warning.startswith(expected) for warning in run.warnings)
+
+
+# --- Entry points -------------------------------------------------------------------------
+
+
+def test_single_event_file_is_a_run_named_after_its_directory(tensorboard_fixtures):
+    (path,) = (tensorboard_fixtures / "sb3_dqn_torch/DQN_1").glob("*tfevents*")
+    assert READER.can_read(path)
+    run = read_one(path)
+    assert run.name == "DQN_1"
+    assert run.source == str(path)
+    assert run.points["train/loss"] == 195
+
+
+def test_can_read_and_claim_reject_other_folders(tmp_path):
+    (tmp_path / "metrics.csv").write_text("step,loss\n0,1.0\n")
+    (tmp_path / "train").mkdir()
+    assert not READER.can_read(tmp_path)
+    assert not READER.can_read(tmp_path / "metrics.csv")
+    assert READER.claim(tmp_path, ["train"], ["metrics.csv"]) == []
+    with pytest.raises(ReadError, match="no TensorBoard event files"):
+        READER.read(tmp_path, tmp_path, OPTIONS)
+
+
+def test_claim_owns_event_files_and_add_scalars_subdirectories_only(tmp_path):
+    write_events(tmp_path, [scalar_event("loss", 0.5, 0, 1.0)])
+    write_events(tmp_path / "loss_val", [scalar_event("loss", 0.7, 0, 1.0)])
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "hparams.yaml").write_text("lr: 0.1\n")
+    event_files = [path.name for path in tmp_path.glob("*tfevents*")]
+    (claim,) = READER.claim(tmp_path, ["checkpoints", "loss_val"], ["hparams.yaml", *event_files])
+    assert claim == Claim(tmp_path, owned_dirs=("loss_val",), owned_files=tuple(event_files))
+    assert read_one(tmp_path).points == {"loss": 1, "loss/val": 1}
