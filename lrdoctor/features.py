@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import ndimage, signal, stats
+from scipy import ndimage, optimize, signal, stats
 
 from lrdoctor.model import Curve
 
@@ -311,6 +311,69 @@ def late_pace_share(c: Prepared) -> float | None:
     return float(late / overall)
 
 
+def _late_decay_fit(c: Prepared) -> tuple[float, float, float] | None:
+    """Fit level(t) = floor + a*exp(-k t) to the smoothed loss over the second half.
+
+    The fitted floor is where the run was heading; how far the end still is from it tells
+    a converged run from one still crawling along a slow direction.
+    """
+    if not c.positive:
+        return None
+    late = c.progress_axis >= 0.5
+    x = (c.progress_axis[late] - 0.5) * 2
+    y = 10 ** c.trend[late]
+    if y.size < 5:
+        return None
+    start = (max(float(y[0] - y[-1]), 1e-12), 2.0, float(y[-1]))
+    bounds = ([0.0, 0.0, 0.0], [np.inf, 200.0, np.inf])
+    try:
+        with np.errstate(all="ignore"):
+            (amplitude, rate, floor), _ = optimize.curve_fit(
+                lambda t, a, k, f: f + a * np.exp(-k * t),
+                x,
+                y,
+                p0=start,
+                bounds=bounds,
+                maxfev=2000,
+            )
+    except (RuntimeError, ValueError):
+        return None
+    return float(amplitude), float(rate), float(floor)
+
+
+@feature(*LOSS_SIGNALS)
+@_needs_points
+def projected_remaining(c: Prepared) -> float | None:
+    """Share of the final loss the run was still on course to remove (exponential fit).
+
+    Near 0: the loss had reached the floor it was heading for. Large: the loss was still
+    decaying towards a much lower floor when the budget ended (a crawl, or too small a step).
+    """
+    fit = _late_decay_fit(c)
+    if fit is None:
+        return None
+    end = float(10 ** c.trend[-1])
+    return float(np.clip((end - fit[2]) / end, -1.0, 1.0)) if end > 0 else None
+
+
+@feature(*LOSS_SIGNALS)
+@_needs_points
+def late_loglog_slope(c: Prepared) -> float | None:
+    """Decades of loss lost per decade of steps over the second half (Theil-Sen, log-log).
+
+    A well-conditioned run converges exponentially and ends flat (near 0). Ill-conditioned
+    problems decay like a power law, a sum of exponentials with widely spread rates, so the
+    loss still falls a fixed share per doubling of steps at the end (for example -0.8).
+    """
+    if not c.positive:
+        return None
+    steps = c.clean_steps.astype(float)
+    offset = steps[1] - steps[0] if steps.size > 1 else 1.0
+    elapsed = np.log10(steps - steps[0] + max(offset, 1.0))
+    half = c.level.size // 2
+    return _theil_sen(elapsed[half:], c.trend[half:])
+
+
 @feature(*LOSS_SIGNALS)
 @_needs_points
 def late_start_step(c: Prepared) -> int:
@@ -476,6 +539,21 @@ def grad_spike_ratio(c: Prepared) -> float | None:
     """Largest gradient norm over the median: 100 means a step 100x larger than typical."""
     ratio = _grad_ratio(c)
     return None if np.isnan(ratio).all() else float(np.nanmax(ratio))
+
+
+@feature("grad_norm")
+@_needs_points
+def grad_local_spike_ratio(c: Prepared) -> float | None:
+    """Largest gradient norm over the running median around it (window of 21 points).
+
+    Gradient norms shrink as training converges, so the early norms of a healthy run can be
+    tens of times the overall median; an explosion is a jump above the *local* level.
+    """
+    local = ndimage.median_filter(c.clean, size=21, mode="nearest")
+    valid = local > 0
+    if not valid.any():
+        return None
+    return float(np.max(c.clean[valid] / local[valid]))
 
 
 @feature("grad_norm")

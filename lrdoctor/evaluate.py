@@ -1,0 +1,146 @@
+"""Measure diagnosis accuracy on labelled logs: `python -m lrdoctor.evaluate sample_logs`.
+
+Labels come from `labels.json` beside the logs (written by `python -m lrdoctor.samples`).
+Figures are reported separately for the development split, on which thresholds may be
+tuned, and the held-out split, which is never tuned on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lrdoctor.audit import audit
+
+LABELLED_VERDICTS = (
+    "healthy",
+    "diverging",
+    "oscillating",
+    "too_slow",
+    "minibatch_noise",
+    "exploding_gradients",
+    "poor_feature_scaling",
+)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Accuracy figures of one split."""
+
+    runs: int
+    confusion: Mapping[str, Mapping[str, int]]  # true label -> predicted verdict -> count
+    precision: Mapping[str, float]
+    recall: Mapping[str, float]
+    f1: Mapping[str, float]
+    macro_f1: float
+    healthy_false_alarm_rate: float
+    accuracy: float
+
+    def to_dict(self) -> dict:
+        return {
+            "runs": self.runs,
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "healthy_false_alarm_rate": self.healthy_false_alarm_rate,
+            "precision": dict(self.precision),
+            "recall": dict(self.recall),
+            "f1": dict(self.f1),
+            "confusion": {label: dict(row) for label, row in self.confusion.items()},
+        }
+
+
+def score(pairs: Sequence[tuple[str, str]]) -> Scores:
+    """Scores of (true label, predicted verdict) pairs; macro-F1 over the labelled verdicts."""
+    confusion = {label: Counter() for label in LABELLED_VERDICTS}
+    for truth, predicted in pairs:
+        confusion[truth][predicted] += 1
+    precision, recall, f1 = {}, {}, {}
+    for label in LABELLED_VERDICTS:
+        true_positive = confusion[label][label]
+        predicted = sum(row[label] for row in confusion.values())
+        actual = sum(confusion[label].values())
+        precision[label] = true_positive / predicted if predicted else 0.0
+        recall[label] = true_positive / actual if actual else 0.0
+        both = precision[label] + recall[label]
+        f1[label] = 2 * precision[label] * recall[label] / both if both else 0.0
+    present = [label for label in LABELLED_VERDICTS if sum(confusion[label].values())]
+    healthy = sum(confusion["healthy"].values())
+    return Scores(
+        runs=len(pairs),
+        confusion={label: dict(row) for label, row in confusion.items()},
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        macro_f1=sum(f1[label] for label in present) / len(present) if present else 0.0,
+        healthy_false_alarm_rate=(
+            (healthy - confusion["healthy"]["healthy"]) / healthy if healthy else 0.0
+        ),
+        accuracy=sum(confusion[label][label] for label in LABELLED_VERDICTS) / len(pairs)
+        if pairs
+        else 0.0,
+    )
+
+
+def evaluate(folder: Path) -> dict[str, Scores]:
+    """Audit `folder` and score each split of its labels.json."""
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["runs"]
+    verdicts = {d.name: d.verdict for d in audit(folder).diagnoses}
+    missing = sorted(set(labels) - set(verdicts))
+    if missing:
+        raise SystemExit(f"{folder}: labelled runs not found by the audit: {', '.join(missing)}")
+    splits: dict[str, list[tuple[str, str]]] = {}
+    for name, entry in labels.items():
+        splits.setdefault(entry["split"], []).append((entry["label"], verdicts[name]))
+    return {split: score(pairs) for split, pairs in sorted(splits.items())}
+
+
+def render(results: Mapping[str, Scores]) -> str:
+    lines = []
+    short = {label: label[:8] for label in LABELLED_VERDICTS}
+    for split, scores in results.items():
+        lines += [
+            f"== {split} split: {scores.runs} runs ==",
+            f"macro-F1 {scores.macro_f1:.3f}   accuracy {scores.accuracy:.3f}   "
+            f"healthy false alarms {scores.healthy_false_alarm_rate:.1%}",
+            "",
+            "confusion (rows: true label, columns: verdict)",
+        ]
+        predicted = sorted(
+            {v for row in scores.confusion.values() for v in row},
+            key=lambda v: (
+                v not in LABELLED_VERDICTS,
+                LABELLED_VERDICTS.index(v) if v in LABELLED_VERDICTS else 0,
+                v,
+            ),
+        )
+        lines.append(" " * 22 + " ".join(f"{short.get(v, v[:8]):>9}" for v in predicted))
+        for label in LABELLED_VERDICTS:
+            row = scores.confusion[label]
+            lines.append(f"{label:>21} " + " ".join(f"{row.get(v, 0):>9}" for v in predicted))
+        lines += ["", f"{'verdict':>21} {'precision':>9} {'recall':>9} {'F1':>9}"]
+        lines += [
+            f"{label:>21} {scores.precision[label]:>9.3f} {scores.recall[label]:>9.3f} "
+            f"{scores.f1[label]:>9.3f}"
+            for label in LABELLED_VERDICTS
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    folders = [arg for arg in args if arg != "--json"] or ["sample_logs"]
+    results = evaluate(Path(folders[0]))
+    if as_json:
+        print(json.dumps({split: s.to_dict() for split, s in results.items()}, indent=2))
+    else:
+        print(render(results))
+
+
+if __name__ == "__main__":
+    main()
