@@ -1,0 +1,281 @@
+"""The sample-log generator: real learning, exact gradients, honest labels, complete labels.json."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrdoctor.samples.checks import (
+    is_diverging,
+    is_exploding_gradients,
+    is_healthy,
+    is_minibatch_noise,
+    measure,
+    passes,
+)
+from lrdoctor.samples.logview import GRAD_NORM, LR, TRAIN_LOSS, VAL_LOSS, LogPlan, logged_view
+from lrdoctor.samples.models import MLP, Adam, VanillaRNN, clip_by_global_norm, global_norm
+from lrdoctor.samples.recipes import SPLITS, VERDICTS, candidates
+from lrdoctor.samples.tasks import TaskSpec
+from lrdoctor.samples.training import ModelSpec, Recipe, train
+from lrdoctor.samples.writers import (
+    LoggedRun,
+    write_hf_trainer_state,
+    write_lightning_csv,
+    write_wide_csv,
+)
+
+SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
+LINEAR_TASK = TaskSpec("linear_regression", 6, 256, 64, noise=0.1, data_seed=3)
+HEALTHY_LINEAR = Recipe(LINEAR_TASK, ModelSpec("linear"), "sgd", 0.05, 16, 12, seed=1)
+
+
+def _finite_difference_error(model, x, y) -> float:
+    """Largest gap between backprop gradients and central differences, over every parameter."""
+    _, grads = model.loss_and_grads(x, y)
+    worst = 0.0
+    for param, grad in zip(model.params, grads, strict=True):
+        for index in range(param.size):
+            original = param.flat[index]
+            param.flat[index] = original + 1e-6
+            above = model.loss(x, y)
+            param.flat[index] = original - 1e-6
+            below = model.loss(x, y)
+            param.flat[index] = original
+            worst = max(worst, abs((above - below) / 2e-6 - grad.flat[index]))
+    return worst
+
+
+@pytest.mark.parametrize(
+    ("sizes", "loss", "activation"),
+    [
+        ([4, 1], "mse", "tanh"),  # linear regression
+        ([4, 3], "ce", "tanh"),  # softmax (logistic) regression
+        ([4, 6, 3], "ce", "tanh"),  # 2-layer MLP
+        ([4, 5, 5, 5, 5, 2], "mse", "relu"),  # deep plain MLP
+    ],
+)
+def test_mlp_gradients_match_finite_differences(sizes, loss, activation):
+    rng = np.random.default_rng(0)
+    model = MLP(sizes, loss, rng, activation=activation)
+    x = rng.normal(size=(7, sizes[0]))
+    y = rng.integers(0, sizes[-1], size=7) if loss == "ce" else rng.normal(size=(7, sizes[-1]))
+    assert _finite_difference_error(model, x, y) < 1e-7
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_rnn_gradients_match_finite_differences(activation):
+    rng = np.random.default_rng(1)
+    model = VanillaRNN(3, 5, 2, rng, recurrent_gain=0.9, activation=activation)
+    x = rng.normal(size=(4, 9, 3))
+    y = rng.normal(size=(4, 9, 2))
+    assert _finite_difference_error(model, x, y) < 1e-7
+
+
+def test_clipping_scales_to_the_limit_and_leaves_small_gradients_alone():
+    grads = [np.array([3.0, 4.0]), np.array([12.0])]
+    norm = global_norm(grads)
+    assert norm == pytest.approx(13.0)
+    clipped = clip_by_global_norm(grads, 1.0, norm)
+    assert global_norm(clipped) == pytest.approx(1.0, rel=1e-5)
+    assert clip_by_global_norm(grads, 20.0, norm) is grads
+
+
+def test_adam_first_step_moves_each_parameter_by_the_lr():
+    params = [np.array([1.0, -2.0])]
+    Adam().step(params, [np.array([0.5, -3.0])], lr=0.1)
+    np.testing.assert_allclose(params[0], [0.9, -1.9], atol=1e-6)
+
+
+def test_healthy_recipes_really_learn():
+    linear = train(HEALTHY_LINEAR)
+    assert linear.train_loss_full[-1] < linear.train_loss_full[0] / 20
+    mlp_task = TaskSpec("teacher_regression", 5, 256, 64, noise=0.05, data_seed=4)
+    mlp = train(Recipe(mlp_task, ModelSpec("mlp", (16,)), "adam", 0.01, 16, 15, seed=2))
+    assert mlp.train_loss_full[-1] < mlp.train_loss_full[0] / 5
+    rnn_task = TaskSpec("sequence_filter", 2, 64, 16, noise=0.02, seq_len=12, data_seed=5)
+    rnn = train(Recipe(rnn_task, ModelSpec("rnn", (8,)), "adam", 0.01, 16, 15, clip=1.0, seed=3))
+    assert rnn.train_loss_full[-1] < rnn.train_loss_full[0] / 3
+
+
+def test_training_records_every_step_and_the_lr_actually_used():
+    result = train(replace(HEALTHY_LINEAR, schedule="step"))
+    steps = HEALTHY_LINEAR.epochs * HEALTHY_LINEAR.steps_per_epoch
+    assert result.loss.shape == result.grad_norm.shape == result.lr.shape == (steps,)
+    assert result.lr[0] == 0.05
+    assert result.lr[-1] == pytest.approx(0.0005)
+    assert result.eval_steps[0] == 0 and result.eval_steps[-1] == steps
+
+
+def test_generation_is_deterministic():
+    first, second = train(HEALTHY_LINEAR), train(HEALTHY_LINEAR)
+    np.testing.assert_array_equal(first.loss, second.loss)
+    np.testing.assert_array_equal(first.grad_norm, second.grad_norm)
+    split = SPLITS["dev"]
+    assert list(candidates(split, "oscillating", 3, 2)) == list(
+        candidates(split, "oscillating", 3, 2)
+    )
+
+
+def test_diverging_recipe_turns_non_finite_and_stops_when_asked():
+    result = train(replace(HEALTHY_LINEAR, lr=3.0, stop_on_nan=True))
+    assert not np.isfinite(result.loss[-1])
+    assert np.isfinite(result.loss[:-1]).all()
+    assert result.stopped_at == result.steps - 1
+
+
+def _measured(recipe: Recipe, floor: float = 0.0):
+    result = train(recipe)
+    plan = LogPlan("tensorboard", "x", "sample", 1, grad_norm=True)
+    return measure(result, logged_view(result, plan), floor)
+
+
+def test_label_checks_reject_mismatched_outcomes():
+    healthy = _measured(HEALTHY_LINEAR, floor=0.0085)
+    diverging = _measured(replace(HEALTHY_LINEAR, lr=3.0), floor=0.0085)
+    assert is_healthy(healthy)
+    assert not is_diverging(healthy)
+    assert is_diverging(diverging)
+    assert not is_healthy(diverging)
+    # A run is not minibatch noise or exploding gradients just because its fix is healthy.
+    assert not is_minibatch_noise(healthy, healthy)
+    assert not is_exploding_gradients(healthy, healthy)
+    assert not passes("too_slow", healthy, healthy)
+    assert not passes("oscillating", healthy, None)
+
+
+def _logged_run(plan: LogPlan, recipe: Recipe = HEALTHY_LINEAR) -> tuple[LoggedRun, dict]:
+    result = train(recipe)
+    view = logged_view(result, plan)
+    return LoggedRun(plan, view, recipe, result.steps, 1.7e9, 0.01), view
+
+
+def test_lightning_cadence_and_layout(tmp_path):
+    plan = LogPlan(
+        "lightning_csv", "lightning_logs/version_0", "lightning", 10, grad_norm=True, lr=True
+    )
+    run, view = _logged_run(plan)
+    assert view[TRAIN_LOSS].steps[:3].tolist() == [9, 19, 29]
+    write_lightning_csv(tmp_path, run)
+    text = (tmp_path / plan.name / "metrics.csv").read_bytes().decode()
+    assert text.startswith("epoch,grad_2.0_norm_total,lr-SGD,step,train_loss,val_loss\r\n")
+    rows = list(csv.DictReader(text.splitlines()))
+    train_rows = [row for row in rows if row["train_loss"]]
+    assert [int(row["step"]) for row in train_rows] == view[TRAIN_LOSS].steps.tolist()
+    assert float(train_rows[0]["train_loss"]) == pytest.approx(view[TRAIN_LOSS].values[0], rel=1e-6)
+    assert sum(1 for row in rows if row["val_loss"]) == HEALTHY_LINEAR.epochs
+    assert "lr: 0.05" in (tmp_path / plan.name / "hparams.yaml").read_text()
+
+
+def test_trainer_state_logs_rounded_interval_means(tmp_path):
+    plan = LogPlan("hf_trainer_state", "out/checkpoint-192", "mean", 8, grad_norm=True, lr=True)
+    run, view = _logged_run(plan)
+    write_hf_trainer_state(tmp_path, run)
+    text = (tmp_path / plan.name / "trainer_state.json").read_text()
+    state = json.loads(text)
+    assert text == json.dumps(state, indent=2, sort_keys=True) + "\n"
+    assert state["train_batch_size"] == 16
+    train_entries = [entry for entry in state["log_history"] if "loss" in entry]
+    result = train(HEALTHY_LINEAR)
+    assert train_entries[0]["step"] == 8
+    assert train_entries[0]["loss"] == round(float(result.loss[:8].mean()), 4)
+    assert train_entries[0]["grad_norm"] == pytest.approx(result.grad_norm[7])
+    assert (
+        len([entry for entry in state["log_history"] if "eval_loss" in entry])
+        == HEALTHY_LINEAR.epochs
+    )
+
+
+def test_csv_writers_are_byte_deterministic(tmp_path):
+    plan = LogPlan("wide_csv", "csv/run.csv", "sample", 5, grad_norm=True, lr=True)
+    first, _ = _logged_run(plan)
+    write_wide_csv(tmp_path / "a", first)
+    second, view = _logged_run(plan)
+    write_wide_csv(tmp_path / "b", second)
+    assert (tmp_path / "a/csv/run.csv").read_bytes() == (tmp_path / "b/csv/run.csv").read_bytes()
+    header = (tmp_path / "a/csv/run.csv").read_text().splitlines()[0]
+    assert header == "step,loss,val_loss,lr,grad_norm"
+    assert set(view) == {TRAIN_LOSS, VAL_LOSS, LR, GRAD_NORM}
+
+
+def _runs_on_disk(root: Path) -> set[str]:
+    """Every run in the sample folder, named the way labels.json names it."""
+    found: set[str] = set()
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(root)
+        if "mlruns" in relative.parts:
+            if relative.parts[-2:] == ("tags", "mlflow.runName"):
+                found.add(path.read_text())
+        elif path.name.startswith("events.out.tfevents."):
+            run_dir = (
+                path.parent.parent if path.parent.name in ("train", "validation") else path.parent
+            )
+            found.add(run_dir.relative_to(root).as_posix())
+        elif path.name in ("metrics.csv", "trainer_state.json"):
+            found.add(path.parent.relative_to(root).as_posix())
+        elif path.suffix in (".csv", ".log"):
+            found.add(relative.as_posix())
+    return found
+
+
+@pytest.fixture(scope="module")
+def labels() -> dict:
+    if not (SAMPLE_LOGS / "labels.json").is_file():
+        pytest.skip("sample_logs/ not generated (python -m lrdoctor.samples sample_logs)")
+    return json.loads((SAMPLE_LOGS / "labels.json").read_text())
+
+
+def test_labels_cover_every_run_on_disk(labels):
+    assert _runs_on_disk(SAMPLE_LOGS) == set(labels["runs"])
+
+
+def test_enough_runs_per_verdict_and_split(labels):
+    per_split = Counter((run["split"], run["label"]) for run in labels["runs"].values())
+    for verdict in VERDICTS:
+        assert per_split[("dev", verdict)] >= 15
+        assert per_split[("heldout", verdict)] >= 8
+        formats = {run["format"] for run in labels["runs"].values() if run["label"] == verdict}
+        assert len(formats) >= 4
+
+
+def test_every_kept_run_passed_its_check_and_every_drop_failed(labels):
+    assert all(run["check"]["passed"] for run in labels["runs"].values())
+    assert all(not entry["check"]["passed"] for entry in labels["dropped"])
+    for _key, count in labels["counts"].items():
+        assert count["candidates"] == count["passed"] + count["dropped"]
+    for run in labels["runs"].values():
+        if "fix" in run["check"]:
+            assert run["check"]["fix"]["healthy"]
+
+
+def test_heldout_uses_other_tasks_and_model_sizes(labels):
+    def shapes(split: str) -> set[tuple]:
+        return {
+            (
+                run["recipe"]["task"],
+                run["recipe"]["features"],
+                run["recipe"]["n_train"],
+                tuple(run["recipe"]["hidden"]),
+            )
+            for run in labels["runs"].values()
+            if run["split"] == split
+        }
+
+    assert not shapes("dev") & shapes("heldout")
+
+
+def test_no_machine_paths_in_committed_files():
+    if not SAMPLE_LOGS.is_dir():
+        pytest.skip("sample_logs/ not generated")
+    for path in SAMPLE_LOGS.rglob("*"):
+        if path.is_file() and path.suffix in (".yaml", ".json", ".csv", ".log", ""):
+            text = path.read_text(errors="replace")
+            assert "/work/" not in text and "/tmp/" not in text, path
