@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lrdoctor.discovery import read_runs
 from lrdoctor.samples.checks import (
     is_diverging,
     is_exploding_gradients,
@@ -205,25 +206,10 @@ def test_csv_writers_are_byte_deterministic(tmp_path):
 
 
 def _runs_on_disk(root: Path) -> set[str]:
-    """Every run in the sample folder, named the way labels.json names it."""
-    found: set[str] = set()
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        relative = path.relative_to(root)
-        if "mlruns" in relative.parts:
-            if relative.parts[-2:] == ("tags", "mlflow.runName"):
-                found.add(path.read_text())
-        elif path.name.startswith("events.out.tfevents."):
-            run_dir = (
-                path.parent.parent if path.parent.name in ("train", "validation") else path.parent
-            )
-            found.add(run_dir.relative_to(root).as_posix())
-        elif path.name in ("metrics.csv", "trainer_state.json"):
-            found.add(path.parent.relative_to(root).as_posix())
-        elif path.suffix in (".csv", ".log"):
-            found.add(relative.as_posix())
-    return found
+    """Every run lrdoctor finds in the sample folder, by the name it lists it under."""
+    found = read_runs([root])
+    assert not found.problems, found.problems
+    return {run.name for run in found.runs}
 
 
 @pytest.fixture(scope="module")

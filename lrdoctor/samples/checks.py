@@ -40,6 +40,7 @@ EXPLODING_MIN_LOGGED_GRAD_SPIKE = 10.0
 EXPLODING_MIN_LOGGED_LOSS_SPIKE = 5.0
 SCALING_MIN_EXCESS_RATIO = 10.0
 SCALING_MIN_EARLY_SHARE = 0.6
+SCALING_MIN_LATE_PROGRESS = 0.1
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Measures:
     floor: float
     gap_end: float
     late_gain: float
+    late_progress: float
     early_share: float
     noise: float
     log_noise: float
@@ -136,6 +138,10 @@ def measure(result: TrainingResult, view: dict[str, Series], floor: float) -> Me
     scale = max(initial - floor, 1e-12)
     gap_end = (final - floor) / scale
     late_gain = (_clean_at(result, 0.75) - final) / scale if complete else np.nan
+    excess = final - floor
+    late_progress = (
+        (_clean_at(result, 0.75) - final) / excess if complete and excess > 0 else np.nan
+    )
     drop = initial - final
     early_share = (initial - _clean_at(result, 0.1)) / drop if complete and drop > 0 else np.nan
     noise = log_noise = loss_spike = np.nan
@@ -166,6 +172,7 @@ def measure(result: TrainingResult, view: dict[str, Series], floor: float) -> Me
         floor=floor,
         gap_end=float(gap_end),
         late_gain=float(late_gain),
+        late_progress=float(late_progress),
         early_share=float(early_share),
         noise=float(noise),
         log_noise=float(log_noise),
@@ -273,8 +280,16 @@ def is_exploding_gradients(m: Measures, fixed: Measures) -> bool:
 
 
 def shows_fast_then_crawl(m: Measures) -> bool:
-    """Most of the drop in the first 10% of steps."""
-    return m.finite and m.early_share >= SCALING_MIN_EARLY_SHARE
+    """Most of the drop in the first 10% of steps, and still crawling at the end.
+
+    The crawl: the last quarter of the run still removes a visible share of the loss left
+    above the floor. A run that has stalled on a plateau shows no crawl.
+    """
+    return (
+        m.finite
+        and m.early_share >= SCALING_MIN_EARLY_SHARE
+        and m.late_progress >= SCALING_MIN_LATE_PROGRESS
+    )
 
 
 def is_poor_feature_scaling(m: Measures, fixed: Measures) -> bool:
@@ -376,7 +391,9 @@ RULES = {
     ),
     "poor_feature_scaling": (
         f"finite; >= {SCALING_MIN_EARLY_SHARE:g} of the total drop happens in the first 10% "
-        f"of steps (early_share); final excess over the floor >= {SCALING_MIN_EXCESS_RATIO:g}x "
+        f"of steps (early_share); the last quarter still removes >= "
+        f"{SCALING_MIN_LATE_PROGRESS:g} of the excess left over the floor (late_progress: a "
+        f"crawl); final excess over the floor >= {SCALING_MIN_EXCESS_RATIO:g}x "
         "that of the fix (standardised features); the fix is healthy"
     ),
 }
