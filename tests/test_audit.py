@@ -1,0 +1,212 @@
+"""Audit and diagnose on the labelled logs of real training runs in sample_logs/."""
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+import lrdoctor
+from lrdoctor.audit import audit
+from lrdoctor.cli import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_OK, main
+from lrdoctor.evaluate import evaluate
+
+SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
+LABELS = json.loads((SAMPLE_LOGS / "labels.json").read_text())["runs"]
+SCHEMA = json.loads((Path(lrdoctor.__file__).parent / "schemas" / "audit.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sample_audit():
+    return audit(SAMPLE_LOGS)
+
+
+def diagnosed_as(sample_audit, label: str, split: str = "dev") -> list:
+    """Runs labelled `label` that lrdoctor also diagnoses as `label` (file-based, dev split)."""
+    return [
+        d
+        for d in sample_audit.diagnoses
+        if d.name in LABELS
+        and LABELS[d.name]["label"] == label
+        and LABELS[d.name]["split"] == split
+        and d.verdict == label
+        and Path(d.source).exists()
+    ]
+
+
+def test_audit_json_follows_the_published_contract(sample_audit):
+    result = CliRunner().invoke(
+        main, ["audit", str(SAMPLE_LOGS), "--format", "json"], catch_exceptions=False
+    )
+    assert result.exit_code == EXIT_OK
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, SCHEMA)
+    assert document["schema"] == "lrdoctor.audit/1"
+    assert document["lrdoctor"] == lrdoctor.__version__
+    assert {run["name"] for run in document["runs"]} >= set(LABELS)
+    assert document["summary"]["runs"] == len(document["runs"])
+    assert sum(document["summary"]["by_diagnosis"].values()) == len(document["runs"])
+    assert document == json.loads(json.dumps(sample_audit.to_dict()))
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Scores on held-out runs (other seeds, tasks and sizes), never used to tune thresholds."""
+    return evaluate(SAMPLE_LOGS)["heldout"]
+
+
+def test_held_out_macro_f1(held_out):
+    assert held_out.macro_f1 >= 0.85
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open in issue 3: held-out healthy false alarms 3/9 and oscillating/poor-scaling "
+    "recall 0.67 miss the bar; thresholds are tuned on dev only",
+)
+def test_held_out_false_alarms_and_recall(held_out):
+    assert held_out.healthy_false_alarm_rate <= 0.05
+    assert min(held_out.recall.values()) >= 0.7, held_out.recall
+
+
+def test_findings_carry_evidence_steps_and_ordered_remedies(sample_audit):
+    for diagnosis in sample_audit.diagnoses:
+        entry = diagnosis.to_dict()
+        for finding in entry["findings"]:
+            assert finding["evidence"], finding
+            assert finding["remedies"], finding
+            assert finding["message"]
+            if finding["steps"] is not None:
+                assert finding["steps"][0] <= finding["steps"][1]
+        if entry["findings"]:
+            assert entry["diagnosis"] == entry["findings"][0]["label"]
+
+
+def test_noise_is_not_reported_as_a_learning_rate_problem(sample_audit):
+    noisy = diagnosed_as(sample_audit, "minibatch_noise")
+    assert noisy
+    for diagnosis in noisy:
+        remedies = diagnosis.to_dict()["findings"][0]["remedies"]
+        assert "batch size" in " ".join(remedies[:2]).lower()
+        assert "learning rate" not in remedies[0].lower()
+
+
+def test_remedies_quote_values_from_the_logs(sample_audit):
+    with_batch = [
+        d for d in diagnosed_as(sample_audit, "minibatch_noise") if d.advice.get("batch_size")
+    ]
+    assert with_batch, "no noisy sample run records its batch size"
+    diagnosis = with_batch[0]
+    text = " ".join(diagnosis.to_dict()["findings"][0]["remedies"])
+    assert f"(now {diagnosis.advice['batch_size']})" in text
+    with_lr = [d for d in diagnosed_as(sample_audit, "diverging") if d.advice.get("lr")]
+    assert with_lr
+    remedies = " ".join(with_lr[0].to_dict()["findings"][0]["remedies"])
+    assert f"{with_lr[0].advice['lr']:.2g}" in remedies
+
+
+def test_fail_on_sets_the_exit_status():
+    diverging = next(n for n, e in LABELS.items() if e["label"] == "diverging")
+    runner = CliRunner()
+    plain = runner.invoke(main, ["audit", str(SAMPLE_LOGS)], catch_exceptions=False)
+    assert plain.exit_code == EXIT_OK
+    failing = runner.invoke(main, ["audit", str(SAMPLE_LOGS), "--fail-on", "error"])
+    assert failing.exit_code == EXIT_FINDINGS
+    assert diverging.split("/")[0] in failing.stdout
+
+
+def test_a_pyproject_override_changes_a_verdict(sample_audit, tmp_path, monkeypatch):
+    noisy = diagnosed_as(sample_audit, "minibatch_noise")[0]
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.lrdoctor.rules.minibatch-noise]\nmin_noise = 5.0\n'
+    )
+    result = runner.invoke(
+        main, ["diagnose", noisy.source, "--format", "json"], catch_exceptions=False
+    )
+    assert result.exit_code == EXIT_OK
+    (entry,) = json.loads(result.stdout)["runs"]
+    assert entry["diagnosis"] != "minibatch_noise"
+    assert "LRD401" not in [f["rule"] for f in entry["findings"]]
+
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.lrdoctor.rules.minibatch-noise]\nmin_nois = 5\n"
+    )
+    bad = runner.invoke(main, ["diagnose", noisy.source])
+    assert bad.exit_code == EXIT_INPUT_ERROR
+    assert "min_nois" in bad.stderr and "pyproject.toml" in bad.stderr
+
+
+def test_ignore_and_select_on_the_command_line(sample_audit):
+    noisy = diagnosed_as(sample_audit, "minibatch_noise")[0]
+    runner = CliRunner()
+    ignored = runner.invoke(
+        main, ["diagnose", noisy.source, "--ignore", "LRD4", "--format", "json"]
+    )
+    assert "LRD401" not in ignored.stdout
+    selected = runner.invoke(
+        main, ["diagnose", noisy.source, "--select", "minibatch-noise", "--format", "json"]
+    )
+    (entry,) = json.loads(selected.stdout)["runs"]
+    assert [f["rule"] for f in entry["findings"]] == ["LRD401"]
+
+
+def test_a_user_rule_from_rules_dir_fires(sample_audit, tmp_path):
+    slow = diagnosed_as(sample_audit, "too_slow")[0]
+    (tmp_path / "TEAM001-still-improving.toml").write_text(
+        "\n".join(
+            [
+                'code = "TEAM001"',
+                'name = "still-improving"',
+                'label = "too_slow"',
+                'title = "Still improving at the end of the budget"',
+                'severity = "info"',
+                'signal = "train_loss"',
+                'condition = "late_tau < -0.2"',
+                'message = "late tau {late_tau:.2f}"',
+                "[page]",
+                'what = "The loss was still going down when training stopped."',
+                'why = "More steps would have helped."',
+                "[[remedies]]",
+                'kind = "schedule"',
+                'text = "Train for more steps."',
+            ]
+        )
+    )
+    result = CliRunner().invoke(
+        main,
+        ["diagnose", slow.source, "--rules-dir", str(tmp_path), "--format", "json"],
+        catch_exceptions=False,
+    )
+    (entry,) = json.loads(result.stdout)["runs"]
+    assert "TEAM001" in [f["rule"] for f in entry["findings"]]
+
+
+def test_an_unreadable_run_does_not_stop_the_audit(tmp_path):
+    good = next(n for n, e in LABELS.items() if e["label"] == "healthy" and n.endswith(".csv"))
+    shutil.copy(SAMPLE_LOGS / good, tmp_path / "good.csv")
+    (tmp_path / "broken.csv").write_bytes(b"\x00\xff\xfe not text")
+    result = CliRunner().invoke(
+        main, ["audit", str(tmp_path), "--format", "json"], catch_exceptions=False
+    )
+    assert result.exit_code == EXIT_OK
+    verdicts = {run["name"]: run["diagnosis"] for run in json.loads(result.stdout)["runs"]}
+    assert verdicts["broken.csv"] == "unreadable"
+    assert verdicts["good.csv"] == "healthy"
+
+
+def test_audit_text_lists_worst_first_with_a_summary(sample_audit):
+    result = CliRunner().invoke(main, ["audit", str(SAMPLE_LOGS)], catch_exceptions=False)
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["RUN", "FORMAT", "VERDICT", "CONF"]
+    verdicts = [line.split()[2] for line in lines[1:] if line.strip() and " runs: " not in line]
+    assert verdicts[0] == "diverging" and verdicts[-1] == "healthy"
+    summary = lines[-1]
+    assert summary.startswith(f"{len(sample_audit.diagnoses)} runs: ")
+
+
+def test_library_audit_accepts_a_single_path(sample_audit):
+    assert len(audit(str(SAMPLE_LOGS)).diagnoses) == len(sample_audit.diagnoses)
