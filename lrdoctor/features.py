@@ -368,9 +368,16 @@ def late_loglog_slope(c: Prepared) -> float | None:
     if not c.positive:
         return None
     steps = c.clean_steps.astype(float)
-    offset = steps[1] - steps[0] if steps.size > 1 else 1.0
-    elapsed = np.log10(steps - steps[0] + max(offset, 1.0))
-    half = c.level.size // 2
+    # Time counts from when the loss started falling (a tenth of its drop), not from step 0:
+    # a warm-up holds the loss up early, which would make any later fall look like a crawl.
+    drop = c.trend[0] - c.trend.min()
+    started = int(np.argmax(c.trend <= c.trend[0] - 0.1 * drop)) if drop > 0 else 0
+    origin = steps[max(started - 1, 0)]
+    offset = max(steps[1] - steps[0] if steps.size > 1 else 1.0, 1.0)
+    elapsed = np.log10(np.maximum(steps - origin, 0.0) + offset)
+    half = max(c.level.size // 2, started + 1)
+    if c.level.size - half < 5:
+        return None
     return _theil_sen(elapsed[half:], c.trend[half:])
 
 

@@ -44,15 +44,16 @@ def test_wheel_installed_in_a_fresh_virtualenv_lists_the_rules(tmp_path):
         text=True,
         check=True,
     ).stdout.strip()
-    # The fresh environment borrows this one's dependencies (numpy, mlflow...) through a
-    # .pth line appended after its own site-packages, so its own lrdoctor comes first.
-    Path(site, "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
         capture_output=True,
         text=True,
     )
     assert install.returncode == 0, install.stderr
+    # Then the fresh environment borrows this one's dependencies (numpy, mlflow...) through a
+    # .pth line appended after its own site-packages, so its own lrdoctor comes first. (Added
+    # after the install: pip would otherwise see this environment's lrdoctor and skip it.)
+    Path(site, "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

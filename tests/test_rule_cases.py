@@ -1,0 +1,95 @@
+"""Each built-in rule fires on real logs of its failure and stays quiet where it must.
+
+Cases are data (tests/rule_cases.toml), like sqlfluff's YAML rule cases. Healthy runs
+with every common schedule must not be flagged.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from lrdoctor.audit import audit
+from lrdoctor.diagnosis import Doctor
+from lrdoctor.discovery import read_runs
+from lrdoctor.engine import load_catalogue
+from lrdoctor.features import known_features
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+HERE = Path(__file__).resolve().parent
+SAMPLE_LOGS = HERE.parent / "sample_logs"
+CASES = tomllib.loads((HERE / "rule_cases.toml").read_text())
+LABELS = json.loads((SAMPLE_LOGS / "labels.json").read_text())["runs"]
+
+
+@pytest.fixture(scope="module")
+def diagnoses():
+    return {d.name: d for d in audit(SAMPLE_LOGS).diagnoses}
+
+
+def test_every_builtin_rule_has_cases():
+    catalogue = load_catalogue(known_features=known_features())
+    assert set(CASES) | {"LRD001"} == {rule.code for rule in catalogue}
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "name"),
+    [(code, kind, name) for code, case in CASES.items() for kind in case for name in case[kind]],
+)
+def test_rule_case(diagnoses, code, kind, name):
+    codes = [finding.code for finding in diagnoses[name].findings]
+    if kind == "fires":
+        assert codes and codes[0] == code, codes
+        assert diagnoses[name].verdict == LABELS[name]["label"]
+    else:
+        assert code not in codes
+
+
+def test_too_few_points_fires_on_a_run_cut_short_and_not_on_the_full_run(tmp_path):
+    """The first 6 logged points of a real run: what a run that crashed early leaves."""
+    name = next(n for n, e in LABELS.items() if e["label"] == "healthy" and n.endswith(".csv"))
+    with (SAMPLE_LOGS / name).open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    short = tmp_path / "crashed.csv"
+    with short.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows[:7])
+    doctor = Doctor()
+    (cut,) = read_runs([short]).runs
+    (full,) = read_runs([SAMPLE_LOGS / name]).runs
+    cut_diagnosis = doctor.diagnose(cut)
+    assert cut_diagnosis.verdict == "insufficient_data"
+    assert [f.code for f in cut_diagnosis.findings] == ["LRD001"]
+    assert "LRD001" not in [f.code for f in doctor.diagnose(full).findings]
+
+
+def _healthy_dev_runs_with(schedule: str) -> list[str]:
+    return sorted(
+        name
+        for name, entry in LABELS.items()
+        if entry["label"] == "healthy"
+        and entry["split"] == "dev"
+        and entry["recipe"]["schedule"] == schedule
+    )
+
+
+@pytest.mark.parametrize("schedule", ["warmup", "step", "cosine", "onecycle", "linear", "plateau"])
+def test_healthy_runs_with_common_schedules_are_not_flagged(diagnoses, schedule):
+    names = _healthy_dev_runs_with(schedule)
+    assert names, f"no healthy dev run uses the {schedule} schedule"
+    flagged = {n: diagnoses[n].verdict for n in names if diagnoses[n].verdict != "healthy"}
+    assert not flagged
+
+
+def test_adam_per_epoch_sawtooth_is_not_oscillation(diagnoses):
+    adam = [
+        name
+        for name, entry in LABELS.items()
+        if entry["label"] == "healthy" and entry["recipe"]["optimizer"] == "adam"
+    ]
+    assert adam
+    assert all(diagnoses[name].verdict != "oscillating" for name in adam)
