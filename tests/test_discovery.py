@@ -268,3 +268,14 @@ def test_mlflow_sqlite_is_recognised_by_its_tables_not_its_name(tmp_path):
     other.close()
     found = read_runs([tmp_path])
     assert [run.name for run in found.runs] == ["mlflow-sqlite-run"]
+
+
+def test_a_data_table_beside_the_logs_is_not_a_run(tmp_path):
+    write_rows(tmp_path / "good.csv", ["step", "loss"], [[s, v] for s, v in enumerate(LOSSES)])
+    write_rows(tmp_path / "iris.csv", ["sepal_length", "species"], [[5.1, "setosa"]])
+    found = read_runs([tmp_path])
+    assert [run.name for run in found.runs] == ["good.csv"]
+    assert found.problems == ()
+    direct = CliRunner().invoke(main, ["runs", str(tmp_path / "iris.csv")])
+    assert direct.exit_code == EXIT_INPUT_ERROR
+    assert "not a log format lrdoctor can read" in direct.stderr

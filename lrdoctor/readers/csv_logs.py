@@ -92,8 +92,26 @@ class CsvReader:
 def _is_csv_log_name(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix in SUFFIXES:
-        return True
+        return not _header_is_not_a_log(path)
     return suffix == ".log" and _has_keras_header(path)
+
+
+def _header_is_not_a_log(path: Path) -> bool:
+    """A readable header with neither a step-like nor a metric-like column: a data table.
+
+    Such files (a dataset's `train.csv`) are left alone rather than reported as unreadable
+    runs. Empty or undecodable files are still claimed, so the user hears why they failed.
+    """
+    try:
+        with path.open("rb") as stream:
+            first_line = stream.readline(HEADER_PEEK_BYTES).decode("utf-8-sig").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not first_line:
+        return False
+    delimiter = max(",\t;", key=first_line.count)
+    header = [name.strip().strip('"') for name in first_line.split(delimiter)]
+    return not (_step_candidates(header) or any(_looks_like_metric(name) for name in header))
 
 
 def _has_keras_header(path: Path) -> bool:
