@@ -165,19 +165,7 @@ def main() -> None:
     show_default=True,
     help="Output as a table for people or JSON for programs.",
 )
-def runs(
-    paths,
-    format_in,
-    experiment,
-    run_id,
-    filter_string,
-    timeout,
-    loss_tag,
-    val_loss_tag,
-    grad_norm_tag,
-    lr_tag,
-    output_format,
-) -> None:
+def runs(output_format, **inputs) -> None:
     """List every run found in PATHS (files, folders, MLflow tracking URIs).
 
     Shows each run's format, the tag chosen for each signal (train loss, val loss, grad
@@ -189,8 +177,11 @@ def runs(
       lrdoctor runs mlruns sqlite:///mlflow.db http://127.0.0.1:5000 --experiment sweep
       lrdoctor runs logs/ --format json --loss-tag train/nll_loss
     """
-    discovery = _read(paths, format_in, experiment, run_id, filter_string, timeout)
-    overrides = _overrides(loss_tag, val_loss_tag, grad_norm_tag, lr_tag)
+    tags = {
+        name: inputs.pop(name) for name in ("loss_tag", "val_loss_tag", "grad_norm_tag", "lr_tag")
+    }
+    discovery = _read(**inputs)
+    overrides = _overrides(**tags)
     summaries = [summarise(run, overrides) for run in discovery.runs]
     if output_format == "json":
         click.echo(runs_report.render_json(summaries, discovery.problems))
@@ -198,8 +189,20 @@ def runs(
         click.echo(runs_report.render_text(summaries))
 
 
-def _audit(paths, format_in, experiment, run_id, filter_string, timeout, overrides, rules):
-    config = _config(*rules, signals=overrides)
+def _audit(
+    paths,
+    format_in,
+    experiment,
+    run_id,
+    filter_string,
+    timeout,
+    select,
+    ignore,
+    fail_on,
+    rules_dir,
+    **tags,
+):
+    config = _config(select, ignore, fail_on, rules_dir, signals=_overrides(**tags))
     doctor = _doctor(config)
     options = _read_options(experiment, run_id, filter_string, timeout)
     diagnoses, problems = [], []
@@ -232,25 +235,7 @@ def _exit_status(config: Config, result: AuditResult) -> int:
     "-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file."
 )
 @click.pass_context
-def audit(
-    ctx,
-    paths,
-    format_in,
-    experiment,
-    run_id,
-    filter_string,
-    timeout,
-    loss_tag,
-    val_loss_tag,
-    grad_norm_tag,
-    lr_tag,
-    select,
-    ignore,
-    fail_on,
-    rules_dir,
-    output_format,
-    output,
-) -> None:
+def audit(ctx, output_format, output, **inputs) -> None:
     """Diagnose every run found in PATHS and summarise the verdicts.
 
     Exit status: 0 when the audit ran (and no finding reached --fail-on), 1 when a finding
@@ -262,17 +247,7 @@ def audit(
       lrdoctor audit mlruns --experiment sweep --format json -o audit.json
       lrdoctor audit logs/ --fail-on error --ignore minibatch-noise
     """
-    overrides = _overrides(loss_tag, val_loss_tag, grad_norm_tag, lr_tag)
-    config, result = _audit(
-        paths,
-        format_in,
-        experiment,
-        run_id,
-        filter_string,
-        timeout,
-        overrides,
-        (select, ignore, fail_on, rules_dir),
-    )
+    config, result = _audit(**inputs)
     text = audit_report.AUDIT_REPORTERS[output_format](result)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
@@ -293,24 +268,7 @@ def audit(
     help="Output for people or JSON (the run entries of lrdoctor.audit/1).",
 )
 @click.pass_context
-def diagnose(
-    ctx,
-    paths,
-    format_in,
-    experiment,
-    run_id,
-    filter_string,
-    timeout,
-    loss_tag,
-    val_loss_tag,
-    grad_norm_tag,
-    lr_tag,
-    select,
-    ignore,
-    fail_on,
-    rules_dir,
-    output_format,
-) -> None:
+def diagnose(ctx, output_format, **inputs) -> None:
     """Diagnose a run in full: every finding with its evidence and remedies in order.
 
     Given a folder holding several runs, each is shown in turn.
@@ -320,17 +278,7 @@ def diagnose(
       lrdoctor diagnose runs/resnet-lr0.1
       lrdoctor diagnose mlruns --run-id 3f2c9a0e --format json
     """
-    overrides = _overrides(loss_tag, val_loss_tag, grad_norm_tag, lr_tag)
-    config, result = _audit(
-        paths,
-        format_in,
-        experiment,
-        run_id,
-        filter_string,
-        timeout,
-        overrides,
-        (select, ignore, fail_on, rules_dir),
-    )
+    config, result = _audit(**inputs)
     if output_format == "json":
         click.echo(audit_report.render_json(result))
     else:

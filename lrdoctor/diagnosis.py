@@ -21,22 +21,13 @@ from lrdoctor.engine import (
     load_catalogue,
     select_rules,
 )
-from lrdoctor.engine.vocabulary import REMEDY_KINDS
+from lrdoctor.engine.vocabulary import REMEDY_KINDS, VERDICTS
 from lrdoctor.features import FEATURES, SIGNALS, Value, known_features, measure
 from lrdoctor.model import Run
 from lrdoctor.roles import assign_roles
 
-VERDICTS = (
-    "healthy",
-    "diverging",
-    "oscillating",
-    "too_slow",
-    "minibatch_noise",
-    "exploding_gradients",
-    "poor_feature_scaling",
-    "insufficient_data",
-    "unreadable",
-)
+__all__ = ["VERDICTS", "Diagnosis", "Doctor", "unreadable"]
+
 _SHARED_PREFIXES = ("grad_", "lr_")
 
 

@@ -15,16 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrdoctor.audit import audit
-
-LABELLED_VERDICTS = (
-    "healthy",
-    "diverging",
-    "oscillating",
-    "too_slow",
-    "minibatch_noise",
-    "exploding_gradients",
-    "poor_feature_scaling",
-)
+from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
 
 
 @dataclass(frozen=True)

@@ -411,6 +411,14 @@ def noise_to_drop(c: Prepared) -> float | None:
     return c.residual_scale / drop
 
 
+def _lag1_autocorrelation(values: np.ndarray) -> float | None:
+    centred = values - values.mean()
+    denominator = float(np.dot(centred, centred))
+    if denominator == 0:
+        return None
+    return float(np.dot(centred[1:], centred[:-1]) / denominator)
+
+
 @feature(*LOSS_SIGNALS)
 @_needs_points
 def residual_acf1(c: Prepared) -> float | None:
@@ -419,23 +427,14 @@ def residual_acf1(c: Prepared) -> float | None:
     Mini-batch noise leaves an uncorrelated residual (near 0, a little negative from the
     smoothing); an optimiser bouncing across a valley alternates sign step after step.
     """
-    residual = c.residual - c.residual.mean()
-    denominator = float(np.dot(residual, residual))
-    if denominator == 0:
-        return None
-    return float(np.dot(residual[1:], residual[:-1]) / denominator)
+    return _lag1_autocorrelation(c.residual)
 
 
 @feature(*LOSS_SIGNALS)
 @_needs_points
 def late_residual_acf1(c: Prepared) -> float | None:
     """Lag-1 autocorrelation of the residual over the last half: zig-zag that never settles."""
-    residual = c.residual[c.residual.size // 2 :]
-    residual = residual - residual.mean()
-    denominator = float(np.dot(residual, residual))
-    if denominator == 0:
-        return None
-    return float(np.dot(residual[1:], residual[:-1]) / denominator)
+    return _lag1_autocorrelation(c.residual[c.residual.size // 2 :])
 
 
 @feature(*LOSS_SIGNALS)

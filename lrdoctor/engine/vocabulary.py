@@ -5,16 +5,24 @@ from __future__ import annotations
 SEVERITIES: tuple[str, ...] = ("info", "warning", "error")
 """Ordered from least to most severe; `--fail-on` compares against this order."""
 
-LABELS: tuple[str, ...] = (
+FAILURES: tuple[str, ...] = (
     "diverging",
     "oscillating",
     "too_slow",
     "minibatch_noise",
     "exploding_gradients",
     "poor_feature_scaling",
-    "insufficient_data",
 )
+"""The failures lrdoctor diagnoses: the public vocabulary of verdicts besides `healthy`."""
+
+LABELLED_VERDICTS: tuple[str, ...] = ("healthy", *FAILURES)
+"""Verdicts the labelled sample logs carry and accuracy is measured over."""
+
+LABELS: tuple[str, ...] = (*FAILURES, "insufficient_data")
 """Verdicts a rule may give; `healthy` is what a run gets when no rule fires."""
+
+VERDICTS: tuple[str, ...] = (*LABELLED_VERDICTS, "insufficient_data", "unreadable")
+"""Every verdict a run can get, including runs that cannot be judged."""
 
 RULE_SIGNALS: tuple[str, ...] = ("train_loss", "val_loss", "grad_norm", "lr")
 """Signals a rule may read its features from."""

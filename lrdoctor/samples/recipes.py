@@ -12,18 +12,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
 from lrdoctor.samples.tasks import TaskSpec, make_dataset
 from lrdoctor.samples.training import ModelSpec, Recipe
 
-VERDICTS = (
-    "healthy",
-    "diverging",
-    "oscillating",
-    "too_slow",
-    "minibatch_noise",
-    "exploding_gradients",
-    "poor_feature_scaling",
-)
+VERDICTS = LABELLED_VERDICTS  # the order seeds the generator: keep it
 SCHEDULES = ("constant", "warmup", "step", "cosine", "linear", "onecycle", "plateau")
 
 
