@@ -70,6 +70,18 @@ def input_options(command):
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
 
 
+def text_or_json(help_text: str):
+    """The --format option of commands that print either a text view or JSON."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=help_text,
+    )
+
+
 def rule_options(command):
     """Options of commands that apply rules: selection, severity threshold, extra rules."""
     options = [
@@ -157,14 +169,7 @@ def main() -> None:
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @input_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output as a table for people or JSON for programs.",
-)
+@text_or_json("Output as a table for people or JSON for programs.")
 def runs(output_format, **inputs) -> None:
     """List every run found in PATHS (files, folders, MLflow tracking URIs).
 
@@ -259,14 +264,7 @@ def audit(ctx, output_format, output, **inputs) -> None:
 @main.command(context_settings=CONTEXT_SETTINGS)
 @input_options
 @rule_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output for people or JSON (the run entries of lrdoctor.audit/1).",
-)
+@text_or_json("Output for people or JSON (the run entries of lrdoctor.audit/1).")
 @click.pass_context
 def diagnose(ctx, output_format, **inputs) -> None:
     """Diagnose a run in full: every finding with its evidence and remedies in order.
@@ -293,14 +291,7 @@ def diagnose(ctx, output_format, **inputs) -> None:
     type=click.Path(exists=True, file_okay=False),
     help="Also list rule files from this folder.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output as a table or JSON.",
-)
+@text_or_json("Output as a table or JSON.")
 def rules(rules_dir, output_format) -> None:
     """List the rule catalogue: code, name, verdict, severity and title.
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from engine_cases import KNOWN_FEATURES, RULE_FILES
 
 from lrdoctor.engine import (
     Config,
@@ -18,16 +19,6 @@ from lrdoctor.engine import (
     select_rules,
     with_command_line,
 )
-
-RULE_FILES = Path(__file__).parent / "rule_files"
-KNOWN_FEATURES = {
-    "points",
-    "first_step",
-    "last_step",
-    "first_nonfinite_step",
-    "final_over_initial",
-    "spike_fraction",
-}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_cases import KNOWN_FEATURES, RULE_FILES
 
 from lrdoctor.engine import (
     Config,
@@ -23,18 +24,6 @@ from lrdoctor.engine import (
     load_rule_file,
 )
 from lrdoctor.engine.evaluate import UNDETERMINED_CONFIDENCE
-
-RULE_FILES = Path(__file__).parent / "rule_files"
-
-# The names a feature registry would provide; the engine only ever sees this set.
-KNOWN_FEATURES = {
-    "points",
-    "first_step",
-    "last_step",
-    "first_nonfinite_step",
-    "final_over_initial",
-    "spike_fraction",
-}
 
 HEALTHY_LOSS = {
     "points": 200,
