@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
+
+import pandas as pd
 
 from lrdoctor import __version__
 from lrdoctor.diagnosis import VERDICTS, Diagnosis, Doctor, unreadable
-from lrdoctor.discovery import Problem, find_sources, read_source
+from lrdoctor.discovery import Problem, Source, find_sources, read_source
 from lrdoctor.engine import Config
 from lrdoctor.readers import ReadError, ReadOptions, relative_name
 
@@ -28,6 +33,30 @@ class AuditResult:
         counts = Counter(d.verdict for d in self.diagnoses)
         return {verdict: counts[verdict] for verdict in VERDICTS if counts[verdict]}
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per run: verdict, confidence, the top finding and the signals used."""
+        rows = []
+        for diagnosis in self.diagnoses:
+            top = diagnosis.findings[0] if diagnosis.findings else None
+            rows.append(
+                {
+                    "name": diagnosis.name,
+                    "format": diagnosis.format,
+                    "diagnosis": diagnosis.verdict,
+                    "confidence": diagnosis.confidence,
+                    "rule": top.code if top else None,
+                    "message": top.message if top else None,
+                    "findings": len(diagnosis.findings),
+                    **{f"{role}_tag": tag for role, tag in diagnosis.signals.items()},
+                    "source": diagnosis.source,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_json(self) -> str:
+        """The report as `lrdoctor audit --format json` writes it."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
     def to_dict(self) -> dict:
         """The `lrdoctor.audit/1` JSON contract (see `lrdoctor/schemas/audit.schema.json`)."""
         return {
@@ -43,29 +72,66 @@ def _source_name(location: str, root: str) -> str:
     return relative_name(path, Path(root)) if path.exists() else location
 
 
+_worker_doctor: Doctor | None = None
+
+
+def _start_worker(config: Config) -> None:
+    """Each worker process loads the rules once."""
+    global _worker_doctor
+    _worker_doctor = Doctor(config)
+
+
+def _diagnose_source(source: Source, options: ReadOptions, doctor: Doctor) -> list[Diagnosis]:
+    """Every run of one source; a source that cannot be read is one `unreadable` diagnosis."""
+    try:
+        runs = read_source(source, options)
+    except ReadError as error:
+        name = _source_name(source.location, source.root)
+        return [unreadable(name, source.location, error.problem)]
+    return [doctor.diagnose(run) for run in runs]
+
+
+def _diagnose_in_worker(source: Source, options: ReadOptions) -> list[Diagnosis]:
+    return _diagnose_source(source, options, _worker_doctor)
+
+
 def iter_diagnoses(
     paths: Sequence[str | os.PathLike],
     doctor: Doctor,
     options: ReadOptions | None = None,
     format_in: str | None = None,
+    jobs: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[Diagnosis | Problem]:
-    """Diagnose runs one source at a time, so memory holds one source, not the whole audit.
+    """Diagnose runs source by source, in discovery order whatever `jobs` is.
 
-    A source that cannot be read yields an `unreadable` diagnosis and the audit goes on.
-    Paths that hold nothing readable at all yield a `Problem`.
+    Memory holds the sources being read, not the whole audit, so results can be streamed
+    to a reporter. A source that cannot be read yields an `unreadable` diagnosis and the
+    audit goes on; paths that hold nothing readable at all yield a `Problem`.
+    `on_progress(done, total)` is called after each source.
     """
     options = options or ReadOptions()
     sources, problems = find_sources(paths, format_in)
     yield from problems
-    for source in sources:
-        try:
-            runs = read_source(source, options)
-        except ReadError as error:
-            name = _source_name(source.location, source.root)
-            yield unreadable(name, source.location, error.problem)
-            continue
-        for run in runs:
-            yield doctor.diagnose(run)
+    if jobs > 1 and len(sources) > 1:
+        pool = ProcessPoolExecutor(
+            max_workers=min(jobs, len(sources)),
+            initializer=_start_worker,
+            initargs=(doctor.config,),
+        )
+        with pool:
+            batches = pool.map(_diagnose_in_worker, sources, repeat(options), chunksize=4)
+            yield from _counted(batches, len(sources), on_progress)
+    else:
+        batches = (_diagnose_source(source, options, doctor) for source in sources)
+        yield from _counted(batches, len(sources), on_progress)
+
+
+def _counted(batches, total: int, on_progress) -> Iterator[Diagnosis]:
+    for done, batch in enumerate(batches, start=1):
+        yield from batch
+        if on_progress is not None:
+            on_progress(done, total)
 
 
 def audit(
@@ -73,12 +139,13 @@ def audit(
     config: Config | None = None,
     options: ReadOptions | None = None,
     format_in: str | None = None,
+    jobs: int = 1,
 ) -> AuditResult:
     """Find, read and diagnose every run under `paths` (files, folders, tracking URIs)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     doctor = Doctor(config)
     diagnoses, problems = [], []
-    for item in iter_diagnoses(paths, doctor, options, format_in):
+    for item in iter_diagnoses(paths, doctor, options, format_in, jobs):
         (problems if isinstance(item, Problem) else diagnoses).append(item)
     return AuditResult(tuple(diagnoses), tuple(problems))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,6 +70,46 @@ def input_options(command):
         click.option("--lr-tag", help="Tag to use as the learning rate."),
     ]
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+class _Progress:
+    """A progress bar on stderr for audits of more than a few sources, on a terminal only."""
+
+    MIN_SOURCES = 6
+
+    def __init__(self):
+        self.bar = None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if total < self.MIN_SOURCES or not sys.stderr.isatty():
+                return
+            self.bar = click.progressbar(length=total, label="auditing", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.bar is not None:
+            self.bar.__exit__(*exc_info)
+
+
+def _colour() -> bool | None:
+    """None lets click colour on a terminal only; NO_COLOR (no-color.org) turns it off."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def jobs_option(command):
+    return click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=os.cpu_count() or 1,
+        show_default="all cores",
+        help="Diagnose runs in this many processes; results are identical to --jobs 1.",
+    )(command)
 
 
 def text_or_json(help_text: str):
@@ -205,14 +247,16 @@ def _audit(
     ignore,
     fail_on,
     rules_dir,
+    jobs,
     **tags,
 ):
     config = _config(select, ignore, fail_on, rules_dir, signals=_overrides(**tags))
     doctor = _doctor(config)
     options = _read_options(experiment, run_id, filter_string, timeout)
     diagnoses, problems = [], []
-    for item in iter_diagnoses(paths, doctor, options, format_in):
-        (problems if isinstance(item, Problem) else diagnoses).append(item)
+    with _Progress() as progress:
+        for item in iter_diagnoses(paths, doctor, options, format_in, jobs, progress.update):
+            (problems if isinstance(item, Problem) else diagnoses).append(item)
     for problem in problems:
         click.echo(f"lrdoctor: {problem}", err=True)
     if not diagnoses:
@@ -228,6 +272,7 @@ def _exit_status(config: Config, result: AuditResult) -> int:
 @main.command(context_settings=CONTEXT_SETTINGS)
 @input_options
 @rule_options
+@jobs_option
 @click.option(
     "--format",
     "output_format",
@@ -255,15 +300,16 @@ def audit(ctx, output_format, output, **inputs) -> None:
     config, result = _audit(**inputs)
     text = audit_report.AUDIT_REPORTERS[output_format](result)
     if output:
-        Path(output).write_text(text + "\n", encoding="utf-8")
+        Path(output).write_text(click.unstyle(text) + "\n", encoding="utf-8")
     else:
-        click.echo(text)
+        click.echo(text, color=_colour())
     ctx.exit(_exit_status(config, result))
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @input_options
 @rule_options
+@jobs_option
 @text_or_json("Output for people or JSON (the run entries of lrdoctor.audit/1).")
 @click.pass_context
 def diagnose(ctx, output_format, **inputs) -> None:
@@ -280,7 +326,8 @@ def diagnose(ctx, output_format, **inputs) -> None:
     if output_format == "json":
         click.echo(audit_report.render_json(result))
     else:
-        click.echo("\n\n".join(audit_report.render_diagnosis_text(d) for d in result.diagnoses))
+        text = "\n\n".join(audit_report.render_diagnosis_text(d) for d in result.diagnoses)
+        click.echo(text, color=_colour())
     ctx.exit(_exit_status(config, result))
 
 

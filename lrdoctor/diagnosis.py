@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
 from lrdoctor.advice import advise
@@ -77,6 +78,26 @@ class Diagnosis:
             ],
             "warnings": ([self.note] if self.note else []) + list(self.warnings),
         }
+
+    def _repr_html_(self) -> str:
+        """A compact view for Jupyter: verdict, then each finding and its first remedy."""
+        entry = self.to_dict()
+        rows = "".join(
+            f"<tr><td>{escape(f['rule'])}</td><td>{escape(f['label'])}</td>"
+            f"<td>{escape(f['message'])}</td>"
+            f"<td>{escape(f['remedies'][0]) if f['remedies'] else ''}</td></tr>"
+            for f in entry["findings"]
+        )
+        table = (
+            "<table><tr><th>rule</th><th>verdict</th><th>evidence</th><th>first remedy</th></tr>"
+            f"{rows}</table>"
+            if rows
+            else ""
+        )
+        return (
+            f"<p><b>{escape(self.name)}</b> ({escape(self.format)}): "
+            f"<b>{escape(self.verdict)}</b>, confidence {self.confidence:.2f}</p>{table}"
+        )
 
 
 def _json_number(value: Value) -> Value | str:

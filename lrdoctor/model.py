@@ -6,6 +6,7 @@ rules cannot be changed behind the reader's back.
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -86,6 +87,11 @@ class Curve:
 
 def _freeze_mapping(mapping: Mapping | None) -> Mapping:
     return MappingProxyType(dict(mapping or {}))
+
+
+# Runs and diagnoses cross process boundaries in parallel audits; read-only mappings
+# travel as plain dicts and are frozen again on arrival.
+copyreg.pickle(MappingProxyType, lambda proxy: (_freeze_mapping, (dict(proxy),)))
 
 
 @dataclass(frozen=True)

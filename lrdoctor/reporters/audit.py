@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+
+import click
 
 from lrdoctor.audit import AuditResult
 from lrdoctor.diagnosis import Diagnosis
@@ -22,8 +23,16 @@ _VERDICT_ORDER = (
 )
 
 
+_VERDICT_COLOURS = {"healthy": "green", "insufficient_data": "yellow", "unreadable": "yellow"}
+
+
+def _verdict(text: str, verdict: str) -> str:
+    """Failures in red, healthy in green; click drops the colour when it is not wanted."""
+    return click.style(text, fg=_VERDICT_COLOURS.get(verdict, "red"), bold=verdict != "healthy")
+
+
 def render_json(result: AuditResult) -> str:
-    return json.dumps(result.to_dict(), indent=2, allow_nan=False)
+    return result.to_json()
 
 
 def _steps(entry: dict) -> str:
@@ -50,12 +59,11 @@ def render_text(result: AuditResult) -> str:
         for e in entries
     ]
     widths = [min(60, max(len(row[i]) for row in [header, *rows])) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell[:width].ljust(width) for cell, width in zip(row, widths, strict=True)
-        ).rstrip()
-        for row in [header, *rows]
-    ]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
+    for entry, row in zip(entries, rows, strict=True):
+        cells = [cell[:width].ljust(width) for cell, width in zip(row, widths, strict=True)]
+        cells[2] = _verdict(cells[2], entry["diagnosis"])
+        lines.append("  ".join(cells).rstrip())
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.by_diagnosis().items())
     lines.append(f"\n{len(entries)} runs: {counts}" if entries else "no runs found")
     return "\n".join(lines)
@@ -66,7 +74,8 @@ def render_diagnosis_text(diagnosis: Diagnosis) -> str:
     entry = diagnosis.to_dict()
     lines = [
         f"{entry['name']}  ({entry['format']}, {entry['source']})",
-        f"verdict: {entry['diagnosis']}  (confidence {entry['confidence']:.2f})",
+        f"verdict: {_verdict(entry['diagnosis'], entry['diagnosis'])}"
+        f"  (confidence {entry['confidence']:.2f})",
         "signals: "
         + (", ".join(f"{role}={tag}" for role, tag in entry["signals"].items()) or "none"),
     ]

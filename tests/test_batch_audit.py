@@ -1,0 +1,79 @@
+"""Batch audits: parallel results equal serial ones, colour and progress only on a terminal,
+and the library API a notebook uses."""
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import lrdoctor
+from lrdoctor.cli import EXIT_OK, main
+
+SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
+LABELS = json.loads((SAMPLE_LOGS / "labels.json").read_text())["runs"]
+
+
+def test_two_processes_give_the_same_json_as_one():
+    runner = CliRunner()
+    outputs = []
+    for jobs in ("1", "2"):
+        result = runner.invoke(
+            main,
+            ["audit", str(SAMPLE_LOGS), "--format", "json", "--jobs", jobs],
+            catch_exceptions=False,
+        )
+        assert result.exit_code == EXIT_OK
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    assert len(json.loads(outputs[0])["runs"]) >= len(LABELS)
+
+
+def test_colour_only_when_wanted(monkeypatch):
+    runner = CliRunner()
+    folder = str(SAMPLE_LOGS / "dev" / "csv")
+    piped = runner.invoke(main, ["audit", folder, "--jobs", "1"])
+    assert "\x1b[" not in piped.stdout
+    terminal = runner.invoke(main, ["audit", folder, "--jobs", "1"], color=True)
+    assert "\x1b[31m" in terminal.stdout  # failures in red
+    monkeypatch.setenv("NO_COLOR", "1")
+    no_color = runner.invoke(main, ["audit", folder, "--jobs", "1"], color=True)
+    assert "\x1b[" not in no_color.stdout
+    assert no_color.stdout == piped.stdout
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal():
+    result = CliRunner().invoke(main, ["audit", str(SAMPLE_LOGS / "dev"), "--jobs", "2"])
+    assert result.exit_code == EXIT_OK
+    assert "auditing" not in result.stderr
+
+
+def test_report_file_has_no_colour(tmp_path):
+    out = tmp_path / "audit.txt"
+    CliRunner().invoke(
+        main, ["audit", str(SAMPLE_LOGS / "dev" / "csv"), "-o", str(out)], color=True
+    )
+    text = out.read_text()
+    assert "\x1b[" not in text and text.startswith("RUN")
+
+
+def test_library_audit_converts_to_a_frame_and_json():
+    result = lrdoctor.audit(SAMPLE_LOGS / "dev" / "csv", jobs=2)
+    frame = result.to_frame()
+    assert len(frame) == len(result.diagnoses)
+    assert {"name", "diagnosis", "confidence", "rule", "train_loss_tag"} <= set(frame.columns)
+    by_name = frame.set_index("name")
+    for diagnosis in result.diagnoses:
+        assert by_name.loc[diagnosis.name, "diagnosis"] == diagnosis.verdict
+    assert json.loads(result.to_json()) == result.to_dict()
+
+
+def test_notebook_view_escapes_names_from_the_logs(tmp_path):
+    real = next(n for n, e in LABELS.items() if e["label"] == "diverging" and n.endswith(".csv"))
+    hostile = tmp_path / "<b onmouseover=alert(1)>run.csv"
+    shutil.copy(SAMPLE_LOGS / real, hostile)
+    (diagnosis,) = lrdoctor.audit(tmp_path).diagnoses
+    html = diagnosis._repr_html_()
+    assert "<b onmouseover" not in html
+    assert "&lt;b onmouseover=alert(1)&gt;run.csv" in html
+    assert "diverging" in html
