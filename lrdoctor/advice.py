@@ -28,11 +28,11 @@ _LR_PARAM_KEYS = (
 
 
 def _round_figure(value: float) -> float:
-    """One significant figure: advice is a starting point, not a false precision."""
+    """Two significant figures: advice is a starting point, not a false precision."""
     if value <= 0 or not math.isfinite(value):
         return value
     exponent = math.floor(math.log10(value))
-    return round(value, -exponent)
+    return round(value, 1 - exponent)
 
 
 def _power_of_two_at_least(value: float) -> int:
