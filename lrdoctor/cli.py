@@ -29,6 +29,7 @@ from lrdoctor.readers import ReadOptions, registry
 from lrdoctor.reporters import audit as audit_report
 from lrdoctor.reporters import rules as rules_report
 from lrdoctor.reporters import runs as runs_report
+from lrdoctor.reporters.registry import REPORTERS
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -261,7 +262,7 @@ def _audit(
         click.echo(f"lrdoctor: {problem}", err=True)
     if not diagnoses:
         raise InputError(f"nothing could be read from {', '.join(paths)}")
-    return config, AuditResult(tuple(diagnoses), tuple(problems))
+    return config, doctor, AuditResult(tuple(diagnoses), tuple(problems))
 
 
 def _exit_status(config: Config, result: AuditResult) -> int:
@@ -276,13 +277,17 @@ def _exit_status(config: Config, result: AuditResult) -> int:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(sorted(audit_report.AUDIT_REPORTERS)),
+    type=click.Choice(list(REPORTERS)),
     default="text",
     show_default=True,
-    help="Output as a table for people or JSON (schema lrdoctor.audit/1) for programs.",
+    help="A table for people, JSON (schema lrdoctor.audit/1) for programs, a Markdown "
+    "post-mortem (needs --output; plots saved beside it) or one self-contained HTML page.",
 )
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file.",
 )
 @click.pass_context
 def audit(ctx, output_format, output, **inputs) -> None:
@@ -295,12 +300,23 @@ def audit(ctx, output_format, output, **inputs) -> None:
     Examples:
       lrdoctor audit experiments/
       lrdoctor audit mlruns --experiment sweep --format json -o audit.json
+      lrdoctor audit logs/ --format html -o report.html
+      lrdoctor audit runs/failed-7 --format markdown -o postmortem.md
       lrdoctor audit logs/ --fail-on error --ignore minibatch-noise
     """
-    config, result = _audit(**inputs)
-    text = audit_report.AUDIT_REPORTERS[output_format](result)
+    reporter = REPORTERS[output_format]
+    if reporter.needs_output and output is None:
+        raise click.UsageError(f"--format {output_format} needs --output FILE")
+    config, doctor, result = _audit(**inputs)
+    runs = ()
+    if reporter.needs_runs:  # plots need the curves, which the audit does not keep
+        options = _read_options(
+            inputs["experiment"], inputs["run_id"], inputs["filter_string"], inputs["timeout"]
+        )
+        runs = read_runs(inputs["paths"], options, inputs["format_in"]).runs
+    text = reporter.render(result, runs, output, doctor.catalogue)
     if output:
-        Path(output).write_text(click.unstyle(text) + "\n", encoding="utf-8")
+        output.write_text(click.unstyle(text) + "\n", encoding="utf-8")
     else:
         click.echo(text, color=_colour())
     ctx.exit(_exit_status(config, result))
@@ -322,7 +338,7 @@ def diagnose(ctx, output_format, **inputs) -> None:
       lrdoctor diagnose runs/resnet-lr0.1
       lrdoctor diagnose mlruns --run-id 3f2c9a0e --format json
     """
-    config, result = _audit(**inputs)
+    config, _, result = _audit(**inputs)
     if output_format == "json":
         click.echo(audit_report.render_json(result))
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import lrdoctor
-from lrdoctor.cli import EXIT_OK, main
+from lrdoctor.cli import EXIT_INPUT_ERROR, EXIT_OK, main
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 LABELS = json.loads((SAMPLE_LOGS / "labels.json").read_text())["runs"]
@@ -77,3 +77,31 @@ def test_notebook_view_escapes_names_from_the_logs(tmp_path):
     assert "<b onmouseover" not in html
     assert "&lt;b onmouseover=alert(1)&gt;run.csv" in html
     assert "diverging" in html
+
+
+def test_html_and_markdown_from_the_command_line(tmp_path):
+    folder = SAMPLE_LOGS / "dev" / "keras"
+    runner = CliRunner()
+    page = tmp_path / "report.html"
+    result = runner.invoke(
+        main, ["audit", str(folder), "--format", "html", "-o", str(page)], catch_exceptions=False
+    )
+    assert result.exit_code == EXIT_OK
+    html = page.read_text()
+    names = {d.name for d in lrdoctor.audit(folder).diagnoses}
+    assert all(name in html for name in names)
+    assert html.count("data:image/png;base64,") >= len(names)
+    assert (
+        "http://" not in html and "https://" not in html.split("</style>")[-1].split("<details")[0]
+    )
+
+    missing = runner.invoke(main, ["audit", str(folder), "--format", "markdown"])
+    assert missing.exit_code == EXIT_INPUT_ERROR
+    assert "needs --output" in missing.stderr
+    post_mortem = tmp_path / "pm.md"
+    runner.invoke(main, ["audit", str(folder), "--format", "markdown", "-o", str(post_mortem)])
+    text = post_mortem.read_text()
+    linked = [line for line in text.splitlines() if line.startswith("![")]
+    assert len(linked) == len(names) + 1  # one plot per run and the overview
+    for line in linked:
+        assert (tmp_path / line.split("](")[1].rstrip(")")).is_file()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 
 from lrdoctor.audit import AuditResult
 from lrdoctor.diagnosis import Diagnosis
 
 # Worst first: the order rows are listed in the audit table.
-_VERDICT_ORDER = (
+VERDICT_ORDER = (
     "diverging",
     "exploding_gradients",
     "oscillating",
@@ -51,7 +49,7 @@ def render_text(result: AuditResult) -> str:
     """A table of runs, worst verdict first, and a count per verdict."""
     entries = sorted(
         result.to_dict()["runs"],
-        key=lambda e: (_VERDICT_ORDER.index(e["diagnosis"]), -e["confidence"], e["name"]),
+        key=lambda e: (VERDICT_ORDER.index(e["diagnosis"]), -e["confidence"], e["name"]),
     )
     header = ["RUN", "FORMAT", "VERDICT", "CONF", "TOP FINDING", "STEPS"]
     rows = [
@@ -97,9 +95,3 @@ def render_diagnosis_text(diagnosis: Diagnosis) -> str:
 
 def _number(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-AUDIT_REPORTERS: dict[str, Callable[[AuditResult], str]] = {
-    "text": render_text,
-    "json": render_json,
-}
