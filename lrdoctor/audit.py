@@ -15,7 +15,7 @@ import pandas as pd
 
 from lrdoctor import __version__
 from lrdoctor.diagnosis import VERDICTS, Diagnosis, Doctor, unreadable
-from lrdoctor.discovery import Problem, Source, find_sources, read_source
+from lrdoctor.discovery import Problem, Source, find_sources, read_runs, read_source
 from lrdoctor.engine import Config
 from lrdoctor.readers import ReadError, ReadOptions, relative_name
 
@@ -28,6 +28,26 @@ class AuditResult:
 
     diagnoses: tuple[Diagnosis, ...]
     problems: tuple[Problem, ...] = ()
+    paths: tuple[str, ...] = ()
+    options: ReadOptions | None = None
+    format_in: str | None = None
+
+    def plot(self, name: str | None = None):
+        """A matplotlib Figure: every run's loss coloured by verdict, or one run in full.
+
+        The audit keeps diagnoses, not curves, so the curves are read again from the
+        audited paths.
+        """
+        from lrdoctor.plots import pair_runs, plot_overview, plot_run
+
+        runs = read_runs(self.paths, self.options, self.format_in).runs
+        pairs = pair_runs(self, runs)
+        if name is None:
+            return plot_overview(pairs)
+        for diagnosis, run in pairs:
+            if diagnosis.name == name and run is not None:
+                return plot_run(run, diagnosis)
+        raise KeyError(f"no readable run named {name!r} in this audit")
 
     def by_diagnosis(self) -> dict[str, int]:
         counts = Counter(d.verdict for d in self.diagnoses)
@@ -148,4 +168,6 @@ def audit(
     diagnoses, problems = [], []
     for item in iter_diagnoses(paths, doctor, options, format_in, jobs):
         (problems if isinstance(item, Problem) else diagnoses).append(item)
-    return AuditResult(tuple(diagnoses), tuple(problems))
+    return AuditResult(
+        tuple(diagnoses), tuple(problems), tuple(map(os.fspath, paths)), options, format_in
+    )

@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import lrdoctor
@@ -102,3 +103,18 @@ def test_html_and_markdown_from_the_command_line(tmp_path):
     assert len(linked) == len(names) + 1  # one plot per run and the overview
     for line in linked:
         assert (tmp_path / line.split("](")[1].rstrip(")")).is_file()
+
+
+def test_library_plots_an_overview_and_one_run():
+    folder = SAMPLE_LOGS / "dev" / "keras"
+    result = lrdoctor.audit(folder)
+    overview = result.plot()
+    assert len(overview.axes) == len(result.diagnoses)
+    name = result.diagnoses[0].name
+    (run,) = [r for r in lrdoctor.read_runs([folder]).runs if r.name == name]
+    loss = run.curves[result.diagnoses[0].signals["train_loss"]]
+    figure = result.plot(name)
+    plotted = [line.get_xdata() for line in figure.axes[0].get_lines()]
+    assert any(len(x) == len(loss) and list(x) == list(loss.steps) for x in plotted)
+    with pytest.raises(KeyError):
+        result.plot("no-such-run")
