@@ -17,9 +17,11 @@ from lrdoctor import __version__
 from lrdoctor.diagnosis import VERDICTS, Diagnosis, Doctor, unreadable
 from lrdoctor.discovery import Problem, Source, find_sources, read_runs, read_source
 from lrdoctor.engine import Config
+from lrdoctor.model import Run
 from lrdoctor.readers import ReadError, ReadOptions, relative_name
 
 SCHEMA = "lrdoctor.audit/1"
+Keep = Callable[[Run, Diagnosis], object]
 
 
 @dataclass(frozen=True)
@@ -101,34 +103,48 @@ def _start_worker(config: Config) -> None:
     _worker_doctor = Doctor(config)
 
 
-def _diagnose_source(source: Source, options: ReadOptions, doctor: Doctor) -> list[Diagnosis]:
-    """Every run of one source; a source that cannot be read is one `unreadable` diagnosis."""
+def _diagnose_source(
+    source: Source, options: ReadOptions, doctor: Doctor, keep: Keep | None = None
+) -> list[tuple[Diagnosis, object]]:
+    """Every run of one source, each with what `keep` takes from it while it is in memory.
+
+    A source that cannot be read is one `unreadable` diagnosis.
+    """
     try:
         runs = read_source(source, options)
     except ReadError as error:
         name = _source_name(source.location, source.root)
-        return [unreadable(name, source.location, error.problem)]
-    return [doctor.diagnose(run) for run in runs]
+        return [(unreadable(name, source.location, error.problem), None)]
+    judged = []
+    for run in runs:
+        diagnosis = doctor.diagnose(run)
+        judged.append((diagnosis, keep(run, diagnosis) if keep else None))
+    return judged
 
 
-def _diagnose_in_worker(source: Source, options: ReadOptions) -> list[Diagnosis]:
-    return _diagnose_source(source, options, _worker_doctor)
+def _diagnose_in_worker(
+    source: Source, options: ReadOptions, keep: Keep | None
+) -> list[tuple[Diagnosis, object]]:
+    return _diagnose_source(source, options, _worker_doctor, keep)
 
 
-def iter_diagnoses(
+def iter_judged(
     paths: Sequence[str | os.PathLike],
     doctor: Doctor,
     options: ReadOptions | None = None,
     format_in: str | None = None,
     jobs: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
-) -> Iterator[Diagnosis | Problem]:
+    keep: Keep | None = None,
+) -> Iterator[tuple[Diagnosis, object] | Problem]:
     """Diagnose runs source by source, in discovery order whatever `jobs` is.
 
-    Memory holds the sources being read, not the whole audit, so results can be streamed
-    to a reporter. A source that cannot be read yields an `unreadable` diagnosis and the
-    audit goes on; paths that hold nothing readable at all yield a `Problem`.
-    `on_progress(done, total)` is called after each source.
+    Memory holds the sources being read, not the whole audit, so results stream to the
+    reporter; `keep(run, diagnosis)` (a module-level function, so workers can run it) takes
+    what a reporter needs of a run, such as its plot, before the run is dropped. A source
+    that cannot be read yields an `unreadable` diagnosis and the audit goes on; paths that
+    hold nothing readable at all yield a `Problem`. `on_progress(done, total)` is called
+    after each source.
     """
     options = options or ReadOptions()
     sources, problems = find_sources(paths, format_in)
@@ -140,14 +156,29 @@ def iter_diagnoses(
             initargs=(doctor.config,),
         )
         with pool:
-            batches = pool.map(_diagnose_in_worker, sources, repeat(options), chunksize=4)
+            batches = pool.map(
+                _diagnose_in_worker, sources, repeat(options), repeat(keep), chunksize=4
+            )
             yield from _counted(batches, len(sources), on_progress)
     else:
-        batches = (_diagnose_source(source, options, doctor) for source in sources)
+        batches = (_diagnose_source(source, options, doctor, keep) for source in sources)
         yield from _counted(batches, len(sources), on_progress)
 
 
-def _counted(batches, total: int, on_progress) -> Iterator[Diagnosis]:
+def iter_diagnoses(
+    paths: Sequence[str | os.PathLike],
+    doctor: Doctor,
+    options: ReadOptions | None = None,
+    format_in: str | None = None,
+    jobs: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Diagnosis | Problem]:
+    """Like `iter_judged`, yielding only the diagnoses (and problems)."""
+    for item in iter_judged(paths, doctor, options, format_in, jobs, on_progress):
+        yield item if isinstance(item, Problem) else item[0]
+
+
+def _counted(batches, total: int, on_progress) -> Iterator[tuple[Diagnosis, object]]:
     for done, batch in enumerate(batches, start=1):
         yield from batch
         if on_progress is not None:

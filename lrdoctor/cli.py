@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from lrdoctor import __version__
-from lrdoctor.audit import AuditResult, iter_diagnoses
+from lrdoctor.audit import AuditResult, iter_judged
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import Discovery, Problem, read_runs
 from lrdoctor.engine import (
@@ -25,6 +25,7 @@ from lrdoctor.engine import (
 from lrdoctor.engine.vocabulary import SEVERITIES
 from lrdoctor.features import known_features
 from lrdoctor.inventory import summarise
+from lrdoctor.plots import sketch
 from lrdoctor.readers import ReadOptions, registry
 from lrdoctor.reporters import audit as audit_report
 from lrdoctor.reporters import rules as rules_report
@@ -249,20 +250,29 @@ def _audit(
     fail_on,
     rules_dir,
     jobs,
+    keep=None,
     **tags,
 ):
+    """Run the audit; with `keep`, also return what it took of each run, by (name, source)."""
     config = _config(select, ignore, fail_on, rules_dir, signals=_overrides(**tags))
     doctor = _doctor(config)
     options = _read_options(experiment, run_id, filter_string, timeout)
-    diagnoses, problems = [], []
+    diagnoses, problems, kept = [], [], {}
     with _Progress() as progress:
-        for item in iter_diagnoses(paths, doctor, options, format_in, jobs, progress.update):
-            (problems if isinstance(item, Problem) else diagnoses).append(item)
+        judged = iter_judged(paths, doctor, options, format_in, jobs, progress.update, keep)
+        for item in judged:
+            if isinstance(item, Problem):
+                problems.append(item)
+                continue
+            diagnosis, extra = item
+            diagnoses.append(diagnosis)
+            if extra is not None:
+                kept[(diagnosis.name, diagnosis.source)] = extra
     for problem in problems:
         click.echo(f"lrdoctor: {problem}", err=True)
     if not diagnoses:
         raise InputError(f"nothing could be read from {', '.join(paths)}")
-    return config, doctor, AuditResult(tuple(diagnoses), tuple(problems))
+    return config, doctor, AuditResult(tuple(diagnoses), tuple(problems)), kept
 
 
 def _exit_status(config: Config, result: AuditResult) -> int:
@@ -307,14 +317,9 @@ def audit(ctx, output_format, output, **inputs) -> None:
     reporter = REPORTERS[output_format]
     if reporter.needs_output and output is None:
         raise click.UsageError(f"--format {output_format} needs --output FILE")
-    config, doctor, result = _audit(**inputs)
-    runs = ()
-    if reporter.needs_runs:  # plots need the curves, which the audit does not keep
-        options = _read_options(
-            inputs["experiment"], inputs["run_id"], inputs["filter_string"], inputs["timeout"]
-        )
-        runs = read_runs(inputs["paths"], options, inputs["format_in"]).runs
-    text = reporter.render(result, runs, output, doctor.catalogue)
+    keep = sketch if reporter.needs_sketches else None
+    config, doctor, result, sketches = _audit(keep=keep, **inputs)
+    text = reporter.render(result, sketches, output, doctor.catalogue)
     if output:
         output.write_text(click.unstyle(text) + "\n", encoding="utf-8")
     else:
@@ -338,7 +343,7 @@ def diagnose(ctx, output_format, **inputs) -> None:
       lrdoctor diagnose runs/resnet-lr0.1
       lrdoctor diagnose mlruns --run-id 3f2c9a0e --format json
     """
-    config, _, result = _audit(**inputs)
+    config, _, result, _ = _audit(**inputs)
     if output_format == "json":
         click.echo(audit_report.render_json(result))
     else:

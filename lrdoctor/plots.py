@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,6 +23,7 @@ from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine import Finding
 from lrdoctor.features import Prepared
 from lrdoctor.model import Curve, Run
+from lrdoctor.reporters.audit import VERDICT_ORDER
 
 VERDICT_COLOURS: dict[str, str] = {
     "healthy": "#2e7d32",
@@ -44,6 +46,53 @@ _PANEL_ROLES = ("grad_norm", "lr")
 _EVENT_FINDINGS = {"loss-not-finite", "loss-spikes", "grad-norm-spikes"}
 """Built-in rules whose first step is an event (a NaN, a spike) rather than a window's start."""
 _PANEL_TITLES = {"grad_norm": "gradient norm", "lr": "learning rate"}
+
+
+THUMBNAIL_POINTS = 300
+"""Points kept of each run's loss for the overview: enough for its shape, little memory."""
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """What a report needs of a run, made while the run is in memory: its full plot as PNG
+    and a thumbnail run holding only the training loss, thinned, for the overview. Reports
+    of many runs then hold sketches, never every run's curves."""
+
+    png: bytes
+    thumbnail: Run
+
+
+def sketch(run: Run, diagnosis: Diagnosis) -> Sketch:
+    """The run's plot and thumbnail (picklable: parallel audits make sketches in workers)."""
+    tag = diagnosis.signals.get("train_loss")
+    curves = {}
+    if tag in run.curves:
+        curve = run.curves[tag]
+        keep = np.unique(
+            np.linspace(0, len(curve) - 1, min(len(curve), THUMBNAIL_POINTS)).astype(int)
+        )
+        curves[tag] = Curve.from_points(tag, curve.steps[keep], curve.values[keep])
+    thumbnail = Run(run.name, run.source, run.format, curves=curves)
+    return Sketch(figure_png(plot_run(run, diagnosis)), thumbnail)
+
+
+def sketch_runs(result: AuditResult, runs: Iterable[Run]) -> dict[tuple[str, str], Sketch]:
+    """Sketches of runs already in memory, keyed by (name, source) like the diagnoses."""
+    return {
+        (diagnosis.name, diagnosis.source): sketch(run, diagnosis)
+        for diagnosis, run in pair_runs(result, runs)
+        if run is not None
+    }
+
+
+def sketch_pairs(
+    result: AuditResult, sketches: Mapping[tuple[str, str], Sketch]
+) -> list[tuple[Diagnosis, Sketch | None]]:
+    """Each diagnosis with its sketch, worst verdict first, as the reports list them."""
+    pairs = [(d, sketches.get((d.name, d.source))) for d in result.diagnoses]
+    return sorted(
+        pairs, key=lambda p: (VERDICT_ORDER.index(p[0].verdict), -p[0].confidence, p[0].name)
+    )
 
 
 def pair_runs(result: AuditResult, runs: Iterable[Run]) -> list[tuple[Diagnosis, Run | None]]:

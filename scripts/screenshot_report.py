@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lrdoctor.audit import audit
 from lrdoctor.discovery import read_runs
+from lrdoctor.plots import sketch_runs
 from lrdoctor.reporters.html import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,8 @@ def main() -> int:
     # Relative paths keep this machine's folders out of the report.
     os.chdir(ROOT)
     samples = [Path("sample_logs")]
-    html = render_html(audit(samples), read_runs(samples).runs)
+    result = audit(samples)
+    html = render_html(result, sketch_runs(result, read_runs(samples).runs))
     out = ROOT / "docs" / "report.png"
     out.parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:

@@ -16,7 +16,7 @@ import pytest
 from lrdoctor.audit import audit
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
-from lrdoctor.plots import pair_runs, plot_overview, plot_run
+from lrdoctor.plots import pair_runs, plot_overview, plot_run, sketch_runs
 from lrdoctor.reporters.html import render_html
 from lrdoctor.reporters.rules import render_page
 
@@ -59,7 +59,7 @@ def report(tmp_path_factory):
     result = audit(paths)
     runs = read_runs(paths).runs
     page = folder / "report.html"
-    page.write_text(render_html(result, runs), encoding="utf-8")
+    page.write_text(render_html(result, sketch_runs(result, runs)), encoding="utf-8")
     return result, runs, page
 
 

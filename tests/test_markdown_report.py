@@ -12,6 +12,7 @@ import pytest
 
 from lrdoctor.audit import audit
 from lrdoctor.discovery import read_runs
+from lrdoctor.plots import sketch_runs
 from lrdoctor.reporters.markdown import plots_folder, render_markdown
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -37,7 +38,7 @@ def post_mortem(tmp_path_factory):
     paths = [SAMPLES / part for part in SUBSET] + [hostile]
     result = audit(paths)
     out_path = folder / "audit report.md"
-    text = render_markdown(result, read_runs(paths).runs, out_path)
+    text = render_markdown(result, sketch_runs(result, read_runs(paths).runs), out_path)
     out_path.write_text(text, encoding="utf-8")
     return result, out_path, text
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from html import escape
 
 from lrdoctor import __version__
 from lrdoctor.audit import AuditResult
-from lrdoctor.diagnosis import Diagnosis, Doctor
+from lrdoctor.diagnosis import Doctor
 from lrdoctor.engine import Rule
-from lrdoctor.model import Run
-from lrdoctor.plots import VERDICT_COLOURS, figure_png, pair_runs, plot_overview, plot_run
+from lrdoctor.plots import VERDICT_COLOURS, Sketch, figure_png, plot_overview, sketch_pairs
 from lrdoctor.reporters.audit import VERDICT_ORDER
 from lrdoctor.reporters.rules import render_page
 
@@ -182,21 +181,22 @@ def _section(index: int, entry: dict, plot: bytes | None, rules: dict[str, Rule]
 
 
 def render_html(
-    result: AuditResult, runs: Iterable[Run], rules: Iterable[Rule] | None = None
+    result: AuditResult,
+    sketches: Mapping[tuple[str, str], Sketch],
+    rules: Iterable[Rule] | None = None,
 ) -> str:
     """The audit as one self-contained HTML page, with a plot of each run that could be read.
 
+    `sketches` (see `lrdoctor.plots.sketch`) hold each run's plot, keyed by (name, source).
     `rules` are the rules whose pages the report shows (default: the built-in catalogue).
     """
-    pairs = sorted(
-        pair_runs(result, runs),
-        key=lambda p: (VERDICT_ORDER.index(p[0].verdict), -p[0].confidence, p[0].name),
-    )
+    pairs = sketch_pairs(result, sketches)
     entries = [diagnosis.to_dict() for diagnosis, _ in pairs]
     by_code = {rule.code: rule for rule in (rules if rules is not None else Doctor().catalogue)}
-    plots = [_run_plot(diagnosis, run) for diagnosis, run in pairs]
+    plots = [found.png if found else None for _, found in pairs]
+    thumbnails = [(diagnosis, found.thumbnail if found else None) for diagnosis, found in pairs]
     overview = (
-        _image(figure_png(plot_overview(pairs), dpi=72), "overview of all runs", "plot")
+        _image(figure_png(plot_overview(thumbnails), dpi=72), "overview of all runs", "plot")
         if len(pairs) > 1
         else ""
     )
@@ -226,7 +226,3 @@ def render_html(
         f'<script type="application/json" id="lrdoctor-data">{_json_for_script(data)}</script>'
         f"<script>{_SCRIPT}</script></body></html>\n"
     )
-
-
-def _run_plot(diagnosis: Diagnosis, run: Run | None) -> bytes | None:
-    return figure_png(plot_run(run, diagnosis)) if run is not None else None

@@ -7,15 +7,13 @@ paths, so the folder can be committed or attached as it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
 from lrdoctor.audit import AuditResult
-from lrdoctor.model import Run
-from lrdoctor.plots import figure_png, pair_runs, plot_overview, plot_run
-from lrdoctor.reporters.audit import VERDICT_ORDER
+from lrdoctor.plots import Sketch, figure_png, plot_overview, sketch_pairs
 
 # Characters that start emphasis, code, links or table cells anywhere in a line.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -63,23 +61,25 @@ def _finding_lines(finding: dict) -> list[str]:
     return lines
 
 
-def render_markdown(result: AuditResult, runs: Iterable[Run], out_path: Path) -> str:
+def render_markdown(
+    result: AuditResult, sketches: Mapping[tuple[str, str], Sketch], out_path: Path
+) -> str:
     """The post-mortem text for `out_path`; writes its plots into `plots_folder(out_path)`.
+
+    `sketches` (see `lrdoctor.plots.sketch`) hold each run's plot, keyed by (name, source).
 
     The caller writes the returned text to `out_path`, so links resolve from there.
     """
     out_path = Path(out_path)
     folder = plots_folder(out_path)
     folder.mkdir(parents=True, exist_ok=True)
-    pairs = sorted(
-        pair_runs(result, runs),
-        key=lambda p: (VERDICT_ORDER.index(p[0].verdict), -p[0].confidence, p[0].name),
-    )
+    pairs = sketch_pairs(result, sketches)
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.by_diagnosis().items())
     lines = ["# lrdoctor audit", "", f"{len(pairs)} runs: {counts or 'none'}."]
     lines += [f"\n> {_text(problem)}" for problem in result.problems]
     if len(pairs) > 1:
-        (folder / "overview.png").write_bytes(figure_png(plot_overview(pairs), dpi=72))
+        thumbnails = [(diagnosis, found.thumbnail if found else None) for diagnosis, found in pairs]
+        (folder / "overview.png").write_bytes(figure_png(plot_overview(thumbnails), dpi=72))
         lines += ["", f"![overview of all runs]({quote(folder.name)}/overview.png)"]
     lines += ["", "| run | verdict | confidence | top finding |", "| --- | --- | --- | --- |"]
     for diagnosis, _ in pairs:
@@ -89,7 +89,7 @@ def render_markdown(result: AuditResult, runs: Iterable[Run], out_path: Path) ->
             f"| {_text(diagnosis.name)} | {diagnosis.verdict} | {diagnosis.confidence:.2f} "
             f"| {finding} |"
         )
-    for index, (diagnosis, run) in enumerate(pairs, start=1):
+    for index, (diagnosis, found) in enumerate(pairs, start=1):
         entry = diagnosis.to_dict()
         signals = ", ".join(f"{role} = {tag}" for role, tag in entry["signals"].items())
         lines += [
@@ -102,9 +102,9 @@ def render_markdown(result: AuditResult, runs: Iterable[Run], out_path: Path) ->
             f"Signals: {_text(signals or 'none')}",
         ]
         lines += [f"\n> warning: {_text(warning)}" for warning in entry["warnings"]]
-        if run is not None:
+        if found is not None:
             png_name = f"{_file_stem(index, diagnosis.name)}.png"
-            (folder / png_name).write_bytes(figure_png(plot_run(run, diagnosis)))
+            (folder / png_name).write_bytes(found.png)
             link = f"{quote(folder.name)}/{png_name}"
             lines += ["", f"![curves of {_text(entry['name'])}]({link})"]
         if entry["findings"]:

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from lrdoctor.audit import AuditResult
 from lrdoctor.engine import Rule
-from lrdoctor.model import Run
+from lrdoctor.plots import Sketch
 from lrdoctor.reporters import audit as text_and_json
 from lrdoctor.reporters.html import render_html
 from lrdoctor.reporters.markdown import render_markdown
 
+Sketches = Mapping[tuple[str, str], Sketch]
+
 
 @dataclass(frozen=True)
 class Reporter:
-    """A report format. Plotting formats need the runs' curves, not only the diagnoses;
-    Markdown needs the output file, because its plots are saved beside it."""
+    """A report format. Plotting formats need each run's sketch (its plot, made while the
+    run was in memory); Markdown needs the output file, because its plots go beside it."""
 
     name: str
     extension: str
-    render: Callable[[AuditResult, Sequence[Run], Path | None, Iterable[Rule]], str]
-    needs_runs: bool = False
+    render: Callable[
+        [AuditResult, Mapping[tuple[str, str], Sketch], Path | None, Iterable[Rule]], str
+    ]
+    needs_sketches: bool = False
     needs_output: bool = False
 
 
@@ -38,15 +42,15 @@ REPORTERS: dict[str, Reporter] = {
         Reporter(
             "markdown",
             ".md",
-            lambda result, runs, out, rules: render_markdown(result, runs, out),
-            needs_runs=True,
+            lambda result, sketches, out, rules: render_markdown(result, sketches, out),
+            needs_sketches=True,
             needs_output=True,
         ),
         Reporter(
             "html",
             ".html",
-            lambda result, runs, out, rules: render_html(result, runs, rules),
-            needs_runs=True,
+            lambda result, sketches, out, rules: render_html(result, sketches, rules),
+            needs_sketches=True,
         ),
     )
 }
