@@ -5,7 +5,7 @@ Trainer output dirs) into a temporary folder until it holds 1,000 runs, then run
 `lrdoctor audit --format json` on it in a child process per setting and prints wall time,
 runs per second and the peak resident memory of the largest process.
 
-    python benchmarks/audit_batch.py [--runs 1000]
+    python benchmarks/audit_batch.py [--runs 1000] [--format json|html]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def build_workload(folder: Path, runs: int) -> int:
     return copied
 
 
-def timed_audit(folder: Path, jobs: int) -> tuple[float, int, float]:
+def timed_audit(folder: Path, jobs: int, report: str = "json") -> tuple[float, int, float]:
     """(seconds, runs in the report, peak RSS MB of the largest process) for one audit."""
     code = (
         "import resource, sys\n"
@@ -59,31 +59,42 @@ def timed_audit(folder: Path, jobs: int) -> tuple[float, int, float]:
         "    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
         "    print(max(own, kids), file=sys.stderr)\n"
     )
+    out = str(folder.parent / f"report-{jobs}.html")
     started = time.perf_counter()
     child = subprocess.run(
-        [sys.executable, "-c", code, "audit", str(folder), "--format", "json", "--jobs", str(jobs)],
+        [
+            *(sys.executable, "-c", code, "audit", str(folder), "--jobs", str(jobs)),
+            *(("--format", "json") if report == "json" else ("--format", report, "-o", out)),
+        ],
         capture_output=True,
         text=True,
         check=True,
     )
     elapsed = time.perf_counter() - started
-    report = json.loads(child.stdout)
     peak_kb = int(child.stderr.strip().splitlines()[-1])
-    return elapsed, report["summary"]["runs"], peak_kb / 1024
+    if report == "json":
+        runs = json.loads(child.stdout)["summary"]["runs"]
+    else:
+        runs = Path(out).read_text().count('<section class="run"') or -1
+    return elapsed, runs, peak_kb / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--format", choices=("json", "html"), default="json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lrdoctor-bench-audit-") as tmp:
-        folder = Path(tmp)
+        folder = Path(tmp) / "runs"
         count = build_workload(folder, args.runs)
         size_mb = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
-        print(f"workload: {count} runs replicated from sample_logs/ ({size_mb:.0f} MB)")
+        print(
+            f"workload: {count} runs replicated from sample_logs/ ({size_mb:.0f} MB), "
+            f"--format {args.format}"
+        )
         results = {}
         for jobs in (1, 2):
-            seconds, runs, peak_mb = timed_audit(folder, jobs)
+            seconds, runs, peak_mb = timed_audit(folder, jobs, args.format)
             results[jobs] = seconds
             print(
                 f"  --jobs {jobs}: {seconds:6.1f} s  {runs / seconds:6.1f} runs/s  "
