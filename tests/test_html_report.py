@@ -16,6 +16,7 @@ import pytest
 from lrdoctor.audit import audit
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
+from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
 from lrdoctor.plots import pair_runs, plot_overview, plot_run, sketch_runs
 from lrdoctor.reporters.html import render_html
 from lrdoctor.reporters.rules import render_page
@@ -100,15 +101,7 @@ def test_the_audit_covers_every_verdict_and_both_hostile_names(report):
     result, runs, _ = report
     names = {d.name for d in result.diagnoses}
     assert len(result.diagnoses) == len(SUBSET) + 2 == len(runs)
-    assert set(result.by_diagnosis()) == {
-        "healthy",
-        "diverging",
-        "oscillating",
-        "too_slow",
-        "minibatch_noise",
-        "exploding_gradients",
-        "poor_feature_scaling",
-    }
+    assert set(result.by_diagnosis()) == set(LABELLED_VERDICTS)
     assert f"wandb_export_injected.csv/{SCRIPT_NAME}" in names
     assert f"{IMAGE_NAME}.csv" in names
 
