@@ -20,6 +20,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 from tensorboardX import SummaryWriter
 
+from lrdoctor.discovery import read_runs
 from lrdoctor.readers import _tfrecord
 from lrdoctor.readers._tfrecord import read_event_file
 from lrdoctor.readers.base import Claim, ReadError, ReadOptions
@@ -766,3 +767,13 @@ def test_claim_owns_event_files_and_add_scalars_subdirectories_only(tmp_path):
     (claim,) = READER.claim(tmp_path, ["checkpoints", "loss_val"], ["hparams.yaml", *event_files])
     assert claim == Claim(tmp_path, owned_dirs=("loss_val",), owned_files=tuple(event_files))
     assert read_one(tmp_path).points == {"loss": 1, "loss/val": 1}
+
+
+def test_lightning_hparams_beside_the_event_files_become_params(shared_fixtures):
+    """TensorBoardLogger writes hparams.yaml (with a !!python/tuple) next to the events."""
+    run_dir = shared_fixtures / "tensorboard" / "lightning_tblogger" / "medium_pilot"
+    (run,) = read_runs([run_dir]).runs
+    assert run.params["lr"] == "0.001"
+    assert run.params["input_shape"] == "[128, 64]"
+    assert run.params["z_dim"] == "32"
+    assert run.warnings == ()

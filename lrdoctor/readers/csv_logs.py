@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from lrdoctor.model import Curve, Run
+from lrdoctor.readers._hparams import read_hparams_beside
 from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
 
 # Step-like column names, finest-grained first: the first usable one is the x axis.
@@ -56,7 +56,6 @@ WANDB_COLUMN = re.compile(r"(?P<run>.+) - (?P<metric>.+)")
 WANDB_EXTREMES = ("__MIN", "__MAX")
 SUFFIXES = (".csv", ".tsv")
 LIGHTNING_FILE = "metrics.csv"
-LIGHTNING_HPARAMS = "hparams.yaml"
 HEADER_PEEK_BYTES = 65536
 
 
@@ -505,48 +504,11 @@ def _read_long(table: _Table, path: Path, root: Path) -> Run:
     )
 
 
-class _LenientLoader(yaml.SafeLoader):
-    """A safe loader that reads tags it does not know (Lightning writes `!!python/tuple`)
-    as the plain list, mapping or string underneath, instead of refusing the file."""
-
-
-def _construct_plain(loader: _LenientLoader, tag_suffix: str, node: yaml.Node) -> object:
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    return loader.construct_scalar(node)
-
-
-_LenientLoader.add_multi_constructor("", _construct_plain)
-
-
 def _lightning_params(path: Path, layout: str) -> tuple[dict[str, str], list[str]]:
     """Hyperparameters from the `hparams.yaml` Lightning writes beside `metrics.csv`."""
-    hparams_path = path.with_name(LIGHTNING_HPARAMS)
-    if layout != "lightning-csv" or not hparams_path.is_file():
+    if layout != "lightning-csv":
         return {}, []
-    try:
-        loaded = yaml.load(hparams_path.read_text(encoding="utf-8"), Loader=_LenientLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError) as error:
-        return {}, [f"{LIGHTNING_HPARAMS} beside the log could not be parsed ({error})"]
-    if loaded is None:
-        return {}, []
-    if not isinstance(loaded, dict):
-        return {}, [f"{LIGHTNING_HPARAMS} beside the log is not a mapping; ignored"]
-    return _flatten(loaded), []
-
-
-def _flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
-    """Nested hyperparameters as `outer.inner` keys with text values, as MLflow shows them."""
-    flat: dict[str, str] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = str(value)
-    return flat
+    return read_hparams_beside(path.parent)
 
 
 READER = CsvReader()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lrdoctor.model import Curve, Run
+from lrdoctor.readers._hparams import read_hparams_beside
 from lrdoctor.readers._tfrecord import SCALARS_PLUGIN, Points, read_event_file
 from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
 
@@ -201,13 +202,15 @@ def _build_run(
             f"no scalar data found in {len(files)} event file(s): they hold only headers, "
             "hyper-parameters or non-scalar summaries"
         )
+    params, hparams_warnings = read_hparams_beside(path)
     return Run(
         name=name,
         source=str(path),
         format="tensorboard",
         curves=curves,
+        params=params,
         metadata={"files": ", ".join(files)},
-        warnings=tuple(warnings),
+        warnings=tuple(warnings) + tuple(hparams_warnings),
     )
 
 
