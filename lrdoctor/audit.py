@@ -165,19 +165,6 @@ def iter_judged(
         yield from _counted(batches, len(sources), on_progress)
 
 
-def iter_diagnoses(
-    paths: Sequence[str | os.PathLike],
-    doctor: Doctor,
-    options: ReadOptions | None = None,
-    format_in: str | None = None,
-    jobs: int = 1,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> Iterator[Diagnosis | Problem]:
-    """Like `iter_judged`, yielding only the diagnoses (and problems)."""
-    for item in iter_judged(paths, doctor, options, format_in, jobs, on_progress):
-        yield item if isinstance(item, Problem) else item[0]
-
-
 def _counted(batches, total: int, on_progress) -> Iterator[tuple[Diagnosis, object]]:
     for done, batch in enumerate(batches, start=1):
         yield from batch
@@ -197,8 +184,11 @@ def audit(
         paths = [paths]
     doctor = Doctor(config)
     diagnoses, problems = [], []
-    for item in iter_diagnoses(paths, doctor, options, format_in, jobs):
-        (problems if isinstance(item, Problem) else diagnoses).append(item)
+    for item in iter_judged(paths, doctor, options, format_in, jobs):
+        if isinstance(item, Problem):
+            problems.append(item)
+        else:
+            diagnoses.append(item[0])
     return AuditResult(
         tuple(diagnoses), tuple(problems), tuple(map(os.fspath, paths)), options, format_in
     )

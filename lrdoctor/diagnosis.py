@@ -124,11 +124,10 @@ class Doctor:
         measured = {
             role: measure(run.curves[tag], role) for role, tag in signals.items() if role in SIGNALS
         }
-        shared = {
-            name: measured.get(role, {}).get(name)
+        shared = {  # grad_* and lr_* features belong to one signal each
+            name: measured.get(spec.signals[0], {}).get(name)
             for name, spec in FEATURES.items()
             if name.startswith(_SHARED_PREFIXES)
-            for role in spec.signals[:1]
         }
         return {
             role: {name: None for name in FEATURES} | shared | values

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lrdoctor.audit import audit
+from lrdoctor.audit import AuditResult, audit
 from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
 
 
@@ -76,10 +76,10 @@ def score(pairs: Sequence[tuple[str, str]]) -> Scores:
     )
 
 
-def evaluate(folder: Path) -> dict[str, Scores]:
-    """Audit `folder` and score each split of its labels.json."""
+def evaluate(folder: Path, result: AuditResult | None = None) -> dict[str, Scores]:
+    """Score each split of `folder`'s labels.json, auditing `folder` unless `result` is given."""
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["runs"]
-    verdicts = {d.name: d.verdict for d in audit(folder).diagnoses}
+    verdicts = {d.name: d.verdict for d in (result or audit(folder)).diagnoses}
     missing = sorted(set(labels) - set(verdicts))
     if missing:
         raise SystemExit(f"{folder}: labelled runs not found by the audit: {', '.join(missing)}")

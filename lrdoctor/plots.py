@@ -21,9 +21,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from lrdoctor.audit import AuditResult
 from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine import Finding
+from lrdoctor.engine.vocabulary import VERDICT_ORDER
 from lrdoctor.features import Prepared
 from lrdoctor.model import Curve, Run
-from lrdoctor.reporters.audit import VERDICT_ORDER
 
 VERDICT_COLOURS: dict[str, str] = {
     "healthy": "#2e7d32",

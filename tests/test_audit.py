@@ -52,8 +52,8 @@ def test_audit_json_follows_the_published_contract(sample_audit):
 
 
 @pytest.fixture(scope="module")
-def accuracy():
-    return evaluate(SAMPLE_LOGS)
+def accuracy(sample_audit):
+    return evaluate(SAMPLE_LOGS, sample_audit)
 
 
 def test_dev_accuracy_does_not_regress(accuracy):

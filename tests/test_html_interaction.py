@@ -4,11 +4,11 @@
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, QUIET_FLAGS
 from click.testing import CliRunner
 
 from lrdoctor.cli import EXIT_OK, main
 
-CHROMIUM = Path("/usr/bin/chromium")
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 
 
@@ -27,14 +27,7 @@ def page(tmp_path_factory):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-            ],
+            args=list(QUIET_FLAGS),
         )
         tab = browser.new_page()
         tab.goto(report.as_uri())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import CHROMIUM, QUIET_FLAGS
 
 from lrdoctor.audit import audit
 from lrdoctor.diagnosis import Doctor
@@ -22,7 +23,6 @@ from lrdoctor.reporters.html import render_html
 from lrdoctor.reporters.rules import render_page
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
-CHROMIUM = Path("/usr/bin/chromium")
 
 # Two or more runs per verdict, in four formats, with and without grad norm, lr and val loss.
 SUBSET = (
@@ -71,13 +71,7 @@ def _chromium(page: Path, profile: Path, *arguments: str) -> str:
         [
             str(CHROMIUM),
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *QUIET_FLAGS,
             f"--user-data-dir={profile}",
             "--virtual-time-budget=5000",
             *arguments,

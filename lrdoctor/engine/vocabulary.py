@@ -24,6 +24,19 @@ LABELS: tuple[str, ...] = (*FAILURES, "insufficient_data")
 VERDICTS: tuple[str, ...] = (*LABELLED_VERDICTS, "insufficient_data", "unreadable")
 """Every verdict a run can get, including runs that cannot be judged."""
 
+VERDICT_ORDER: tuple[str, ...] = (
+    "diverging",
+    "exploding_gradients",
+    "oscillating",
+    "poor_feature_scaling",
+    "minibatch_noise",
+    "too_slow",
+    "unreadable",
+    "insufficient_data",
+    "healthy",
+)
+"""Worst first: the order reports list runs in."""
+
 RULE_SIGNALS: tuple[str, ...] = ("train_loss", "val_loss", "grad_norm", "lr")
 """Signals a rule may read its features from."""
 

@@ -6,20 +6,7 @@ import click
 
 from lrdoctor.audit import AuditResult
 from lrdoctor.diagnosis import Diagnosis
-
-# Worst first: the order rows are listed in the audit table.
-VERDICT_ORDER = (
-    "diverging",
-    "exploding_gradients",
-    "oscillating",
-    "poor_feature_scaling",
-    "minibatch_noise",
-    "too_slow",
-    "unreadable",
-    "insufficient_data",
-    "healthy",
-)
-
+from lrdoctor.engine.vocabulary import VERDICT_ORDER
 
 _VERDICT_COLOURS = {"healthy": "green", "insufficient_data": "yellow", "unreadable": "yellow"}
 

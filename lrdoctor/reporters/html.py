@@ -17,8 +17,8 @@ from lrdoctor import __version__
 from lrdoctor.audit import AuditResult
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.engine import Rule
+from lrdoctor.engine.vocabulary import VERDICT_ORDER
 from lrdoctor.plots import VERDICT_COLOURS, Sketch, figure_png, plot_overview, sketch_pairs
-from lrdoctor.reporters.audit import VERDICT_ORDER
 from lrdoctor.reporters.rules import render_page
 
 _STYLE = """

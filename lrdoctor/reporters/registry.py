@@ -22,7 +22,6 @@ class Reporter:
     run was in memory); Markdown needs the output file, because its plots go beside it."""
 
     name: str
-    extension: str
     render: Callable[
         [AuditResult, Mapping[tuple[str, str], Sketch], Path | None, Iterable[Rule]], str
     ]
@@ -33,22 +32,16 @@ class Reporter:
 REPORTERS: dict[str, Reporter] = {
     reporter.name: reporter
     for reporter in (
-        Reporter(
-            "text", ".txt", lambda result, runs, out, rules: text_and_json.render_text(result)
-        ),
-        Reporter(
-            "json", ".json", lambda result, runs, out, rules: text_and_json.render_json(result)
-        ),
+        Reporter("text", lambda result, *_: text_and_json.render_text(result)),
+        Reporter("json", lambda result, *_: text_and_json.render_json(result)),
         Reporter(
             "markdown",
-            ".md",
             lambda result, sketches, out, rules: render_markdown(result, sketches, out),
             needs_sketches=True,
             needs_output=True,
         ),
         Reporter(
             "html",
-            ".html",
             lambda result, sketches, out, rules: render_html(result, sketches, rules),
             needs_sketches=True,
         ),
