@@ -23,7 +23,15 @@ from lrdoctor.engine import (
     select_rules,
 )
 from lrdoctor.engine.vocabulary import REMEDY_KINDS, VERDICTS
-from lrdoctor.features import FEATURES, SIGNALS, Value, known_features, measure
+from lrdoctor.features import (
+    FEATURES,
+    HAS_VAL_LOSS,
+    SIGNALS,
+    VAL_PREFIX,
+    Value,
+    known_features,
+    measure,
+)
 from lrdoctor.model import Run
 from lrdoctor.roles import assign_roles
 
@@ -120,19 +128,22 @@ class Doctor:
         self.rules: tuple[ActiveRule, ...] = select_rules(catalogue, self.config)
 
     def features(self, run: Run, signals: Mapping[str, str]) -> dict[str, dict[str, Value]]:
-        """Features per signal; loss signals also see grad-norm and lr features by name."""
+        """Features per signal; every signal also sees the grad-norm and lr features by name,
+        the val-loss features as `val_<name>` (None where the run logs no such curve) and
+        `has_val_loss`."""
         measured = {
             role: measure(run.curves[tag], role) for role, tag in signals.items() if role in SIGNALS
         }
-        shared = {  # grad_* and lr_* features belong to one signal each
+        shared = {name: None for name in known_features()}
+        shared |= {  # grad_* and lr_* features belong to one signal each
             name: measured.get(spec.signals[0], {}).get(name)
             for name, spec in FEATURES.items()
             if name.startswith(_SHARED_PREFIXES)
         }
-        return {
-            role: {name: None for name in FEATURES} | shared | values
-            for role, values in measured.items()
-        }
+        val = measured.get("val_loss", {})
+        shared |= {VAL_PREFIX + name: value for name, value in val.items()}
+        shared[HAS_VAL_LOSS] = val.get("noise") is not None
+        return {role: shared | values for role, values in measured.items()}
 
     def diagnose(self, run: Run) -> Diagnosis:
         signals = assign_roles(run, self.config.signals)

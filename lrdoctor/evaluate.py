@@ -7,8 +7,8 @@ tuned, and the held-out split, which is never tuned on.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,9 +76,19 @@ def score(pairs: Sequence[tuple[str, str]]) -> Scores:
     )
 
 
-def evaluate(folder: Path, result: AuditResult | None = None) -> dict[str, Scores]:
-    """Score each split of `folder`'s labels.json, auditing `folder` unless `result` is given."""
+def evaluate(
+    folder: Path, result: AuditResult | None = None, splits: Sequence[str] | None = None
+) -> dict[str, Scores]:
+    """Score each split of `folder`'s labels.json, or only `splits`.
+
+    `folder` is audited unless `result` is given.
+    """
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["runs"]
+    if splits:
+        unknown = set(splits) - {entry["split"] for entry in labels.values()}
+        if unknown:
+            raise SystemExit(f"{folder}: no split named {', '.join(sorted(unknown))}")
+        labels = {name: entry for name, entry in labels.items() if entry["split"] in splits}
     verdicts = {d.name: d.verdict for d in (result or audit(folder)).diagnoses}
     missing = sorted(set(labels) - set(verdicts))
     if missing:
@@ -123,11 +133,18 @@ def render(results: Mapping[str, Scores]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
-    as_json = "--json" in args
-    folders = [arg for arg in args if arg != "--json"] or ["sample_logs"]
-    results = evaluate(Path(folders[0]))
-    if as_json:
+    parser = argparse.ArgumentParser(prog="python -m lrdoctor.evaluate", description=__doc__)
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("sample_logs"))
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--split",
+        action="append",
+        help="report only this split (repeatable); tune with --split dev so the held-out "
+        "figures stay unseen until the final check",
+    )
+    args = parser.parse_args(argv)
+    results = evaluate(args.folder, splits=args.split)
+    if args.json:
         print(json.dumps({split: s.to_dict() for split, s in results.items()}, indent=2))
     else:
         print(render(results))

@@ -51,8 +51,21 @@ def feature(*signals: str) -> Callable:
     return register
 
 
+VAL_PREFIX = "val_"
+HAS_VAL_LOSS = "has_val_loss"
+
+
 def known_features() -> set[str]:
-    return set(FEATURES)
+    """Every name a condition may use: each feature, each val-loss feature as `val_<name>`,
+    and `has_val_loss` (a val-loss curve long enough to measure was logged).
+
+    Train-loss rules see the val-loss curve's features under the prefix. The val loss is
+    measured on a fixed set, so it is free of mini-batch noise: when parameters bounce (an
+    LR too high) it bounces too, and when it still falls at the end the model was still
+    learning rather than memorising the training set.
+    """
+    val_names = {VAL_PREFIX + name for name in FEATURES if "val_loss" in FEATURES[name].signals}
+    return set(FEATURES) | val_names | {HAS_VAL_LOSS}
 
 
 class Prepared:
@@ -266,6 +279,20 @@ def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:
 def trend_tau(c: Prepared) -> float:
     """Mann-Kendall tau of the level against step: -1 a steady fall, 0 no trend, 1 a rise."""
     return float(stats.kendalltau(c.progress_axis, c.level).statistic)
+
+
+@feature(*LOSS_SIGNALS)
+@_needs_points
+def trend_z(c: Prepared) -> float:
+    """Mann-Kendall statistic as a z-score: below -2 the fall is significant (about 5%).
+
+    Tau alone does not say whether a weak trend is real: -0.08 over 400 points is a steady
+    fall (z about -2.3), over 20 points it is chance (z about -0.5). A run still falling
+    significantly is making progress, however slowly, and is not stuck bouncing.
+    """
+    n = c.level.size
+    spread = np.sqrt(2.0 * (2 * n + 5) / (9.0 * n * (n - 1)))
+    return float(stats.kendalltau(c.progress_axis, c.level).statistic / spread)
 
 
 @feature(*LOSS_SIGNALS)

@@ -227,8 +227,8 @@ def test_labels_cover_every_run_on_disk(labels):
 def test_enough_runs_per_verdict_and_split(labels):
     per_split = Counter((run["split"], run["label"]) for run in labels["runs"].values())
     for verdict in VERDICTS:
-        assert per_split[("dev", verdict)] >= 15
-        assert per_split[("heldout", verdict)] >= 8
+        assert per_split[("dev", verdict)] >= 20
+        assert per_split[("heldout", verdict)] >= 15
         formats = {run["format"] for run in labels["runs"].values() if run["label"] == verdict}
         assert len(formats) >= 4
 
@@ -257,6 +257,10 @@ def test_heldout_uses_other_tasks_and_model_sizes(labels):
         }
 
     assert not shapes("dev") & shapes("heldout")
+    for split in ("dev", "heldout"):
+        # Two settings per split: each task family appears with two feature counts.
+        tasks = Counter(task for task, _features in {shape[:2] for shape in shapes(split)})
+        assert set(tasks.values()) == {2}, (split, tasks)
 
 
 def test_no_machine_paths_in_committed_files():

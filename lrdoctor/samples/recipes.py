@@ -1,8 +1,8 @@
 """The catalogue: for each verdict, recipes that induce it by its cause, and the fix to try.
 
-Development and held-out runs use different data sets (sizes, features, noise, seeds) and
-different model sizes, so thresholds tuned on development runs meet new tasks on held-out
-ones, not just new seeds.
+Development and held-out runs use different settings: data sets (sizes, features, noise,
+seeds) and model widths. Each split has two settings, so thresholds tuned on development
+runs must already hold across tasks, and held-out runs meet new tasks, not just new seeds.
 """
 
 from __future__ import annotations
@@ -21,49 +21,112 @@ SCHEDULES = ("constant", "warmup", "step", "cosine", "linear", "onecycle", "plat
 
 
 @dataclass(frozen=True)
-class Split:
-    """A split's data sets and model sizes; the held-out split shares none of them."""
+class Setting:
+    """One family of data sets and model widths; candidates draw theirs from their split."""
 
-    name: str
-    seed: int
     tasks: dict[str, TaskSpec]
     mlp_hidden: int
     deep_hidden: tuple[int, ...]
     rnn_hidden: int
 
 
+@dataclass(frozen=True)
+class Split:
+    """A split's seed and settings; the held-out split shares no setting with development."""
+
+    name: str
+    seed: int
+    settings: tuple[Setting, ...]
+
+
 SPLITS = {
     "dev": Split(
         name="dev",
         seed=11,
-        tasks={
-            "linear": TaskSpec("linear_regression", 16, 2048, 512, noise=0.1, data_seed=101),
-            "logistic": TaskSpec("softmax_classification", 12, 2048, 512, outputs=3, data_seed=102),
-            "teacher": TaskSpec("teacher_regression", 10, 2048, 512, noise=0.1, data_seed=103),
-            "rings": TaskSpec("rings", 8, 2048, 512, outputs=3, noise=0.1, data_seed=104),
-            "sequence": TaskSpec(
-                "sequence_filter", 2, 512, 128, noise=0.02, seq_len=60, data_seed=105
+        settings=(
+            Setting(
+                tasks={
+                    "linear": TaskSpec("linear_regression", 16, 2048, 512, data_seed=101),
+                    "logistic": TaskSpec(
+                        "softmax_classification", 12, 2048, 512, outputs=3, data_seed=102
+                    ),
+                    "teacher": TaskSpec("teacher_regression", 10, 2048, 512, data_seed=103),
+                    "rings": TaskSpec("rings", 8, 2048, 512, outputs=3, noise=0.1, data_seed=104),
+                    "sequence": TaskSpec(
+                        "sequence_filter", 2, 512, 128, noise=0.02, seq_len=60, data_seed=105
+                    ),
+                },
+                mlp_hidden=64,
+                deep_hidden=(32,) * 10,
+                rnn_hidden=16,
             ),
-        },
-        mlp_hidden=64,
-        deep_hidden=(32,) * 10,
-        rnn_hidden=16,
+            Setting(
+                tasks={
+                    "linear": TaskSpec(
+                        "linear_regression", 24, 3072, 768, noise=0.05, data_seed=201
+                    ),
+                    "logistic": TaskSpec(
+                        "softmax_classification", 20, 3072, 768, outputs=4, data_seed=202
+                    ),
+                    "teacher": TaskSpec(
+                        "teacher_regression", 14, 3072, 768, noise=0.05, data_seed=203
+                    ),
+                    "rings": TaskSpec("rings", 12, 3072, 768, outputs=2, noise=0.15, data_seed=204),
+                    "sequence": TaskSpec(
+                        "sequence_filter", 3, 384, 128, noise=0.02, seq_len=90, data_seed=205
+                    ),
+                },
+                mlp_hidden=96,
+                deep_hidden=(24,) * 14,
+                rnn_hidden=24,
+            ),
+        ),
     ),
     "heldout": Split(
         name="heldout",
-        seed=23,
-        tasks={
-            "linear": TaskSpec("linear_regression", 24, 3072, 768, noise=0.05, data_seed=201),
-            "logistic": TaskSpec("softmax_classification", 20, 3072, 768, outputs=4, data_seed=202),
-            "teacher": TaskSpec("teacher_regression", 14, 3072, 768, noise=0.05, data_seed=203),
-            "rings": TaskSpec("rings", 12, 3072, 768, outputs=2, noise=0.15, data_seed=204),
-            "sequence": TaskSpec(
-                "sequence_filter", 3, 384, 128, noise=0.02, seq_len=90, data_seed=205
+        seed=37,
+        settings=(
+            Setting(
+                tasks={
+                    "linear": TaskSpec(
+                        "linear_regression", 32, 4096, 1024, noise=0.2, data_seed=301
+                    ),
+                    "logistic": TaskSpec(
+                        "softmax_classification", 28, 4096, 1024, outputs=5, data_seed=302
+                    ),
+                    "teacher": TaskSpec(
+                        "teacher_regression", 6, 1536, 512, noise=0.15, data_seed=303
+                    ),
+                    "rings": TaskSpec("rings", 16, 4096, 1024, outputs=4, noise=0.1, data_seed=304),
+                    "sequence": TaskSpec(
+                        "sequence_filter", 4, 448, 128, noise=0.03, seq_len=75, data_seed=305
+                    ),
+                },
+                mlp_hidden=48,
+                deep_hidden=(40,) * 8,
+                rnn_hidden=20,
             ),
-        },
-        mlp_hidden=96,
-        deep_hidden=(24,) * 14,
-        rnn_hidden=24,
+            Setting(
+                tasks={
+                    "linear": TaskSpec(
+                        "linear_regression", 10, 1536, 512, noise=0.08, data_seed=401
+                    ),
+                    "logistic": TaskSpec(
+                        "softmax_classification", 8, 1536, 512, outputs=3, data_seed=402
+                    ),
+                    "teacher": TaskSpec(
+                        "teacher_regression", 20, 4096, 1024, noise=0.08, data_seed=403
+                    ),
+                    "rings": TaskSpec("rings", 6, 1536, 512, outputs=3, noise=0.2, data_seed=404),
+                    "sequence": TaskSpec(
+                        "sequence_filter", 2, 640, 128, noise=0.01, seq_len=50, data_seed=405
+                    ),
+                },
+                mlp_hidden=128,
+                deep_hidden=(28,) * 12,
+                rnn_hidden=28,
+            ),
+        ),
     ),
 }
 
@@ -88,13 +151,13 @@ def _lr(value: float) -> float:
     return float(f"{value:.2g}")
 
 
-def _model(split: Split, kind: str, activation: str = "tanh", gain: float = 1.0) -> ModelSpec:
+def _model(setting: Setting, kind: str, activation: str = "tanh", gain: float = 1.0) -> ModelSpec:
     if kind == "mlp":
-        return ModelSpec("mlp", (split.mlp_hidden,), activation, gain)
+        return ModelSpec("mlp", (setting.mlp_hidden,), activation, gain)
     if kind == "deep_mlp":
-        return ModelSpec("deep_mlp", split.deep_hidden, activation, gain)
+        return ModelSpec("deep_mlp", setting.deep_hidden, activation, gain)
     if kind == "rnn":
-        return ModelSpec("rnn", (split.rnn_hidden,), activation, gain)
+        return ModelSpec("rnn", (setting.rnn_hidden,), activation, gain)
     return ModelSpec(kind)
 
 
@@ -125,7 +188,7 @@ TASK_OF_MODEL = {
 
 
 def _base(
-    split: Split,
+    setting: Setting,
     rng: np.random.Generator,
     kind: str,
     optimizer: str,
@@ -137,10 +200,10 @@ def _base(
 ) -> Recipe:
     """A well-tuned recipe for this model and optimiser, with random seed, batch and budget."""
     task_name = task or TASK_OF_MODEL[kind]
-    spec = split.tasks[task_name]
+    spec = setting.tasks[task_name]
     return Recipe(
         task=spec,
-        model=_model(split, kind, activation),
+        model=_model(setting, kind, activation),
         optimizer=optimizer,
         lr=_lr(TUNED_LR[(kind, optimizer)] * _jitter(rng, 0.7, 1.4)),
         batch_size=int(rng.choice(batch_sizes)),
@@ -149,7 +212,7 @@ def _base(
     )
 
 
-def healthy(split: Split, rng: np.random.Generator, index: int) -> Candidate:
+def healthy(setting: Setting, rng: np.random.Generator, index: int) -> Candidate:
     """Tuned LR with each common schedule; some Adam runs on small data (per-epoch sawtooth)."""
     schedule = SCHEDULES[index % len(SCHEDULES)]
     families = [
@@ -167,10 +230,10 @@ def healthy(split: Split, rng: np.random.Generator, index: int) -> Candidate:
     kind, optimizer, task = families[(index // len(SCHEDULES) + index) % len(families)]
     if kind == "irnn":
         # The exploding-gradient recipe with its fix (clipping) applied: a healthy ReLU RNN.
-        clipped = exploding_gradients(split, rng, index).fix
+        clipped = exploding_gradients(setting, rng, index).fix
         return Candidate("healthy", replace(clipped, schedule=schedule), None, "")
     batches = (64, 128) if kind == "logistic" else (32, 64)
-    recipe = _base(split, rng, kind, optimizer, task=task, batch_sizes=batches)
+    recipe = _base(setting, rng, kind, optimizer, task=task, batch_sizes=batches)
     warmup = 0.05 if schedule in ("warmup", "cosine", "linear") and rng.random() < 0.7 else 0.0
     if schedule == "warmup":
         warmup = 0.1
@@ -194,7 +257,7 @@ def healthy(split: Split, rng: np.random.Generator, index: int) -> Candidate:
     return Candidate("healthy", recipe, None, "")
 
 
-def diverging(split: Split, rng: np.random.Generator, index: int) -> Candidate:
+def diverging(setting: Setting, rng: np.random.Generator, index: int) -> Candidate:
     """LR far too high (5-100x tuned, 300x+ for softmax regression), some after a warm-up."""
     families = [
         ("linear", "sgd", 20, 60),
@@ -208,7 +271,7 @@ def diverging(split: Split, rng: np.random.Generator, index: int) -> Candidate:
     kind, optimizer, low, high = families[index % len(families)]
     activation = "relu" if kind in ("mlp", "deep_mlp") else "tanh"
     recipe = _base(
-        split,
+        setting,
         rng,
         kind,
         optimizer,
@@ -228,7 +291,7 @@ def diverging(split: Split, rng: np.random.Generator, index: int) -> Candidate:
     return Candidate("diverging", recipe, None, "")
 
 
-def oscillating(split: Split, rng: np.random.Generator, index: int) -> Candidate:
+def oscillating(setting: Setting, rng: np.random.Generator, index: int) -> Candidate:
     """LR moderately too high: the loss bounces at a high level instead of settling."""
     families = [
         ("mlp", "adam", "teacher", "tanh", 30, 100, 3.0),
@@ -240,7 +303,7 @@ def oscillating(split: Split, rng: np.random.Generator, index: int) -> Candidate
     ]
     kind, optimizer, task, activation, low, high, fix_factor = families[index % len(families)]
     recipe = _base(
-        split,
+        setting,
         rng,
         kind,
         optimizer,
@@ -253,7 +316,7 @@ def oscillating(split: Split, rng: np.random.Generator, index: int) -> Candidate
     return Candidate("oscillating", recipe, fix, f"lr/{fix_factor:g}")
 
 
-def too_slow(split: Split, rng: np.random.Generator, index: int) -> Candidate:
+def too_slow(setting: Setting, rng: np.random.Generator, index: int) -> Candidate:
     """LR far too low (1/50 to 1/1000 of tuned): stable, still falling, far from done."""
     families = [
         ("linear", "sgd", None, 300, 1000),
@@ -266,14 +329,16 @@ def too_slow(split: Split, rng: np.random.Generator, index: int) -> Candidate:
     ]
     kind, optimizer, task, low, high = families[index % len(families)]
     batches = (64, 128) if kind == "logistic" else (32, 64)
-    tuned = _base(split, rng, kind, optimizer, task=task, batch_sizes=batches, epochs=(10, 20, 30))
+    tuned = _base(
+        setting, rng, kind, optimizer, task=task, batch_sizes=batches, epochs=(10, 20, 30)
+    )
     if kind == "rnn":
         tuned = replace(tuned, clip=1.0, epochs=20)
     slow = replace(tuned, lr=_lr(tuned.lr / _jitter(rng, low, high)))
     return Candidate("too_slow", slow, tuned, f"lr x{tuned.lr / slow.lr:.3g}")
 
 
-def minibatch_noise(split: Split, rng: np.random.Generator, index: int) -> Candidate:
+def minibatch_noise(setting: Setting, rng: np.random.Generator, index: int) -> Candidate:
     """Batch size 1-4 at a sensible LR; the fix is batch 64 for the same steps and LR."""
     families = [
         ("logistic", "sgd", None),
@@ -284,7 +349,7 @@ def minibatch_noise(split: Split, rng: np.random.Generator, index: int) -> Candi
         ("mlp", "momentum", "teacher"),
     ]
     kind, optimizer, task = families[index % len(families)]
-    recipe = _base(split, rng, kind, optimizer, task=task)
+    recipe = _base(setting, rng, kind, optimizer, task=task)
     batch = int(rng.choice([1, 2, 4]))
     steps = int(rng.choice([1000, 1500, 2000]))
     epochs = max(1, round(steps * batch / recipe.task.n_train))
@@ -297,20 +362,20 @@ def minibatch_noise(split: Split, rng: np.random.Generator, index: int) -> Candi
     return Candidate("minibatch_noise", recipe, fix, "batch_size 64, same steps and LR")
 
 
-def exploding_gradients(split: Split, rng: np.random.Generator, index: int) -> Candidate:
+def exploding_gradients(setting: Setting, rng: np.random.Generator, index: int) -> Candidate:
     """No gradient clipping on a ReLU RNN over long sequences; the fix clips the global norm.
 
     The RNN is identity-initialised (IRNN, Le et al. 2015): its states are unbounded, so
     backpropagation through a long sequence multiplies the gradient by orders of magnitude,
     and the resulting update throws the loss up by orders of magnitude too.
     """
-    task = split.tasks["sequence"]
+    task = setting.tasks["sequence"]
     optimizer = ("sgd", "momentum")[index % 2]
     # The blow-up grows geometrically with sequence length; scale the LR down for long ones.
     base = {"sgd": 0.002, "momentum": 0.0012}[optimizer] * (60 / task.seq_len) ** 2
     recipe = Recipe(
         task=task,
-        model=_model(split, "rnn", "relu", 1.0),
+        model=_model(setting, "rnn", "relu", 1.0),
         optimizer=optimizer,
         lr=_lr(base * _jitter(rng, 0.7, 1.4)),
         batch_size=32,
@@ -339,7 +404,7 @@ def stable_lr_for_raw_features(recipe: Recipe, fraction: float) -> float:
     return _lr(fraction / curvature)
 
 
-def poor_feature_scaling(split: Split, rng: np.random.Generator, index: int) -> Candidate:
+def poor_feature_scaling(setting: Setting, rng: np.random.Generator, index: int) -> Candidate:
     """Raw features spanning 1e-2..1e3; the LR the largest feature allows crawls on the rest."""
     families = [
         ("linear", "sgd", None, "tanh"),
@@ -351,7 +416,7 @@ def poor_feature_scaling(split: Split, rng: np.random.Generator, index: int) -> 
     kind, optimizer, task, activation = families[index % len(families)]
     batches = (64, 128) if kind == "logistic" else (32, 64)
     tuned = _base(
-        split, rng, kind, optimizer, task=task, activation=activation, batch_sizes=batches
+        setting, rng, kind, optimizer, task=task, activation=activation, batch_sizes=batches
     )
     high = float(rng.choice([1e2, 3e2, 1e3]))
     raw = replace(tuned, scaling=(1e-2, high))
@@ -365,7 +430,7 @@ def poor_feature_scaling(split: Split, rng: np.random.Generator, index: int) -> 
     return Candidate("poor_feature_scaling", raw, fix, "standardised features")
 
 
-FAMILIES: dict[str, Callable[[Split, np.random.Generator, int], Candidate]] = {
+FAMILIES: dict[str, Callable[[Setting, np.random.Generator, int], Candidate]] = {
     "healthy": healthy,
     "diverging": diverging,
     "oscillating": oscillating,
@@ -381,4 +446,6 @@ def candidates(split: Split, label: str, start: int, count: int) -> Iterator[Can
     make = FAMILIES[label]
     for index in range(start, start + count):
         rng = np.random.default_rng([split.seed, VERDICTS.index(label), index])
-        yield make(split, rng, index)
+        setting = split.settings[index % len(split.settings)]
+        # Consecutive candidates alternate settings and each recipe family meets both.
+        yield make(setting, rng, -(-index // len(split.settings)))
