@@ -77,7 +77,7 @@ def test_notebook_view_escapes_names_from_the_logs(tmp_path):
     html = diagnosis._repr_html_()
     assert "<b onmouseover" not in html
     assert "&lt;b onmouseover=alert(1)&gt;run.csv" in html
-    assert "diverging" in html
+    assert f"<b>{diagnosis.verdict}</b>, confidence {diagnosis.confidence:.2f}" in html
 
 
 def test_html_and_markdown_from_the_command_line(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from chromium import CHROMIUM, QUIET_FLAGS
+from sample_runs import CASES, LABELS, firing_run, healthy_run, read_from, run_path
 
 from lrdoctor.audit import audit
 from lrdoctor.diagnosis import Doctor
@@ -22,22 +23,9 @@ from lrdoctor.plots import pair_runs, plot_overview, plot_run, sketch_runs
 from lrdoctor.reporters.html import render_html
 from lrdoctor.reporters.rules import render_page
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
-
-# Two or more runs per verdict, in four formats, with and without grad norm, lr and val loss.
-SUBSET = (
-    "dev/csv/train_log_001.csv",
-    "dev/csv/train_log_002.csv",
-    "dev/csv/train_log_003.csv",
-    "dev/csv/train_log_010.csv",
-    "dev/csv/train_log_011.csv",
-    "dev/csv/train_log_013.csv",
-    "dev/csv/train_log_014.csv",
-    "dev/exports/2024-03-07_0327_metrics.csv",
-    "dev/hf/finetune-8055",
-    "dev/hf/finetune-d16c",
-    "dev/hf/finetune-cca2",
-)
+# A run on which each built-in rule fires, and a healthy one: every verdict, several formats,
+# with and without grad norm, lr and val loss.
+SUBSET = tuple(dict.fromkeys(firing_run(code) for code in CASES)) + (healthy_run(),)
 SCRIPT_NAME = "<script>document.title='PWNED'</script>"
 IMAGE_NAME = "<img src=x onerror=document.body.dataset.pwned=1>"
 
@@ -45,18 +33,21 @@ IMAGE_NAME = "<img src=x onerror=document.body.dataset.pwned=1>"
 def _injected_runs(folder: Path) -> list[Path]:
     """Real runs under hostile names: a W&B export's run name and a CSV file name."""
     folder.mkdir()
-    export = SAMPLES / "heldout/wandb_export/wandb_export_2024-09-27T03_18_10.968+00_00.csv"
+    member = next(
+        name for name, entry in LABELS.items() if entry["format"] == "wandb_csv"
+    )  # "<export file>/<run display name>"
+    export, display = member.rsplit("/", 1)
     wandb = folder / "wandb_export_injected.csv"
-    wandb.write_text(export.read_text().replace("witty-otter-2", SCRIPT_NAME))
+    wandb.write_text(run_path(export).read_text().replace(display, SCRIPT_NAME))
     csv = folder / f"{IMAGE_NAME}.csv"
-    shutil.copyfile(SAMPLES / "dev/csv/train_log_005.csv", csv)
+    shutil.copyfile(run_path(firing_run("LRD502")), csv)
     return [wandb, csv]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
-    paths = [SAMPLES / part for part in SUBSET] + _injected_runs(folder / "injected")
+    paths = [run_path(part) for part in SUBSET] + _injected_runs(folder / "injected")
     result = audit(paths)
     runs = read_runs(paths).runs
     page = folder / "report.html"
@@ -163,7 +154,7 @@ def test_each_run_section_has_its_plot_findings_remedies_and_rule_pages(report):
         for finding in diagnosis.findings:
             rules[finding.code] = section
     fired = {f.code for d in result.diagnoses for f in d.findings}
-    assert {"LRD101", "LRD201", "LRD301", "LRD401", "LRD502", "LRD601"} <= fired
+    assert set(CASES) <= fired
     catalogue = {rule.code: rule for rule in Doctor().catalogue}
     for code, section in rules.items():
         assert f"<summary>rule page: {code} {catalogue[code].name}</summary>" in section
@@ -173,11 +164,15 @@ def test_each_run_section_has_its_plot_findings_remedies_and_rule_pages(report):
 def test_a_diverging_run_is_plotted_on_a_log_scale_with_its_first_nan_marked(report):
     result, runs, _ = report
     diagnosis, run = next(
-        (d, r) for d, r in pair_runs(result, runs) if d.name == "train_log_010.csv"
+        (d, r) for d, r in pair_runs(result, runs) if read_from(d.source, firing_run("LRD101"))
     )
     nan_finding = next(f for f in diagnosis.findings if f.name == "loss-not-finite")
     figure = plot_run(run, diagnosis)
-    loss_axes, lr_axes = figure.axes  # train loss panel, then lr (logged; no grad norm)
+    loss_axes, *panels = figure.axes  # the loss, then grad norm and lr where logged
+    logged = [role for role in ("grad_norm", "lr") if role in diagnosis.signals]
+    assert [axes.get_ylabel().removesuffix(" (log)") for axes in panels] == [
+        {"grad_norm": "gradient norm", "lr": "learning rate"}[role] for role in logged
+    ]
     # Billions of times its start: drawn in decades, the finite points as logged.
     assert loss_axes.get_ylabel() == "loss (log)"
     train = run.curves[diagnosis.signals["train_loss"]]
@@ -189,7 +184,6 @@ def test_a_diverging_run_is_plotted_on_a_log_scale_with_its_first_nan_marked(rep
     assert f"LRD101 loss-not-finite (step {nan_finding.steps[0]})" in labels
     marks = [line for line in loss_axes.get_lines() if line.get_label().startswith("LRD101")]
     assert list(marks[0].get_xdata()) == [nan_finding.steps[0]] * 2
-    assert lr_axes.get_ylabel() == "learning rate"
 
 
 def test_the_overview_has_one_small_plot_per_run_coloured_by_verdict(report):
@@ -203,14 +197,14 @@ def test_the_overview_has_one_small_plot_per_run_coloured_by_verdict(report):
 
 def test_spikes_are_marked_where_they_are_and_an_oscillating_window_is_shaded(report):
     result, runs, _ = report
-    pairs = {d.name: (d, r) for d, r in pair_runs(result, runs)}
-    diagnosis, run = pairs["train_log_002.csv"]
+    pairs = pair_runs(result, runs)
+    diagnosis, run = next((d, r) for d, r in pairs if read_from(d.source, firing_run("LRD502")))
     spikes = next(f for f in diagnosis.findings if f.name == "loss-spikes")
     loss_axes = plot_run(run, diagnosis).axes[0]
     markers = next(c for c in loss_axes.collections if c.get_label() == "LRD502 spikes")
     marked_steps = markers.get_offsets()[:, 0]
     assert len(marked_steps) >= 1 and marked_steps[0] == spikes.evidence["first_spike_step"]
-    diagnosis, run = pairs["finetune-8055"]
+    diagnosis, run = next((d, r) for d, r in pairs if read_from(d.source, firing_run("LRD201")))
     oscillation = next(f for f in diagnosis.findings if f.name == "loss-oscillates")
     loss_axes = plot_run(run, diagnosis).axes[0]
     window = next(p for p in loss_axes.patches if p.get_label() == "LRD201 loss-oscillates")

@@ -5,27 +5,21 @@ from __future__ import annotations
 import re
 import shutil
 from html import unescape
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from sample_runs import firing_run, healthy_run, read_from, run_path
 
 from lrdoctor.audit import audit
 from lrdoctor.discovery import read_runs
 from lrdoctor.plots import sketch_runs
 from lrdoctor.reporters.markdown import plots_folder, render_markdown
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
-# One run per failure verdict plus a healthy one, across plain CSV, long CSV and HF formats.
-SUBSET = (
-    "dev/csv/train_log_001.csv",
-    "dev/csv/train_log_002.csv",
-    "dev/csv/train_log_003.csv",
-    "dev/csv/train_log_010.csv",
-    "dev/hf/finetune-8055",
-    "dev/hf/finetune-d16c",
-    "dev/exports/2024-03-09_2271_metrics.csv",
-)
+# One run per failure verdict plus a healthy one, in several formats.
+DIVERGING = firing_run("LRD101")
+SUBSET = tuple(
+    firing_run(code) for code in ("LRD101", "LRD201", "LRD301", "LRD401", "LRD501", "LRD601")
+) + (healthy_run(),)
 HOSTILE_NAME = "run |<b>bold| [link](x) #1.csv"  # a file name: no slash, so no </b>
 
 
@@ -34,8 +28,8 @@ def post_mortem(tmp_path_factory):
     folder = tmp_path_factory.mktemp("post mortem")
     hostile = folder / "logs" / HOSTILE_NAME
     hostile.parent.mkdir()
-    shutil.copyfile(SAMPLES / "dev/csv/train_log_005.csv", hostile)
-    paths = [SAMPLES / part for part in SUBSET] + [hostile]
+    shutil.copyfile(run_path(firing_run("LRD502")), hostile)
+    paths = [run_path(part) for part in SUBSET] + [hostile]
     result = audit(paths)
     out_path = folder / "audit report.md"
     text = render_markdown(result, sketch_runs(result, read_runs(paths).runs), out_path)
@@ -66,15 +60,20 @@ def test_every_run_has_a_section_with_its_verdict_and_a_plot_linked_relatively(p
     assert sorted(p.name for p in plots_folder(out_path).iterdir()) == sorted(
         unquote(link).split("/")[1] for link in links
     )
+    by_name = {unescape(_unescaped(heading)): part for heading, part in sections.items()}
     for diagnosis in result.diagnoses:
-        section = next(s for s in sections.values() if f"**{diagnosis.verdict}**" in s)
-        assert f"(confidence {diagnosis.confidence:.2f})" in section
+        section = by_name[diagnosis.name]
+        assert f"**{diagnosis.verdict}** (confidence {diagnosis.confidence:.2f})" in section
 
 
 def test_findings_show_message_evidence_table_and_remedies_in_order(post_mortem):
     result, _, text = post_mortem
-    diverging = next(d for d in result.diagnoses if d.name == "train_log_010.csv")
-    section = _sections(text)["train\\_log\\_010.csv"]
+    diverging = next(d for d in result.diagnoses if read_from(d.source, DIVERGING))
+    section = next(
+        part
+        for heading, part in _sections(text).items()
+        if unescape(_unescaped(heading)) == diverging.name
+    )
     for finding in diverging.to_dict()["findings"]:
         block = section.split(f"#### {finding['rule']} ", 1)[1].split("\n#### ", 1)[0]
         assert finding["message"] in _unescaped(block)
