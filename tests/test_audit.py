@@ -66,8 +66,9 @@ def test_dev_accuracy_does_not_regress(accuracy):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open in issue 3: held-out macro-F1 0.84, healthy false alarms 3/9, oscillating "
-    "and poor-scaling recall 0.67 miss the bar; thresholds are tuned on dev only",
+    reason="open in issue 3: held-out macro-F1 0.81, healthy false alarms 4/15, recall 0.47 "
+    "for poor_feature_scaling and 0.60 for oscillating miss the bar; thresholds are tuned on "
+    "dev only",
 )
 def test_held_out_accuracy_meets_the_bar(accuracy):
     """Held-out runs (other seeds, tasks and sizes) were never used to tune thresholds."""
@@ -216,3 +217,20 @@ def test_audit_text_lists_worst_first_with_a_summary(sample_audit):
 
 def test_library_audit_accepts_a_single_path(sample_audit):
     assert len(audit(str(SAMPLE_LOGS)).diagnoses) == len(sample_audit.diagnoses)
+
+
+def test_evaluation_of_one_split_leaves_the_others_unscored(sample_audit, accuracy):
+    only_dev = evaluate(SAMPLE_LOGS, sample_audit, splits=["dev"])
+    assert list(only_dev) == ["dev"]
+    assert only_dev["dev"] == accuracy["dev"]
+    with pytest.raises(SystemExit, match="no split named nosuch"):
+        evaluate(SAMPLE_LOGS, sample_audit, splits=["nosuch"])
+
+
+def test_every_rate_comes_with_a_95_percent_interval_around_it(accuracy):
+    for scores in accuracy.values():
+        low, high = scores.healthy_false_alarm_interval
+        assert low <= scores.healthy_false_alarm_rate <= high
+        for label, recall in scores.recall.items():
+            low, high = scores.recall_interval[label]
+            assert low <= recall <= high and high - low > 0.05  # 15-20 runs cannot pin it down

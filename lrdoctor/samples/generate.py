@@ -503,8 +503,9 @@ optimiser, lr, batch size, schedule, feature scaling, clipping, seed, steps), ho
 logged, and the check with its numbers (and the counterfactual fix where the verdict names
 a cause). Candidates that failed their check are listed under `dropped`.
 
-- `dev/`: thresholds may be tuned on these runs.
-- `heldout/`: other data sets, feature counts, sizes, model widths and seeds; never tune on it.
+- `dev/`: thresholds may be tuned on these runs; two settings of data sets and model widths.
+- `heldout/`: two other settings (data sets, feature counts, sizes, model widths) and other
+  seeds; never tune on it.
 
 Regenerate with `python -m lrdoctor.samples sample_logs`.
 """
