@@ -25,9 +25,11 @@ from lrdoctor.engine import (
 from lrdoctor.engine.vocabulary import REMEDY_KINDS, VERDICTS
 from lrdoctor.features import (
     FEATURES,
-    HAS_VAL_LOSS,
+    HAS_PREFIX,
+    OPTIONAL_SIGNALS,
     SIGNALS,
     VAL_PREFIX,
+    Prepared,
     Value,
     known_features,
     measure,
@@ -130,7 +132,7 @@ class Doctor:
     def features(self, run: Run, signals: Mapping[str, str]) -> dict[str, dict[str, Value]]:
         """Features per signal; every signal also sees the grad-norm and lr features by name,
         the val-loss features as `val_<name>` (None where the run logs no such curve) and
-        `has_val_loss`."""
+        `has_<signal>` for the optional signals."""
         measured = {
             role: measure(run.curves[tag], role) for role, tag in signals.items() if role in SIGNALS
         }
@@ -142,7 +144,9 @@ class Doctor:
         }
         val = measured.get("val_loss", {})
         shared |= {VAL_PREFIX + name: value for name, value in val.items()}
-        shared[HAS_VAL_LOSS] = val.get("noise") is not None
+        for role in OPTIONAL_SIGNALS:
+            curve = run.curves[signals[role]] if role in signals else None
+            shared[HAS_PREFIX + role] = curve is not None and Prepared(curve).measurable
         return {role: shared | values for role, values in measured.items()}
 
     def diagnose(self, run: Run) -> Diagnosis:

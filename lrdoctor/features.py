@@ -52,12 +52,14 @@ def feature(*signals: str) -> Callable:
 
 
 VAL_PREFIX = "val_"
-HAS_VAL_LOSS = "has_val_loss"
+HAS_PREFIX = "has_"
+OPTIONAL_SIGNALS = ("val_loss", "grad_norm", "lr")
 
 
 def known_features() -> set[str]:
     """Every name a condition may use: each feature, each val-loss feature as `val_<name>`,
-    and `has_val_loss` (a val-loss curve long enough to measure was logged).
+    and `has_val_loss`, `has_grad_norm`, `has_lr` (that curve was logged, long enough to
+    measure), so a rule can say what to do when a curve is absent rather than stay unknown.
 
     Train-loss rules see the val-loss curve's features under the prefix. The val loss is
     measured on a fixed set, so it is free of mini-batch noise: when parameters bounce (an
@@ -65,7 +67,7 @@ def known_features() -> set[str]:
     learning rather than memorising the training set.
     """
     val_names = {VAL_PREFIX + name for name in FEATURES if "val_loss" in FEATURES[name].signals}
-    return set(FEATURES) | val_names | {HAS_VAL_LOSS}
+    return set(FEATURES) | val_names | {HAS_PREFIX + role for role in OPTIONAL_SIGNALS}
 
 
 class Prepared:

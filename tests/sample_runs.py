@@ -22,7 +22,18 @@ LABELS = json.loads((SAMPLE_LOGS / "labels.json").read_text())["runs"]
 
 def firing_run(code: str) -> str:
     """A run (a file or folder of its own) on which rule `code` is the top finding."""
-    return CASES[code]["fires"][0]
+    name = CASES[code]["fires"][0]
+    assert run_path(name).exists(), f"{code}'s first case {name} is not a file or folder"
+    return name
+
+
+def firing_runs_on_disk() -> dict[str, str]:
+    """For each rule whose first case is a file or folder of its own, that run."""
+    return {
+        code: case["fires"][0]
+        for code, case in CASES.items()
+        if run_path(case["fires"][0]).exists()
+    }
 
 
 def healthy_run() -> str:

@@ -19,16 +19,22 @@ def test_train_loss_rules_see_the_val_curve_under_the_val_prefix():
     features = _features(firing_run("LRD202"))  # logs a val loss
     train, val = features["train_loss"], features["val_loss"]
     assert train["has_val_loss"] is True
+    assert train["has_lr"] is ("lr" in features) and train["has_grad_norm"] is (
+        "grad_norm" in features
+    )
     assert train["val_noise"] == val["noise"] != train["noise"]
     assert train["val_trend_z"] == val["trend_z"]
     assert "val_noise" in known_features() and "val_grad_norm_median" not in known_features()
 
 
 def test_without_a_val_curve_the_val_features_are_missing_not_zero():
-    features = _features(firing_run("LRD201"))  # logs no val loss
+    features = _features(firing_run("LRD601"))  # logs no val loss
     assert "val_loss" not in features
     train = features["train_loss"]
     assert train["has_val_loss"] is False
+    assert train["has_lr"] is ("lr" in features) and train["has_grad_norm"] is (
+        "grad_norm" in features
+    )
     assert train["val_noise"] is None and train["val_late_loglog_slope"] is None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from chromium import CHROMIUM, QUIET_FLAGS
-from sample_runs import CASES, LABELS, firing_run, healthy_run, read_from, run_path
+from sample_runs import LABELS, firing_run, firing_runs_on_disk, healthy_run, read_from, run_path
 
 from lrdoctor.audit import audit
 from lrdoctor.diagnosis import Doctor
@@ -25,7 +25,7 @@ from lrdoctor.reporters.rules import render_page
 
 # A run on which each built-in rule fires, and a healthy one: every verdict, several formats,
 # with and without grad norm, lr and val loss.
-SUBSET = tuple(dict.fromkeys(firing_run(code) for code in CASES)) + (healthy_run(),)
+SUBSET = tuple(dict.fromkeys(firing_runs_on_disk().values())) + (healthy_run(),)
 SCRIPT_NAME = "<script>document.title='PWNED'</script>"
 IMAGE_NAME = "<img src=x onerror=document.body.dataset.pwned=1>"
 
@@ -154,7 +154,7 @@ def test_each_run_section_has_its_plot_findings_remedies_and_rule_pages(report):
         for finding in diagnosis.findings:
             rules[finding.code] = section
     fired = {f.code for d in result.diagnoses for f in d.findings}
-    assert set(CASES) <= fired
+    assert set(firing_runs_on_disk()) <= fired
     catalogue = {rule.code: rule for rule in Doctor().catalogue}
     for code, section in rules.items():
         assert f"<summary>rule page: {code} {catalogue[code].name}</summary>" in section
@@ -204,8 +204,8 @@ def test_spikes_are_marked_where_they_are_and_an_oscillating_window_is_shaded(re
     markers = next(c for c in loss_axes.collections if c.get_label() == "LRD502 spikes")
     marked_steps = markers.get_offsets()[:, 0]
     assert len(marked_steps) >= 1 and marked_steps[0] == spikes.evidence["first_spike_step"]
-    diagnosis, run = next((d, r) for d, r in pairs if read_from(d.source, firing_run("LRD201")))
-    oscillation = next(f for f in diagnosis.findings if f.name == "loss-oscillates")
+    diagnosis, run = next((d, r) for d, r in pairs if read_from(d.source, firing_run("LRD202")))
+    oscillation = next(f for f in diagnosis.findings if f.name == "val-loss-bounces")
     loss_axes = plot_run(run, diagnosis).axes[0]
-    window = next(p for p in loss_axes.patches if p.get_label() == "LRD201 loss-oscillates")
+    window = next(p for p in loss_axes.patches if p.get_label() == "LRD202 val-loss-bounces")
     assert (window.get_x(), window.get_x() + window.get_width()) == oscillation.steps

@@ -18,7 +18,7 @@ from lrdoctor.reporters.markdown import plots_folder, render_markdown
 # One run per failure verdict plus a healthy one, in several formats.
 DIVERGING = firing_run("LRD101")
 SUBSET = tuple(
-    firing_run(code) for code in ("LRD101", "LRD201", "LRD301", "LRD401", "LRD501", "LRD601")
+    firing_run(code) for code in ("LRD101", "LRD202", "LRD301", "LRD401", "LRD501", "LRD602")
 ) + (healthy_run(),)
 HOSTILE_NAME = "run |<b>bold| [link](x) #1.csv"  # a file name: no slash, so no </b>
 

@@ -258,9 +258,9 @@ def test_heldout_uses_other_tasks_and_model_sizes(labels):
 
     assert not shapes("dev") & shapes("heldout")
     for split in ("dev", "heldout"):
-        # Two settings per split: each task family appears with two feature counts.
+        # Several settings per split: each task family appears with several feature counts.
         tasks = Counter(task for task, _features in {shape[:2] for shape in shapes(split)})
-        assert set(tasks.values()) == {2}, (split, tasks)
+        assert min(tasks.values()) >= 2, (split, tasks)
 
 
 def test_no_machine_paths_in_committed_files():

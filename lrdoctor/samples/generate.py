@@ -275,7 +275,7 @@ class Generator:
                 for label in VERDICTS
                 for item in plan_candidates(SPLITS[name], label, 0, target + 4)
             ]
-            for round_number in range(4):
+            for round_number in range(6):
                 started = time.monotonic()
                 for outcome in self._run(pool, batch):
                     outcomes[outcome.planned.split][outcome.planned.candidate.label].append(outcome)
@@ -429,12 +429,13 @@ def write_all(
         ordinals: Counter = Counter()
         mlflow_runs: list[tuple[LoggedRun, str]] = []
         base = SPLIT_START[split_name].timestamp()
-        for position in order:
+        for written, position in enumerate(order):
             outcome = kept[int(position)]
             planned = outcome.planned
             fmt = planned.plan.format
             rng = np.random.default_rng([SPLITS[split_name].seed, 5, int(position)])
-            start_time = base + 5400.0 * len(runs) + float(rng.integers(0, 3000))
+            # Runs of a split start 1.5 h apart: its names never depend on another split.
+            start_time = base + 5400.0 * written + float(rng.integers(0, 3000))
             name = run_name(planned, ordinals[fmt], start_time, rng)
             while name in runs:
                 name = run_name(planned, ordinals[fmt], start_time, rng)
@@ -503,7 +504,7 @@ optimiser, lr, batch size, schedule, feature scaling, clipping, seed, steps), ho
 logged, and the check with its numbers (and the counterfactual fix where the verdict names
 a cause). Candidates that failed their check are listed under `dropped`.
 
-- `dev/`: thresholds may be tuned on these runs; two settings of data sets and model widths.
+- `dev/`: thresholds may be tuned on these runs; four settings of data sets and model widths.
 - `heldout/`: two other settings (data sets, feature counts, sizes, model widths) and other
   seeds; never tune on it.
 

@@ -1,7 +1,7 @@
 """The catalogue: for each verdict, recipes that induce it by its cause, and the fix to try.
 
 Development and held-out runs use different settings: data sets (sizes, features, noise,
-seeds) and model widths. Each split has two settings, so thresholds tuned on development
+seeds) and model widths. Each split has several settings, so thresholds tuned on development
 runs must already hold across tasks, and held-out runs meet new tasks, not just new seeds.
 """
 
@@ -79,6 +79,44 @@ SPLITS = {
                 mlp_hidden=96,
                 deep_hidden=(24,) * 14,
                 rnn_hidden=24,
+            ),
+            Setting(
+                tasks={
+                    "linear": TaskSpec("linear_regression", 8, 1024, 256, noise=0.3, data_seed=501),
+                    "logistic": TaskSpec(
+                        "softmax_classification", 16, 4096, 1024, outputs=6, data_seed=502
+                    ),
+                    "teacher": TaskSpec(
+                        "teacher_regression", 12, 2048, 512, noise=0.2, data_seed=503
+                    ),
+                    "rings": TaskSpec("rings", 10, 2048, 512, outputs=5, noise=0.05, data_seed=504),
+                    "sequence": TaskSpec(
+                        "sequence_filter", 3, 512, 128, noise=0.04, seq_len=70, data_seed=505
+                    ),
+                },
+                mlp_hidden=32,
+                deep_hidden=(48,) * 6,
+                rnn_hidden=12,
+            ),
+            Setting(
+                tasks={
+                    "linear": TaskSpec(
+                        "linear_regression", 40, 6144, 1024, noise=0.02, data_seed=601
+                    ),
+                    "logistic": TaskSpec(
+                        "softmax_classification", 6, 1024, 256, outputs=2, data_seed=602
+                    ),
+                    "teacher": TaskSpec(
+                        "teacher_regression", 8, 1024, 256, noise=0.02, data_seed=603
+                    ),
+                    "rings": TaskSpec("rings", 20, 3072, 768, outputs=3, noise=0.15, data_seed=604),
+                    "sequence": TaskSpec(
+                        "sequence_filter", 2, 320, 96, noise=0.01, seq_len=80, data_seed=605
+                    ),
+                },
+                mlp_hidden=160,
+                deep_hidden=(20,) * 12,
+                rnn_hidden=32,
             ),
         ),
     ),
