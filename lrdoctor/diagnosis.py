@@ -33,6 +33,7 @@ from lrdoctor.features import (
     Value,
     known_features,
     measure,
+    measure_across,
 )
 from lrdoctor.model import Run
 from lrdoctor.roles import assign_roles
@@ -131,11 +132,12 @@ class Doctor:
 
     def features(self, run: Run, signals: Mapping[str, str]) -> dict[str, dict[str, Value]]:
         """Features per signal; every signal also sees the grad-norm and lr features by name,
-        the val-loss features as `val_<name>` (None where the run logs no such curve) and
-        `has_<signal>` for the optional signals."""
-        measured = {
-            role: measure(run.curves[tag], role) for role, tag in signals.items() if role in SIGNALS
+        the val-loss features as `val_<name>` (None where the run logs no such curve),
+        `has_<signal>` for the optional signals and the features measured across signals."""
+        prepared = {
+            role: Prepared(run.curves[tag]) for role, tag in signals.items() if role in SIGNALS
         }
+        measured = {role: measure(curve, role) for role, curve in prepared.items()}
         shared = {name: None for name in known_features()}
         shared |= {  # grad_* and lr_* features belong to one signal each
             name: measured.get(spec.signals[0], {}).get(name)
@@ -145,8 +147,8 @@ class Doctor:
         val = measured.get("val_loss", {})
         shared |= {VAL_PREFIX + name: value for name, value in val.items()}
         for role in OPTIONAL_SIGNALS:
-            curve = run.curves[signals[role]] if role in signals else None
-            shared[HAS_PREFIX + role] = curve is not None and Prepared(curve).measurable
+            shared[HAS_PREFIX + role] = role in prepared and prepared[role].measurable
+        shared |= measure_across(prepared)
         return {role: shared | values for role, values in measured.items()}
 
     def diagnose(self, run: Run) -> Diagnosis:

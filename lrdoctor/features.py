@@ -58,8 +58,9 @@ OPTIONAL_SIGNALS = ("val_loss", "grad_norm", "lr")
 
 def known_features() -> set[str]:
     """Every name a condition may use: each feature, each val-loss feature as `val_<name>`,
-    and `has_val_loss`, `has_grad_norm`, `has_lr` (that curve was logged, long enough to
-    measure), so a rule can say what to do when a curve is absent rather than stay unknown.
+    `has_val_loss`, `has_grad_norm`, `has_lr` (that curve was logged, long enough to
+    measure), so a rule can say what to do when a curve is absent rather than stay unknown,
+    and the features measured across two signals (`ACROSS`).
 
     Train-loss rules see the val-loss curve's features under the prefix. The val loss is
     measured on a fixed set, so it is free of mini-batch noise: when parameters bounce (an
@@ -67,7 +68,8 @@ def known_features() -> set[str]:
     learning rather than memorising the training set.
     """
     val_names = {VAL_PREFIX + name for name in FEATURES if "val_loss" in FEATURES[name].signals}
-    return set(FEATURES) | val_names | {HAS_PREFIX + role for role in OPTIONAL_SIGNALS}
+    has_names = {HAS_PREFIX + role for role in OPTIONAL_SIGNALS}
+    return set(FEATURES) | val_names | has_names | set(ACROSS)
 
 
 class Prepared:
@@ -554,6 +556,13 @@ def _grad_ratio(c: Prepared) -> np.ndarray:
     return c.clean / median if median > 0 else np.full(c.clean.shape, np.nan)
 
 
+def _grad_local_ratio(c: Prepared) -> np.ndarray:
+    """Each gradient norm over the running median of the 21 points around it (NaN where 0)."""
+    local = ndimage.median_filter(c.clean, size=21, mode="nearest")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(local > 0, c.clean / local, np.nan)
+
+
 @feature("grad_norm")
 @_needs_points
 def grad_norm_median(c: Prepared) -> float:
@@ -584,11 +593,8 @@ def grad_local_spike_ratio(c: Prepared) -> float | None:
     Gradient norms shrink as training converges, so the early norms of a healthy run can be
     tens of times the overall median; an explosion is a jump above the *local* level.
     """
-    local = ndimage.median_filter(c.clean, size=21, mode="nearest")
-    valid = local > 0
-    if not valid.any():
-        return None
-    return float(np.max(c.clean[valid] / local[valid]))
+    ratio = _grad_local_ratio(c)
+    return None if np.isnan(ratio).all() else float(np.nanmax(ratio))
 
 
 @feature("grad_norm")
@@ -653,11 +659,68 @@ def lr_drops(c: Prepared) -> int | None:
     return int(np.sum((current > 0) & (previous / np.where(current > 0, current, 1) >= 2)))
 
 
-def measure(curve: Curve, signal_role: str) -> dict[str, Value]:
-    """Every feature registered for `signal_role`, measured on `curve`."""
-    prepared = Prepared(curve)
+# --- across signals: two curves of one run -------------------------------------------------
+
+ACROSS: dict[str, FeatureSpec] = {}
+
+
+def across(*signals: str) -> Callable:
+    """Register a measurement of two or more signals of one run (all must be measurable)."""
+
+    def register(function: Callable) -> Callable:
+        doc = " ".join((function.__doc__ or "").split())
+        ACROSS[function.__name__] = FeatureSpec(function.__name__, signals, doc, function)
+        return function
+
+    return register
+
+
+@across("train_loss", "val_loss")
+def val_gap(train: Prepared, val: Prepared) -> float | None:
+    """Final val loss over final train loss in decades (log10): the generalisation gap.
+
+    Near 0 the model does as well on unseen data as on its training data; 0.3 means the val
+    loss ends twice the training loss (memorising). Negative values are common with dropout
+    or when the training loss is averaged over an epoch the model improved during.
+    """
+    if not (train.positive and val.positive):
+        return None
+    return float(np.median(val.tail(0.10)) - np.median(train.tail(0.10)))
+
+
+@across("train_loss", "grad_norm")
+def spike_coincidence(loss: Prepared, grad: Prepared) -> float | None:
+    """Share of gradient-norm spikes (10x their local median) met by a loss spike.
+
+    A spike in the gradient norm that throws the loss up at the same step is an update that
+    blew up, not a noisy measurement: clipping would have bounded it. The loss spike must be
+    at the loss point nearest the gradient spike or one of its neighbours.
+    """
+    spikes = np.flatnonzero(_grad_local_ratio(grad) > 10)
+    if not spikes.size or loss.clean_steps.size < 2:
+        return None
+    loss_spikes = np.zeros(loss.clean.size + 2, dtype=bool)
+    loss_spikes[_spikes(loss, 8.0) + 1] = True
+    nearest = np.searchsorted(loss.clean_steps, grad.clean_steps[spikes])
+    nearest = np.clip(nearest, 0, loss.clean.size - 1) + 1
+    met = loss_spikes[nearest - 1] | loss_spikes[nearest] | loss_spikes[nearest + 1]
+    return float(np.mean(met))
+
+
+def measure(prepared: Prepared, signal_role: str) -> dict[str, Value]:
+    """Every feature registered for `signal_role`, measured on one prepared curve."""
     return {
         name: spec.function(prepared)
         for name, spec in FEATURES.items()
         if signal_role in spec.signals
+    }
+
+
+def measure_across(prepared: dict[str, Prepared]) -> dict[str, Value]:
+    """Every across-signal feature: None unless each of its signals is present and measurable."""
+    return {
+        name: spec.function(*(prepared[role] for role in spec.signals))
+        if all(role in prepared and prepared[role].measurable for role in spec.signals)
+        else None
+        for name, spec in ACROSS.items()
     }

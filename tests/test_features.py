@@ -1,7 +1,9 @@
-"""Features on real sample runs: the val-loss view train-loss rules get, and trend_z."""
+"""Features on real sample runs: the val-loss view train-loss rules get, trend_z, and the
+features measured across two curves."""
 
 import numpy as np
-from sample_runs import firing_run, run_path
+import pytest
+from sample_runs import LABELS, SAMPLE_LOGS, firing_run, run_path
 from scipy import stats
 
 from lrdoctor.diagnosis import Doctor
@@ -49,3 +51,34 @@ def test_trend_z_is_the_mann_kendall_test_statistic():
     expected = stats.kendalltau(steps, values, method="asymptotic").pvalue
     np.testing.assert_allclose(2 * stats.norm.sf(abs(z)), expected, rtol=1e-6)
     assert z < -2  # a crawl still falls significantly
+
+
+def test_val_gap_is_the_final_val_loss_over_the_final_train_loss_in_decades():
+    (run,) = read_runs([run_path(firing_run("LRD202"))]).runs
+    roles = assign_roles(run)
+    tails = []
+    for role in ("train_loss", "val_loss"):
+        values = run.curves[roles[role]].values
+        tails.append(np.median(np.log10(values[-max(3, round(values.size * 0.1)) :])))
+    gap = Doctor().features(run, roles)["train_loss"]["val_gap"]
+    assert gap == pytest.approx(tails[1] - tails[0])
+
+
+def test_every_gradient_explosion_in_the_samples_threw_the_loss_up_at_once():
+    """Real exploding runs: each grad-norm spike meets a loss spike; a healthy run has none."""
+    doctor = Doctor()
+    exploding = healthy = 0
+    for run in read_runs([SAMPLE_LOGS]).runs:
+        entry = LABELS.get(run.name, {"split": None})
+        label = entry["label"] if entry["split"] == "dev" else None
+        roles = assign_roles(run)
+        if "grad_norm" not in roles or label not in ("exploding_gradients", "healthy"):
+            continue
+        coincidence = doctor.features(run, roles)["grad_norm"]["spike_coincidence"]
+        if label == "healthy":
+            healthy += 1
+            assert coincidence is None, run.name  # no spike 10x above its neighbours
+        elif coincidence is not None:
+            exploding += 1
+            assert coincidence == 1.0, run.name
+    assert exploding >= 5 and healthy >= 5
