@@ -40,15 +40,18 @@ class FeatureSpec:
 FEATURES: dict[str, FeatureSpec] = {}
 
 
-def feature(*signals: str) -> Callable:
-    """Register a measurement for the given signals under the function's name."""
-
+def _registrar(registry: dict[str, FeatureSpec], signals: tuple[str, ...]) -> Callable:
     def register(function: Callable) -> Callable:
         doc = " ".join((function.__doc__ or "").split())
-        FEATURES[function.__name__] = FeatureSpec(function.__name__, signals, doc, function)
+        registry[function.__name__] = FeatureSpec(function.__name__, signals, doc, function)
         return function
 
     return register
+
+
+def feature(*signals: str) -> Callable:
+    """Register a measurement for the given signals under the function's name."""
+    return _registrar(FEATURES, signals)
 
 
 VAL_PREFIX = "val_"
@@ -666,13 +669,7 @@ ACROSS: dict[str, FeatureSpec] = {}
 
 def across(*signals: str) -> Callable:
     """Register a measurement of two or more signals of one run (all must be measurable)."""
-
-    def register(function: Callable) -> Callable:
-        doc = " ".join((function.__doc__ or "").split())
-        ACROSS[function.__name__] = FeatureSpec(function.__name__, signals, doc, function)
-        return function
-
-    return register
+    return _registrar(ACROSS, signals)
 
 
 @across("train_loss", "val_loss")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sample_runs import LABELS, firing_run, run_path
 from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary import DirectoryOutput, Writer
@@ -20,6 +21,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 from tensorboardX import SummaryWriter
 
+from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
 from lrdoctor.readers import _tfrecord
 from lrdoctor.readers._tfrecord import read_event_file
@@ -777,3 +779,52 @@ def test_lightning_hparams_beside_the_event_files_become_params(shared_fixtures)
     assert run.params["input_shape"] == "[128, 64]"
     assert run.params["z_dim"] == "32"
     assert run.warnings == ()
+
+
+def test_hparams_in_a_lightning_event_file_become_params(tensorboard_fixtures, tmp_path):
+    """Without its hparams.yaml, a Lightning run still has its hyper-parameters: the
+    session-start summary of the hparams plugin is decoded."""
+    source = tensorboard_fixtures / "lightning_tblogger/medium_pilot/version_0"
+    (event_file,) = source.glob("events.out.tfevents.*")
+    shutil.copy(event_file, tmp_path)
+    run = read_one(tmp_path)
+    assert run.params["lr"] == pytest.approx(0.001)
+    assert run.params["kl_beta"] == pytest.approx(0.7)
+    assert run.params["posterior_type"] == "diag"
+    # With the yaml beside it, the yaml's values win (Lightning writes both).
+    assert read_one(source).params["z_dim"] == "32"
+
+
+def test_add_hparams_child_directory_belongs_to_its_run(tmp_path):
+    """tensorboardX and PyTorch write add_hparams into a timestamped child of the run."""
+    writer = SummaryWriter(str(tmp_path / "run1"))
+    for step in range(20):
+        writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+    writer.add_hparams({"lr": 0.03, "batch_size": 2, "optimizer": "sgd"}, {"hparam/loss": 0.05})
+    writer.close()
+    (child,) = [path for path in (tmp_path / "run1").iterdir() if path.is_dir()]
+    assert list(child.glob("events.out.tfevents.*"))
+    runs = discover(tmp_path)
+    assert list(runs) == ["run1"]
+    run = runs["run1"]
+    assert run.params == {"lr": pytest.approx(0.03), "batch_size": 2.0, "optimizer": "sgd"}
+    assert set(run.curves) == {"train/loss", "hparam/loss"}
+
+
+def test_a_remedy_quotes_the_lr_that_add_hparams_recorded(tmp_path):
+    """A real oscillating run, re-logged with tensorboardX: its LR reaches the remedy."""
+    name = firing_run("LRD202")
+    table = np.genfromtxt(run_path(name), delimiter=",", names=True)
+    writer = SummaryWriter(str(tmp_path / "osc"))
+    for row in table:  # a wide CSV: blank cells where a series was not logged
+        for column, tag in (("loss", "train/loss"), ("val_loss", "val/loss")):
+            if not np.isnan(row[column]):
+                writer.add_scalar(tag, row[column], int(row["step"]))
+    lr = LABELS[name]["recipe"]["lr"]
+    writer.add_hparams({"lr": lr, "optimizer": "sgd"}, {"hparam/val_loss": table["val_loss"][-1]})
+    writer.close()
+    (run,) = read_runs([tmp_path]).runs
+    diagnosis = Doctor().diagnose(run)
+    assert diagnosis.verdict == "oscillating"
+    remedies = diagnosis.to_dict()["findings"][0]["remedies"]
+    assert f"Lower the learning rate from {lr:.2g} to about {lr / 3:.2g}..{lr / 2:.2g}." in remedies

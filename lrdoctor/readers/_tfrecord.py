@@ -32,9 +32,13 @@ import numpy as np
 from google.protobuf.message import DecodeError
 from numpy.lib.stride_tricks import sliding_window_view
 from tensorboard.compat.proto import event_pb2
+from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.util import tensor_util
 
 SCALARS_PLUGIN = "scalars"
+HPARAMS_PLUGIN = "hparams"
+# The summary the hparams plugin writes once per session, with the hyper-parameter values.
+HPARAMS_SESSION_TAG = "_hparams_/session_start_info"
 
 # Records longer than this skip the bulk decoder: they are images, histograms, graphs or
 # hyper-parameter blobs, rarely scalars, and never share a layout with other records.
@@ -149,6 +153,7 @@ class EventFileScalars:
     scalars: dict[str, Points] = field(default_factory=dict)
     pending_tensors: dict[str, Points] = field(default_factory=dict)
     plugins: dict[str, str] = field(default_factory=dict)
+    hparams: dict[str, float | str | bool] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     records: int = 0
     is_event_file: bool = True
@@ -445,6 +450,35 @@ def _protobuf_points(data: bytes) -> tuple[int, float, list[tuple[str, bool, flo
     return event.step, event.wall_time, points, plugins
 
 
+def session_hparams(data: bytes) -> dict[str, float | str | bool]:
+    """The hyper-parameters in one record's hparams session-start summary, by name.
+
+    Written by `add_hparams` (PyTorch, tensorboardX) and by TensorBoard's hparams API; each
+    value is a protobuf `Value`: a number, a string or a bool.
+    """
+    try:
+        event = event_pb2.Event.FromString(data)
+        values = [
+            value
+            for value in event.summary.value
+            if value.tag == HPARAMS_SESSION_TAG
+            and value.metadata.plugin_data.plugin_name == HPARAMS_PLUGIN
+        ]
+        if not values:
+            return {}
+        content = plugin_data_pb2.HParamsPluginData.FromString(
+            values[0].metadata.plugin_data.content
+        )
+    except DecodeError:
+        return {}
+    hparams = {}
+    for name, value in content.session_start_info.hparams.items():
+        kind = value.WhichOneof("kind")
+        if kind in ("number_value", "string_value", "bool_value"):
+            hparams[name] = getattr(value, kind)
+    return hparams
+
+
 def _tensor_scalar(tensor) -> float | None:
     try:
         array = tensor_util.make_ndarray(tensor)
@@ -464,6 +498,7 @@ class _PointCollector:
             list
         )
         self.plugins: dict[str, str] = {}
+        self.hparams: dict[str, float | str | bool] = {}
 
     def add_bulk(
         self,
@@ -480,9 +515,14 @@ class _PointCollector:
     ) -> None:
         self._single[(tag, known_plugin)].append((record, step, value, wall_time))
 
-    def add_plugins(self, plugins) -> None:
+    def add_plugins(self, plugins, record_bytes) -> None:
+        """Note each tag's plugin; `record_bytes()` gives the record's bytes, read only for
+        the rare hparams session summary."""
         for tag, plugin in plugins:
             self.plugins.setdefault(tag, plugin)
+            if tag == HPARAMS_SESSION_TAG and plugin == HPARAMS_PLUGIN:
+                for data in record_bytes():
+                    self.hparams.update(session_hparams(data))
 
     def finish(self, contents: EventFileScalars) -> None:
         """Move the points into `contents`, one tag at a time to keep the peak memory low."""
@@ -508,6 +548,7 @@ class _PointCollector:
             target = contents.scalars if known_plugin else contents.pending_tensors
             target[tag] = Points(steps, values, wall_times)
         contents.plugins.update(self.plugins)
+        contents.hparams.update(self.hparams)
 
 
 def _frame_records(data, start: int, max_records: int) -> tuple[np.ndarray, int]:
@@ -721,7 +762,7 @@ class _FileDecoder:
 
     def _emit(self, layout: _Layout, records: np.ndarray, rows: np.ndarray) -> None:
         steps, values, wall_times = _layout_fields(layout, rows)
-        self.collector.add_plugins(layout.plugins)
+        self.collector.add_plugins(layout.plugins, lambda: [row.tobytes() for row in rows])
         for slot, slot_values in zip(layout.slots, values, strict=True):
             self.collector.add_bulk(slot, records, steps, slot_values, wall_times)
 
@@ -731,7 +772,7 @@ class _FileDecoder:
         if not checksummed:
             layout = _record_layout(data)
             if layout is not None and not layout.slots:
-                self.collector.add_plugins(layout.plugins)
+                self.collector.add_plugins(layout.plugins, lambda: [bytes(data)])
                 return
         decoded = _protobuf_points(data)
         needs_checksum = not checksummed and (decoded is None or decoded[2])
@@ -742,7 +783,7 @@ class _FileDecoder:
             self.undecodable.append((record, start - _HEADER_BYTES))
             return
         step, wall_time, points, plugins = decoded
-        self.collector.add_plugins(plugins)
+        self.collector.add_plugins(plugins, lambda: [bytes(data)])
         for tag, known_plugin, value in points:
             self.collector.add_one(tag, known_plugin, record, step, value, wall_time)
 

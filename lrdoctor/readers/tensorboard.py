@@ -113,6 +113,7 @@ class _DirectoryScalars:
 
     scalars: dict[str, Points] = field(default_factory=dict)
     plugins: set[str] = field(default_factory=set)
+    hparams: dict[str, float | str | bool] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     valid_files: int = 0
@@ -150,6 +151,7 @@ def _read_files(paths: list[Path], label_root: Path) -> _DirectoryScalars:
             pending[tag].append(points)
         for tag, plugin in contents.plugins.items():
             plugin_of_tag.setdefault(tag, plugin)
+        result.hparams.update(contents.hparams)
     for tag, tensor_points in pending.items():
         if plugin_of_tag.get(tag) == SCALARS_PLUGIN:
             parts[tag].extend(tensor_points)
@@ -179,12 +181,14 @@ def _build_run(
     """One Run from the scalars of several directories, each with its tag renaming."""
     points_by_tag: dict[str, list[Points]] = defaultdict(list)
     plugins: set[str] = set()
+    hparams: dict[str, float | str | bool] = {}
     files: list[str] = []
     warnings: list[str] = []
     for scalars, rename in parts:
         for tag, points in scalars.scalars.items():
             points_by_tag[rename(tag)].append(points)
         plugins |= scalars.plugins
+        hparams |= scalars.hparams
         files.extend(scalars.files)
         warnings.extend(scalars.warnings)
     if not any(scalars.valid_files for scalars, _ in parts) and any(
@@ -208,7 +212,7 @@ def _build_run(
         source=str(path),
         format="tensorboard",
         curves=curves,
-        params=params,
+        params=hparams | params,  # Lightning's hparams.yaml, where present, has the last word
         metadata={"files": ", ".join(files)},
         warnings=tuple(warnings) + tuple(hparams_warnings),
     )
@@ -273,6 +277,10 @@ class TensorBoardReader:
                 parts_by_run[run_directory].append((scalars, renamed.__getitem__))
             elif relative in KERAS_SPLITS:
                 parts_by_run[run_directory].append((scalars, _prefixed(relative)))
+            elif scalars.hparams and run_directory == directory.parent:
+                # add_hparams (PyTorch, tensorboardX) writes the hyper-parameters and their
+                # metric values into a timestamped child of the run: they belong to the run.
+                parts_by_run[run_directory].append((scalars, _unchanged))
             else:
                 parts_by_run[directory] = [(scalars, _unchanged)]
         runs, problems = [], []
