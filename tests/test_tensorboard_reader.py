@@ -27,6 +27,7 @@ from lrdoctor.readers import _tfrecord
 from lrdoctor.readers._tfrecord import read_event_file
 from lrdoctor.readers.base import Claim, ReadError, ReadOptions
 from lrdoctor.readers.tensorboard import READER, add_scalars_tag
+from lrdoctor.roles import assign_roles
 
 OPTIONS = ReadOptions()
 
@@ -814,14 +815,15 @@ def test_add_hparams_child_directory_belongs_to_its_run(tmp_path):
 def test_a_remedy_quotes_the_lr_that_add_hparams_recorded(tmp_path):
     """A real oscillating run, re-logged with tensorboardX: its LR reaches the remedy."""
     name = firing_run("LRD202")
-    table = np.genfromtxt(run_path(name), delimiter=",", names=True)
+    (source,) = read_runs([run_path(name)]).runs
+    roles = assign_roles(source)
     writer = SummaryWriter(str(tmp_path / "osc"))
-    for row in table:  # a wide CSV: blank cells where a series was not logged
-        for column, tag in (("loss", "train/loss"), ("val_loss", "val/loss")):
-            if not np.isnan(row[column]):
-                writer.add_scalar(tag, row[column], int(row["step"]))
+    for role, tag in (("train_loss", "train/loss"), ("val_loss", "val/loss")):
+        curve = source.curves[roles[role]]
+        for step, value in zip(curve.steps.tolist(), curve.values.tolist(), strict=True):
+            writer.add_scalar(tag, value, step)
     lr = LABELS[name]["recipe"]["lr"]
-    writer.add_hparams({"lr": lr, "optimizer": "sgd"}, {"hparam/val_loss": table["val_loss"][-1]})
+    writer.add_hparams({"lr": lr, "optimizer": "sgd"}, {"hparam/val_loss": 0.0})
     writer.close()
     (run,) = read_runs([tmp_path]).runs
     diagnosis = Doctor().diagnose(run)

@@ -156,8 +156,11 @@ def measure(result: TrainingResult, view: dict[str, Series], floor: float) -> Me
     first_logged = logged[0] if logged.size else np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         as_finite = np.where(np.isfinite(logged), logged, np.inf)
-        growth = float(np.median(as_finite[-max(1, logged.size // 10) :]) / first_logged)
-        peak = float(np.max(as_finite) / first_logged)
+        # A run that turned NaN before its first logged point leaves nothing to compare.
+        growth = peak = np.nan
+        if logged.size:
+            growth = float(np.median(as_finite[-max(1, logged.size // 10) :]) / first_logged)
+            peak = float(np.max(as_finite) / first_logged)
     grad_spike = logged_grad_spike = np.nan
     if finite:
         grad_spike = _spike_ratio(result.grad_norm)

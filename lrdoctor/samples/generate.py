@@ -36,7 +36,7 @@ from lrdoctor.samples.recipes import SPLITS, VERDICTS, Candidate, Split, candida
 from lrdoctor.samples.training import Recipe, TrainingResult, train
 from lrdoctor.samples.writers import FORMATS, LoggedRun
 
-TARGET_RUNS = {"dev": 20, "heldout": 15}
+TARGET_RUNS = {"dev": 24, "heldout": 15}
 EPOCH_FORMATS = ("keras_tensorboard", "keras_csv")
 STEP_ONLY_VERDICTS = ("minibatch_noise", "exploding_gradients")
 SPLIT_START = {
@@ -504,7 +504,7 @@ optimiser, lr, batch size, schedule, feature scaling, clipping, seed, steps), ho
 logged, and the check with its numbers (and the counterfactual fix where the verdict names
 a cause). Candidates that failed their check are listed under `dropped`.
 
-- `dev/`: thresholds may be tuned on these runs; four settings of data sets and model widths.
+- `dev/`: thresholds may be tuned on these runs; six settings of data sets and model widths.
 - `heldout/`: two other settings (data sets, feature counts, sizes, model widths) and other
   seeds; never tune on it.
 

@@ -118,12 +118,6 @@ SPLITS = {
                 deep_hidden=(20,) * 12,
                 rnn_hidden=32,
             ),
-        ),
-    ),
-    "heldout": Split(
-        name="heldout",
-        seed=37,
-        settings=(
             Setting(
                 tasks={
                     "linear": TaskSpec(
@@ -163,6 +157,52 @@ SPLITS = {
                 mlp_hidden=128,
                 deep_hidden=(28,) * 12,
                 rnn_hidden=28,
+            ),
+        ),
+    ),
+    "heldout": Split(
+        name="heldout",
+        seed=53,
+        settings=(
+            Setting(
+                tasks={
+                    "linear": TaskSpec(
+                        "linear_regression", 20, 2560, 640, noise=0.12, data_seed=701
+                    ),
+                    "logistic": TaskSpec(
+                        "softmax_classification", 24, 2560, 640, outputs=3, data_seed=702
+                    ),
+                    "teacher": TaskSpec(
+                        "teacher_regression", 16, 2560, 640, noise=0.1, data_seed=703
+                    ),
+                    "rings": TaskSpec("rings", 14, 2560, 640, outputs=3, noise=0.12, data_seed=704),
+                    "sequence": TaskSpec(
+                        "sequence_filter", 3, 416, 128, noise=0.02, seq_len=65, data_seed=705
+                    ),
+                },
+                mlp_hidden=80,
+                deep_hidden=(36,) * 9,
+                rnn_hidden=18,
+            ),
+            Setting(
+                tasks={
+                    "linear": TaskSpec(
+                        "linear_regression", 12, 5120, 1024, noise=0.25, data_seed=801
+                    ),
+                    "logistic": TaskSpec(
+                        "softmax_classification", 10, 5120, 1024, outputs=4, data_seed=802
+                    ),
+                    "teacher": TaskSpec(
+                        "teacher_regression", 18, 1280, 320, noise=0.06, data_seed=803
+                    ),
+                    "rings": TaskSpec("rings", 9, 1280, 320, outputs=2, noise=0.08, data_seed=804),
+                    "sequence": TaskSpec(
+                        "sequence_filter", 2, 576, 128, noise=0.015, seq_len=85, data_seed=805
+                    ),
+                },
+                mlp_hidden=112,
+                deep_hidden=(30,) * 11,
+                rnn_hidden=22,
             ),
         ),
     ),
@@ -484,6 +524,8 @@ def candidates(split: Split, label: str, start: int, count: int) -> Iterator[Can
     make = FAMILIES[label]
     for index in range(start, start + count):
         rng = np.random.default_rng([split.seed, VERDICTS.index(label), index])
-        setting = split.settings[index % len(split.settings)]
-        # Consecutive candidates alternate settings and each recipe family meets both.
-        yield make(setting, rng, -(-index // len(split.settings)))
+        # A setting drawn at random, so every recipe family and schedule (chosen by index)
+        # meets every setting rather than the ones its index happens to align with.
+        chooser = np.random.default_rng([split.seed, VERDICTS.index(label), index, 3])
+        setting = split.settings[int(chooser.integers(len(split.settings)))]
+        yield make(setting, rng, index)
