@@ -18,7 +18,9 @@ from lrdoctor.plots import sketch_runs
 from lrdoctor.reporters.html import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
+sys.path.insert(0, str(ROOT / "tests"))
+from chromium import CHROMIUM, QUIET_FLAGS  # noqa: E402 - the browser exactly as tests start it
+
 WINDOW = "1280,900"
 
 
@@ -29,13 +31,7 @@ def screenshot(page: Path, png: Path) -> None:
             [
                 str(CHROMIUM),
                 "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *QUIET_FLAGS,
                 "--hide-scrollbars",
                 f"--user-data-dir={profile}",
                 "--virtual-time-budget=5000",
