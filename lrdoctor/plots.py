@@ -220,8 +220,20 @@ def plot_run(run: Run, diagnosis: Diagnosis) -> Figure:
     """
     signals = diagnosis.signals
     panels = [role for role in _PANEL_ROLES if role in signals and signals[role] in run.curves]
-    figure = Figure(figsize=(8.0, 3.2 + 1.5 * len(panels)), layout="constrained")
-    grid = figure.add_gridspec(1 + len(panels), 1, height_ratios=[2.2] + [1.0] * len(panels))
+    height = 3.2 + 1.5 * len(panels)
+    figure = Figure(figsize=(8.0, height))
+    # Fixed margins in inches: constrained layout measured every tick label again and took
+    # half of each plot's time; the labels here are short (log10 values, a few words).
+    grid = figure.add_gridspec(
+        1 + len(panels),
+        1,
+        height_ratios=[2.2] + [1.0] * len(panels),
+        left=0.85 / 8.0,
+        right=1 - 0.2 / 8.0,
+        top=1 - 0.35 / height,
+        bottom=0.5 / height,
+        hspace=0.45 if panels else 0.0,
+    )
     loss_axes = figure.add_subplot(grid[0])
     loss_axes.set_title(
         f"{diagnosis.verdict} ({diagnosis.confidence:.2f})",
@@ -274,9 +286,20 @@ def plot_overview(pairs: Sequence[tuple[Diagnosis, Run | None]]) -> Figure:
     """Small multiples: each run's training loss, coloured by its verdict."""
     columns = min(len(pairs), max(8, math.ceil(math.sqrt(2 * len(pairs))))) or 1
     rows = max(1, math.ceil(len(pairs) / columns))
-    figure = Figure(figsize=(1.7 * columns, 1.35 * rows), layout="constrained")
+    width, height = 1.7 * columns, 1.35 * rows
+    figure = Figure(figsize=(width, height))
+    grid = figure.add_gridspec(
+        rows,
+        columns,
+        left=0.05 / width,
+        right=1 - 0.05 / width,
+        top=1 - 0.2 / height,
+        bottom=0.05 / height,
+        wspace=0.08,
+        hspace=0.25,
+    )
     for index, (diagnosis, run) in enumerate(pairs):
-        axes = figure.add_subplot(rows, columns, index + 1)
+        axes = figure.add_subplot(grid[index // columns, index % columns])
         colour = VERDICT_COLOURS.get(diagnosis.verdict, "black")
         curve = run.curves.get(diagnosis.signals.get("train_loss", "")) if run else None
         if curve is not None:
