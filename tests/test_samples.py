@@ -282,3 +282,12 @@ def test_a_run_that_breaks_before_its_first_logged_point_is_dropped_not_a_crash(
     measures = measure(result, view, 0.0085)
     assert np.isnan(measures.growth) and np.isnan(measures.peak)
     assert not passes("diverging", measures, None)
+
+
+def test_interval_means_of_a_blown_up_loss_stay_finite_as_the_trainer_logs_them():
+    result = train(replace(HEALTHY_LINEAR, lr=3.0))
+    logged = logged_view(result, LogPlan("hf_trainer_state", "out", "mean", 1))[TRAIN_LOSS]
+    huge = result.loss[np.isfinite(result.loss)].max()
+    assert 1e305 < huge  # numpy's round(x, 4) overflows to inf above about 1.8e304
+    np.testing.assert_array_equal(logged.values, [round(float(x), 4) for x in result.loss])
+    assert huge in logged.values

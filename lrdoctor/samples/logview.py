@@ -80,7 +80,10 @@ def logged_view(result: TrainingResult, plan: LogPlan) -> dict[str, Series]:
     index, steps = _logged_steps(result, plan)
     if plan.cadence == "mean":
         windows = result.loss[: index[-1] + 1].reshape(-1, plan.every) if index.size else []
-        losses = np.round(np.asarray([w.mean() for w in windows]), 4)
+        # Python's round, as the Trainer's: numpy's overflows to inf for means above ~1e304.
+        with np.errstate(over="ignore"):
+            means = [float(window.mean()) for window in windows]
+        losses = np.asarray([round(mean, 4) for mean in means])
     else:
         losses = result.loss[index]
     view = {TRAIN_LOSS: Series(steps, losses)}
