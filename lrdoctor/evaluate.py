@@ -11,7 +11,7 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from scipy.stats import binomtest
@@ -33,8 +33,8 @@ class Scores:
     healthy_false_alarm_rate: float
     accuracy: float
     # 95% Wilson intervals: with 15 runs a verdict, one run moves a recall by 0.07.
-    healthy_false_alarm_interval: tuple[float, float] = (0.0, 1.0)
-    recall_interval: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    healthy_false_alarm_interval: tuple[float, float]
+    recall_interval: Mapping[str, tuple[float, float]]
 
     def to_dict(self) -> dict:
         return {

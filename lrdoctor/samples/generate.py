@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -377,14 +377,8 @@ def _recipe_record(outcome: Outcome) -> dict:
 
 
 def _logging_record(plan: LogPlan) -> dict:
-    return {
-        "cadence": plan.cadence,
-        "every": plan.every,
-        "grad_norm": plan.grad_norm,
-        "lr": plan.lr,
-        "val": plan.val,
-        "style": plan.style,
-    }
+    """The logger habits of `plan`; its format and name are recorded beside them."""
+    return {key: value for key, value in asdict(plan).items() if key not in ("format", "name")}
 
 
 def write_all(
