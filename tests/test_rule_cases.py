@@ -69,14 +69,7 @@ def _healthy_dev_runs_with(schedule: str) -> list[str]:
 @pytest.mark.parametrize(
     "schedule",
     [
-        pytest.param(
-            "warmup",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="open in issue 3: a healthy 20-epoch Adam MLP after a warm-up whose val "
-                "loss still falls like a power law is called poor_feature_scaling (LRD602)",
-            ),
-        ),
+        "warmup",
         "step",
         "cosine",
         "onecycle",

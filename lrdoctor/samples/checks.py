@@ -24,6 +24,8 @@ HEALTHY_MAX_LATE_GAIN = 0.05
 HEALTHY_MAX_NOISE = 0.12
 HEALTHY_MAX_LOSS_SPIKE = 3.0
 HEALTHY_MAX_GRAD_SPIKE = 10.0
+HEALTHY_MAX_LATE_FALL = 0.05
+LR_LOWERED_LATE = 0.9
 DIVERGING_MIN_GROWTH = 10.0
 OSCILLATING_MIN_EXCESS_RATIO = 3.0
 OSCILLATING_MIN_BOUNCE = 0.03
@@ -41,6 +43,7 @@ EXPLODING_MIN_LOGGED_LOSS_SPIKE = 5.0
 SCALING_MIN_EXCESS_RATIO = 10.0
 SCALING_MIN_EARLY_SHARE = 0.6
 SCALING_MIN_LATE_PROGRESS = 0.1
+SCALING_MIN_LATE_FALL = 0.1
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Measures:
     gap_end: float
     late_gain: float
     late_progress: float
+    late_fall: float
+    lr_lowered_late: bool
     early_share: float
     noise: float
     log_noise: float
@@ -92,6 +97,18 @@ def _clean_at(result: TrainingResult, fraction: float) -> float:
     total = result.recipe.epochs * result.recipe.steps_per_epoch
     nearest = int(np.argmin(np.abs(result.eval_steps - fraction * total)))
     return float(result.train_loss_full[nearest])
+
+
+def _lr_lowered_late(result: TrainingResult) -> bool:
+    """Whether the schedule lowered the LR during the last 30% of the run.
+
+    A loss still falling then is the schedule's doing (a step, a cosine or linear anneal, a
+    plateau cut), not a sign that the run never settled.
+    """
+    rates = result.lr[np.isfinite(result.lr)]
+    if rates.size < 2:
+        return False
+    return bool(rates[-1] < LR_LOWERED_LATE * rates[int(0.7 * (rates.size - 1))])
 
 
 def _spike_ratio(values: np.ndarray) -> float:
@@ -142,6 +159,8 @@ def measure(result: TrainingResult, view: dict[str, Series], floor: float) -> Me
     late_progress = (
         (_clean_at(result, 0.75) - final) / excess if complete and excess > 0 else np.nan
     )
+    # The loss's own relative fall, not the excess's: what a log-scale plot of it shows.
+    late_fall = 1.0 - final / _clean_at(result, 0.75) if complete else np.nan
     drop = initial - final
     early_share = (initial - _clean_at(result, 0.1)) / drop if complete and drop > 0 else np.nan
     noise = log_noise = loss_spike = np.nan
@@ -176,6 +195,8 @@ def measure(result: TrainingResult, view: dict[str, Series], floor: float) -> Me
         gap_end=float(gap_end),
         late_gain=float(late_gain),
         late_progress=float(late_progress),
+        late_fall=float(late_fall),
+        lr_lowered_late=_lr_lowered_late(result),
         early_share=float(early_share),
         noise=float(noise),
         log_noise=float(log_noise),
@@ -189,11 +210,18 @@ def measure(result: TrainingResult, view: dict[str, Series], floor: float) -> Me
 
 
 def is_healthy(m: Measures) -> bool:
-    """Converged near the floor, flattened, and free of noise, spikes and divergence."""
+    """Converged near the floor, flattened, and free of noise, spikes and divergence.
+
+    Flattened twice over: the last quarter gains little of the initial-to-floor gap (a
+    linear plot is flat) and, unless the schedule lowered the LR late, the loss itself
+    falls by less than HEALTHY_MAX_LATE_FALL (a log plot is flat too). A run at a steady LR
+    whose loss still falls 20% in its last quarter has not settled, whatever its gap.
+    """
     return (
         m.finite
         and m.gap_end <= HEALTHY_MAX_GAP
         and m.late_gain <= HEALTHY_MAX_LATE_GAIN
+        and (m.late_fall <= HEALTHY_MAX_LATE_FALL or m.lr_lowered_late)
         and m.noise <= HEALTHY_MAX_NOISE
         and m.log_noise <= HEALTHY_MAX_LOG_NOISE
         and m.loss_spike <= HEALTHY_MAX_LOSS_SPIKE
@@ -285,13 +313,16 @@ def is_exploding_gradients(m: Measures, fixed: Measures) -> bool:
 def shows_fast_then_crawl(m: Measures) -> bool:
     """Most of the drop in the first 10% of steps, and still crawling at the end.
 
-    The crawl: the last quarter of the run still removes a visible share of the loss left
-    above the floor. A run that has stalled on a plateau shows no crawl.
+    The crawl: the last quarter of the run still removes a share of the loss left above
+    the floor, and of the loss itself. A run whose loss fell by less than
+    SCALING_MIN_LATE_FALL then looks settled on any plot: a floor its fix would beat cannot
+    be read from its log, so it is not kept as a crawl.
     """
     return (
         m.finite
         and m.early_share >= SCALING_MIN_EARLY_SHARE
         and m.late_progress >= SCALING_MIN_LATE_PROGRESS
+        and m.late_fall >= SCALING_MIN_LATE_FALL
     )
 
 
@@ -358,7 +389,9 @@ def attainable_floor(recipe: Recipe) -> float:
 RULES = {
     "healthy": (
         f"finite; clean final loss within {HEALTHY_MAX_GAP:g} of the initial-to-floor gap "
-        f"(gap_end); last quarter gains <= {HEALTHY_MAX_LATE_GAIN:g} (late_gain); logged "
+        f"(gap_end); last quarter gains <= {HEALTHY_MAX_LATE_GAIN:g} (late_gain); the clean "
+        f"loss falls <= {HEALTHY_MAX_LATE_FALL:g} of itself over the last quarter (late_fall) "
+        "unless the schedule lowered the LR in the last 30% (lr_lowered_late); logged "
         f"noise <= {HEALTHY_MAX_NOISE:g} of the gap; logged loss spikes <= "
         f"{HEALTHY_MAX_LOSS_SPIKE:g}x the rolling median; grad norm max/median <= "
         f"{HEALTHY_MAX_GRAD_SPIKE:g} (both local: over a rolling median); "
@@ -396,7 +429,8 @@ RULES = {
         f"finite; >= {SCALING_MIN_EARLY_SHARE:g} of the total drop happens in the first 10% "
         f"of steps (early_share); the last quarter still removes >= "
         f"{SCALING_MIN_LATE_PROGRESS:g} of the excess left over the floor (late_progress: a "
-        f"crawl); final excess over the floor >= {SCALING_MIN_EXCESS_RATIO:g}x "
+        f"crawl) and the clean loss falls >= {SCALING_MIN_LATE_FALL:g} of itself over it "
+        f"(late_fall: a crawl a plot shows); final excess over the floor >= {SCALING_MIN_EXCESS_RATIO:g}x "
         "that of the fix (standardised features); the fix is healthy"
     ),
 }

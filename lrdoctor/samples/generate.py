@@ -36,7 +36,7 @@ from lrdoctor.samples.recipes import SPLITS, VERDICTS, Candidate, Split, candida
 from lrdoctor.samples.training import Recipe, TrainingResult, train
 from lrdoctor.samples.writers import FORMATS, LoggedRun
 
-TARGET_RUNS = {"dev": 24, "heldout": 15}
+TARGET_RUNS = {"dev": 24, "heldout": 20}
 EPOCH_FORMATS = ("keras_tensorboard", "keras_csv")
 STEP_ONLY_VERDICTS = ("minibatch_noise", "exploding_gradients")
 SPLIT_START = {

@@ -162,7 +162,7 @@ SPLITS = {
     ),
     "heldout": Split(
         name="heldout",
-        seed=53,
+        seed=59,
         settings=(
             Setting(
                 tasks={
