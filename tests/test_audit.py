@@ -59,15 +59,15 @@ def accuracy(sample_audit):
 def test_dev_accuracy_does_not_regress(accuracy):
     """The development split is what thresholds are tuned on: guard what was reached."""
     dev = accuracy["dev"]
-    assert dev.macro_f1 >= 0.88
-    assert dev.healthy_false_alarm_rate <= 3 / 24  # the bar is 5%: see the held-out test
-    assert min(dev.recall.values()) >= 0.65, dev.recall  # poor_feature_scaling 16/24
+    assert dev.macro_f1 >= 0.93
+    assert dev.healthy_false_alarm_rate <= 1 / 24  # the bar is 5%: see the held-out test
+    assert min(dev.recall.values()) >= 0.8, dev.recall  # oscillating 20/24
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open in issue 3: held-out macro-F1 0.835, healthy false alarms 4/15 and "
-    "poor_feature_scaling recall 0.60 miss the bar; thresholds are tuned on dev only",
+    reason="open in issue 3: held-out macro-F1 0.925 and every recall >= 0.80 meet the bar, "
+    "but healthy false alarms are 2/20 (bar 5%); thresholds are tuned on dev only",
 )
 def test_held_out_accuracy_meets_the_bar(accuracy):
     """Held-out runs (other seeds, tasks and sizes) were never used to tune thresholds."""

@@ -14,6 +14,11 @@ from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
 from lrdoctor.engine import load_catalogue
 from lrdoctor.features import known_features
+from lrdoctor.roles import assign_roles
+from lrdoctor.samples.logview import LogPlan, logged_view
+from lrdoctor.samples.tasks import TaskSpec
+from lrdoctor.samples.training import ModelSpec, Recipe, train
+from lrdoctor.samples.writers import LoggedRun, write_wide_csv
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +107,42 @@ def test_adam_per_epoch_sawtooth_is_not_oscillation(diagnoses):
     ]
     assert adam
     assert all(diagnoses[name].verdict != "oscillating" for name in adam)
+
+
+DEV_LINEAR_TASK = TaskSpec("linear_regression", 24, 3072, 768, noise=0.05, data_seed=201)
+
+
+def _trained_run(folder, recipe: Recipe, plan: LogPlan):
+    """Train `recipe` for real, log it as `plan` would, and read it back."""
+    result = train(recipe)
+    logged = LoggedRun(plan, logged_view(result, plan), recipe, result.steps, 1.7e9, 0.01)
+    write_wide_csv(folder, logged)
+    (run,) = read_runs([folder]).runs
+    return run
+
+
+def test_a_settled_loss_scattered_by_minibatches_is_not_oscillation(tmp_path):
+    """Plain SGD on linear regression settles within its first logged points; after that the
+    minibatch loss scatters around the floor with no trend. Every other LRD201 clause holds;
+    the scatter is independent from one logged point to the next, so it is not a bounce."""
+    recipe = Recipe(DEV_LINEAR_TASK, ModelSpec("linear"), "sgd", 0.049, 32, 30, seed=6379)
+    run = _trained_run(tmp_path, recipe, LogPlan("wide_csv", "log.csv", "sample", 20, val=False))
+    doctor = Doctor()
+    loss = doctor.features(run, assign_roles(run))["train_loss"]
+    assert loss["trend_z"] > -2.0 and loss["decades_dropped"] < 0.3
+    assert loss["rebound"] > 1.1 and loss["late_range"] > 0.04 and loss["noise"] < 0.15
+    assert -0.5 < loss["residual_acf1"] < 0.1
+    assert doctor.diagnose(run).verdict == "healthy"
+
+
+def test_a_validation_loss_that_drifts_up_is_not_a_bounce(tmp_path):
+    """Adam at a constant LR on linear regression: the training loss settles, the validation
+    loss creeps up steadily (Mann-Kendall z above 3). LRD202's noise clause holds; a steady
+    rise is not the jump-about-a-level it describes."""
+    recipe = Recipe(DEV_LINEAR_TASK, ModelSpec("linear"), "adam", 0.021, 64, 40, seed=3718)
+    plan = LogPlan("wide_csv", "log.csv", "sample", 5, grad_norm=True, lr=True)
+    run = _trained_run(tmp_path, recipe, plan)
+    doctor = Doctor()
+    val = doctor.features(run, assign_roles(run))["val_loss"]
+    assert val["noise"] > 0.005 and val["trend_z"] > 3.0
+    assert doctor.diagnose(run).verdict == "healthy"
