@@ -164,9 +164,7 @@ def test_healthy_means_flat_on_a_log_plot_unless_the_schedule_lowered_the_lr_lat
 
 
 def test_a_poor_scaling_crawl_must_show_in_the_loss_itself():
-    crawl = replace(
-        _measured(HEALTHY_LINEAR, floor=0.0085), early_share=0.9, late_progress=0.3
-    )
+    crawl = replace(_measured(HEALTHY_LINEAR, floor=0.0085), early_share=0.9, late_progress=0.3)
     fixed = _measured(HEALTHY_LINEAR, floor=0.0085)
     deep_in_excess = replace(crawl, final=fixed.final * 30, late_fall=0.15)
     assert passes("poor_feature_scaling", deep_in_excess, fixed)
@@ -281,7 +279,9 @@ def test_heldout_uses_other_tasks_and_model_sizes(labels):
     for split in ("dev", "heldout"):
         # Several settings per split: each task family with a few runs appears with several
         # feature counts (the rings task only backs a handful of runs).
-        runs = Counter(run["recipe"]["task"] for run in labels["runs"].values() if run["split"] == split)
+        runs = Counter(
+            run["recipe"]["task"] for run in labels["runs"].values() if run["split"] == split
+        )
         counts = Counter(task for task, _features in {shape[:2] for shape in shapes(split)})
         assert all(counts[task] >= 2 for task, n in runs.items() if n >= 3), (split, counts, runs)
 

@@ -430,7 +430,8 @@ RULES = {
         f"of steps (early_share); the last quarter still removes >= "
         f"{SCALING_MIN_LATE_PROGRESS:g} of the excess left over the floor (late_progress: a "
         f"crawl) and the clean loss falls >= {SCALING_MIN_LATE_FALL:g} of itself over it "
-        f"(late_fall: a crawl a plot shows); final excess over the floor >= {SCALING_MIN_EXCESS_RATIO:g}x "
+        "(late_fall: a crawl a plot shows); final excess over the floor >= "
+        f"{SCALING_MIN_EXCESS_RATIO:g}x "
         "that of the fix (standardised features); the fix is healthy"
     ),
 }
