@@ -32,7 +32,7 @@ class Scores:
     macro_f1: float
     healthy_false_alarm_rate: float
     accuracy: float
-    # 95% Wilson intervals: with 15 runs a verdict, one run moves a recall by 0.07.
+    # 95% Wilson intervals: with 20 runs a verdict, one run moves a recall by 0.05.
     healthy_false_alarm_interval: tuple[float, float]
     recall_interval: Mapping[str, tuple[float, float]]
 

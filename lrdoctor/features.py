@@ -459,7 +459,8 @@ def residual_acf1(c: Prepared) -> float | None:
     """Lag-1 autocorrelation of the residual: about -1 for a period-2 zig-zag (overshoot).
 
     Mini-batch noise leaves an uncorrelated residual (near 0, a little negative from the
-    smoothing); an optimiser bouncing across a valley alternates sign step after step.
+    smoothing); an optimiser bouncing across a valley alternates sign step after step, or,
+    with momentum or Adam, drifts to one side for several logged points (clearly positive).
     """
     return _lag1_autocorrelation(c.residual)
 

@@ -64,13 +64,11 @@ def test_dev_accuracy_does_not_regress(accuracy):
     assert min(dev.recall.values()) >= 0.8, dev.recall  # oscillating 20/24
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open in issue 3: held-out macro-F1 0.925 and every recall >= 0.80 meet the bar, "
-    "but healthy false alarms are 2/20 (bar 5%); thresholds are tuned on dev only",
-)
 def test_held_out_accuracy_meets_the_bar(accuracy):
-    """Held-out runs (other seeds, tasks and sizes) were never used to tune thresholds."""
+    """Held-out runs (other seeds, tasks and sizes) were never used to tune thresholds.
+
+    The bar is the issue's: macro-F1 0.85, at most 5% of healthy runs flagged (1 of 20),
+    every recall at least 0.7."""
     held_out = accuracy["heldout"]
     assert held_out.macro_f1 >= 0.85
     assert held_out.healthy_false_alarm_rate <= 0.05
