@@ -146,3 +146,18 @@ def test_a_validation_loss_that_drifts_up_is_not_a_bounce(tmp_path):
     val = doctor.features(run, assign_roles(run))["val_loss"]
     assert val["noise"] > 0.005 and val["trend_z"] > 3.0
     assert doctor.diagnose(run).verdict == "healthy"
+
+
+def test_a_val_loss_still_falling_after_the_training_data_is_fit_is_not_a_crawl(
+    shared_fixtures,
+):
+    """A real 10-epoch Keras log: the training loss falls 2 decades to 0.005 while the val
+    loss eases from 0.42 to 0.12 like a power law. The val curve alone meets LRD602, but it
+    ends 24x above the training loss: the model has fit its data; generalisation, not
+    conditioning, is what still improves."""
+    (run,) = read_runs([shared_fixtures / "csv" / "keras_csvlogger" / "akboles_training.log"]).runs
+    doctor = Doctor()
+    val = doctor.features(run, assign_roles(run))["val_loss"]
+    assert val["decades_dropped"] > 0.45 and val["late_loglog_slope"] < -0.25
+    assert val["val_gap"] > 1.0
+    assert doctor.diagnose(run).verdict == "healthy"
