@@ -161,3 +161,18 @@ def test_a_val_loss_still_falling_after_the_training_data_is_fit_is_not_a_crawl(
     assert val["decades_dropped"] > 0.45 and val["late_loglog_slope"] < -0.25
     assert val["val_gap"] > 1.0
     assert doctor.diagnose(run).verdict == "healthy"
+
+
+@pytest.mark.parametrize(("lr", "expected"), [(0.03, "healthy"), (3e-6, "LRD301")])
+def test_a_run_of_100k_logged_steps_gets_a_verdict(tmp_path, lr, expected):
+    """Long logs are judged like short ones: 100k minibatch losses, one per step."""
+    task = TaskSpec("linear_regression", 16, 2048, 512, data_seed=101)
+    recipe = Recipe(task, ModelSpec("linear"), "sgd", lr, 32, 1563, seed=5)
+    run = _trained_run(tmp_path, recipe, LogPlan("wide_csv", "log.csv", "sample", 1, val=False))
+    assert len(run.curves["loss"].values) == 100_032
+    diagnosis = Doctor().diagnose(run)
+    if expected == "healthy":
+        assert diagnosis.verdict == "healthy" and not diagnosis.findings
+    else:  # the LR is 1e4x too small: the crawl is found, whichever verdict ranks first
+        assert diagnosis.verdict != "healthy"
+        assert expected in [finding.code for finding in diagnosis.findings]
