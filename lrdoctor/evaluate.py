@@ -11,12 +11,13 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from scipy.stats import binomtest
 
 from lrdoctor.audit import AuditResult, audit
+from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
 
 
@@ -96,6 +97,36 @@ def score(pairs: Sequence[tuple[str, str]]) -> Scores:
     )
 
 
+TUNING_SPLIT = "dev"
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A labelled run whose verdict differs from its label."""
+
+    name: str
+    label: str
+    verdict: str
+    top_finding: str  # "CODE name" of the finding that set the verdict, "" for healthy
+
+
+def _labelled(
+    folder: Path, result: AuditResult | None, splits: Sequence[str] | None
+) -> tuple[dict[str, dict], dict[str, Diagnosis]]:
+    """The labels of `splits` (all when None) and the diagnosis of every labelled run."""
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["runs"]
+    if splits:
+        unknown = set(splits) - {entry["split"] for entry in labels.values()}
+        if unknown:
+            raise SystemExit(f"{folder}: no split named {', '.join(sorted(unknown))}")
+        labels = {name: entry for name, entry in labels.items() if entry["split"] in splits}
+    diagnoses = {d.name: d for d in (result or audit(folder)).diagnoses}
+    missing = sorted(set(labels) - set(diagnoses))
+    if missing:
+        raise SystemExit(f"{folder}: labelled runs not found by the audit: {', '.join(missing)}")
+    return labels, diagnoses
+
+
 def evaluate(
     folder: Path, result: AuditResult | None = None, splits: Sequence[str] | None = None
 ) -> dict[str, Scores]:
@@ -103,20 +134,27 @@ def evaluate(
 
     `folder` is audited unless `result` is given.
     """
-    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["runs"]
-    if splits:
-        unknown = set(splits) - {entry["split"] for entry in labels.values()}
-        if unknown:
-            raise SystemExit(f"{folder}: no split named {', '.join(sorted(unknown))}")
-        labels = {name: entry for name, entry in labels.items() if entry["split"] in splits}
-    verdicts = {d.name: d.verdict for d in (result or audit(folder)).diagnoses}
-    missing = sorted(set(labels) - set(verdicts))
-    if missing:
-        raise SystemExit(f"{folder}: labelled runs not found by the audit: {', '.join(missing)}")
-    splits: dict[str, list[tuple[str, str]]] = {}
+    labels, diagnoses = _labelled(folder, result, splits)
+    pairs: dict[str, list[tuple[str, str]]] = {}
     for name, entry in labels.items():
-        splits.setdefault(entry["split"], []).append((entry["label"], verdicts[name]))
-    return {split: score(pairs) for split, pairs in sorted(splits.items())}
+        pairs.setdefault(entry["split"], []).append((entry["label"], diagnoses[name].verdict))
+    return {split: score(found) for split, found in sorted(pairs.items())}
+
+
+def tuning_misses(folder: Path, result: AuditResult | None = None) -> list[Miss]:
+    """The development runs lrdoctor gets wrong: what threshold tuning looks at.
+
+    Held-out misses are never listed: reading them would be tuning on the held-out split.
+    """
+    labels, diagnoses = _labelled(folder, result, [TUNING_SPLIT])
+    misses = []
+    for name, entry in sorted(labels.items(), key=lambda item: (item[1]["label"], item[0])):
+        diagnosis = diagnoses[name]
+        if diagnosis.verdict != entry["label"]:
+            top = diagnosis.findings[0] if diagnosis.findings else None
+            finding = f"{top.code} {top.name}" if top else ""
+            misses.append(Miss(name, entry["label"], diagnosis.verdict, finding))
+    return misses
 
 
 def render(results: Mapping[str, Scores]) -> str:
@@ -165,12 +203,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="report only this split (repeatable); tune with --split dev so the held-out "
         "figures stay unseen until the final check",
     )
+    parser.add_argument(
+        "--misses",
+        action="store_true",
+        help=f"also list the {TUNING_SPLIT} runs whose verdict differs from their label "
+        "(held-out misses are never listed)",
+    )
     args = parser.parse_args(argv)
-    results = evaluate(args.folder, splits=args.split)
+    result = audit(args.folder)
+    results = evaluate(args.folder, result, splits=args.split)
+    misses = tuning_misses(args.folder, result) if args.misses else None
     if args.json:
-        print(json.dumps({split: s.to_dict() for split, s in results.items()}, indent=2))
-    else:
-        print(render(results))
+        document = {split: s.to_dict() for split, s in results.items()}
+        if misses is not None:
+            document["misses"] = [asdict(miss) for miss in misses]
+        print(json.dumps(document, indent=2))
+        return
+    print(render(results))
+    if misses is not None:
+        print(f"== {TUNING_SPLIT} runs whose verdict differs from their label ==")
+        for miss in misses:
+            print(f"{miss.label:>21} -> {miss.verdict:<21} {miss.top_finding:<26} {miss.name}")
 
 
 if __name__ == "__main__":

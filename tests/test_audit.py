@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import lrdoctor
 from lrdoctor.audit import audit
 from lrdoctor.cli import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_OK, main
-from lrdoctor.evaluate import evaluate
+from lrdoctor.evaluate import evaluate, tuning_misses
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 LABELS = json.loads((SAMPLE_LOGS / "labels.json").read_text())["runs"]
@@ -222,6 +222,20 @@ def test_evaluation_of_one_split_leaves_the_others_unscored(sample_audit, accura
     assert only_dev["dev"] == accuracy["dev"]
     with pytest.raises(SystemExit, match="no split named nosuch"):
         evaluate(SAMPLE_LOGS, sample_audit, splits=["nosuch"])
+
+
+def test_misses_are_listed_for_the_dev_split_only(sample_audit, accuracy):
+    misses = tuning_misses(SAMPLE_LOGS, sample_audit)
+    dev = accuracy["dev"]
+    wrong = sum(n for label, row in dev.confusion.items() for v, n in row.items() if v != label)
+    assert len(misses) == wrong > 0
+    verdicts = {d.name: d for d in sample_audit.diagnoses}
+    for miss in misses:
+        assert LABELS[miss.name]["split"] == "dev" and LABELS[miss.name]["label"] == miss.label
+        diagnosis = verdicts[miss.name]
+        assert diagnosis.verdict == miss.verdict != miss.label
+        top = diagnosis.findings[0] if diagnosis.findings else None
+        assert miss.top_finding == (f"{top.code} {top.name}" if top else "")
 
 
 def test_every_rate_comes_with_a_95_percent_interval_around_it(accuracy):
