@@ -8,6 +8,7 @@ import csv
 
 import pytest
 from sample_runs import CASES, LABELS, SAMPLE_LOGS
+from trained_runs import dev_task, logged_run
 
 from lrdoctor.audit import audit
 from lrdoctor.diagnosis import Doctor
@@ -15,10 +16,9 @@ from lrdoctor.discovery import read_runs
 from lrdoctor.engine import load_catalogue
 from lrdoctor.features import known_features
 from lrdoctor.roles import assign_roles
-from lrdoctor.samples.logview import LogPlan, logged_view
-from lrdoctor.samples.tasks import TaskSpec
-from lrdoctor.samples.training import ModelSpec, Recipe, train
-from lrdoctor.samples.writers import LoggedRun, write_wide_csv
+from lrdoctor.samples.logview import LogPlan
+from lrdoctor.samples.training import ModelSpec, Recipe
+from lrdoctor.samples.writers import write_wide_csv
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +109,9 @@ def test_adam_per_epoch_sawtooth_is_not_oscillation(diagnoses):
     assert all(diagnoses[name].verdict != "oscillating" for name in adam)
 
 
-DEV_LINEAR_TASK = TaskSpec("linear_regression", 24, 3072, 768, noise=0.05, data_seed=201)
-
-
 def _trained_run(folder, recipe: Recipe, plan: LogPlan):
-    """Train `recipe` for real, log it as `plan` would, and read it back."""
-    result = train(recipe)
-    logged = LoggedRun(plan, logged_view(result, plan), recipe, result.steps, 1.7e9, 0.01)
-    write_wide_csv(folder, logged)
+    """Train `recipe` for real, write what `plan` logs as a CSV, and read it back."""
+    write_wide_csv(folder, logged_run(recipe, plan))
     (run,) = read_runs([folder]).runs
     return run
 
@@ -125,7 +120,7 @@ def test_a_settled_loss_scattered_by_minibatches_is_not_oscillation(tmp_path):
     """Plain SGD on linear regression settles within its first logged points; after that the
     minibatch loss scatters around the floor with no trend. Every other LRD201 clause holds;
     the scatter is independent from one logged point to the next, so it is not a bounce."""
-    recipe = Recipe(DEV_LINEAR_TASK, ModelSpec("linear"), "sgd", 0.049, 32, 30, seed=6379)
+    recipe = Recipe(dev_task(201), ModelSpec("linear"), "sgd", 0.049, 32, 30, seed=6379)
     run = _trained_run(tmp_path, recipe, LogPlan("wide_csv", "log.csv", "sample", 20, val=False))
     doctor = Doctor()
     loss = doctor.features(run, assign_roles(run))["train_loss"]
@@ -139,7 +134,7 @@ def test_a_validation_loss_that_drifts_up_is_not_a_bounce(tmp_path):
     """Adam at a constant LR on linear regression: the training loss settles, the validation
     loss creeps up steadily (Mann-Kendall z above 3). LRD202's noise clause holds; a steady
     rise is not the jump-about-a-level it describes."""
-    recipe = Recipe(DEV_LINEAR_TASK, ModelSpec("linear"), "adam", 0.021, 64, 40, seed=3718)
+    recipe = Recipe(dev_task(201), ModelSpec("linear"), "adam", 0.021, 64, 40, seed=3718)
     plan = LogPlan("wide_csv", "log.csv", "sample", 5, grad_norm=True, lr=True)
     run = _trained_run(tmp_path, recipe, plan)
     doctor = Doctor()
@@ -163,16 +158,21 @@ def test_a_val_loss_still_falling_after_the_training_data_is_fit_is_not_a_crawl(
     assert doctor.diagnose(run).verdict == "healthy"
 
 
-@pytest.mark.parametrize(("lr", "expected"), [(0.03, "healthy"), (3e-6, "LRD301")])
-def test_a_run_of_100k_logged_steps_gets_a_verdict(tmp_path, lr, expected):
-    """Long logs are judged like short ones: 100k minibatch losses, one per step."""
-    task = TaskSpec("linear_regression", 16, 2048, 512, data_seed=101)
-    recipe = Recipe(task, ModelSpec("linear"), "sgd", lr, 32, 1563, seed=5)
-    run = _trained_run(tmp_path, recipe, LogPlan("wide_csv", "log.csv", "sample", 1, val=False))
+def _long_linear_run(folder, lr: float):
+    """100,032 steps of minibatch SGD on linear regression, the loss logged at every step."""
+    recipe = Recipe(dev_task(101), ModelSpec("linear"), "sgd", lr, 32, 1563, seed=5)
+    run = _trained_run(folder, recipe, LogPlan("wide_csv", "log.csv", "sample", 1, val=False))
     assert len(run.curves["loss"].values) == 100_032
-    diagnosis = Doctor().diagnose(run)
-    if expected == "healthy":
-        assert diagnosis.verdict == "healthy" and not diagnosis.findings
-    else:  # the LR is 1e4x too small: the crawl is found, whichever verdict ranks first
-        assert diagnosis.verdict != "healthy"
-        assert expected in [finding.code for finding in diagnosis.findings]
+    return run
+
+
+def test_a_healthy_run_of_100k_logged_steps_is_healthy(tmp_path):
+    diagnosis = Doctor().diagnose(_long_linear_run(tmp_path, lr=0.03))
+    assert diagnosis.verdict == "healthy" and not diagnosis.findings
+
+
+def test_a_crawl_over_100k_logged_steps_is_found(tmp_path):
+    """The LR is 1e4x too small; LRD601 may outrank LRD301 as the verdict, the crawl is found."""
+    diagnosis = Doctor().diagnose(_long_linear_run(tmp_path, lr=3e-6))
+    assert diagnosis.verdict != "healthy"
+    assert "LRD301" in [finding.code for finding in diagnosis.findings]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from trained_runs import logged_run
 
 from lrdoctor.discovery import read_runs
 from lrdoctor.samples.checks import (
@@ -164,17 +165,16 @@ def test_healthy_means_flat_on_a_log_plot_unless_the_schedule_lowered_the_lr_lat
 
 
 def test_a_poor_scaling_crawl_must_show_in_the_loss_itself():
-    crawl = replace(_measured(HEALTHY_LINEAR, floor=0.0085), early_share=0.9, late_progress=0.3)
     fixed = _measured(HEALTHY_LINEAR, floor=0.0085)
+    crawl = replace(fixed, early_share=0.9, late_progress=0.3)
     deep_in_excess = replace(crawl, final=fixed.final * 30, late_fall=0.15)
     assert passes("poor_feature_scaling", deep_in_excess, fixed)
     assert not passes("poor_feature_scaling", replace(deep_in_excess, late_fall=0.04), fixed)
 
 
-def _logged_run(plan: LogPlan, recipe: Recipe = HEALTHY_LINEAR) -> tuple[LoggedRun, dict]:
-    result = train(recipe)
-    view = logged_view(result, plan)
-    return LoggedRun(plan, view, recipe, result.steps, 1.7e9, 0.01), view
+def _logged_run(plan: LogPlan) -> tuple[LoggedRun, dict]:
+    run = logged_run(HEALTHY_LINEAR, plan)
+    return run, run.view
 
 
 def test_lightning_cadence_and_layout(tmp_path):
