@@ -1,0 +1,187 @@
+"""The feature registry and the prepared curve every feature reads.
+
+Features measure and never decide. Each is a plain function registered under its name with a
+docstring saying what it measures and why a rule would care; `measure(...)` computes every
+feature of a signal once, and all rules share the result. A feature that cannot be measured
+(too few points, a negative loss where a ratio is needed) is `None`, and a rule comparing
+with `None` does not fire.
+
+Loss curves are judged in log space when they are positive: a drop from 1.0 to 0.1 and one
+from 0.01 to 0.001 are the same progress to an optimiser, and multiplicative noise becomes
+additive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy import ndimage, stats
+
+from lrdoctor.model import Curve
+
+LOSS_SIGNALS = ("train_loss", "val_loss")
+SIGNALS = ("train_loss", "val_loss", "grad_norm", "lr")
+MIN_POINTS = 8
+
+Value = float | int | bool | None
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    signals: tuple[str, ...]
+    doc: str
+    function: Callable
+
+
+FEATURES: dict[str, FeatureSpec] = {}
+
+
+def _registrar(registry: dict[str, FeatureSpec], signals: tuple[str, ...]) -> Callable:
+    def register(function: Callable) -> Callable:
+        doc = " ".join((function.__doc__ or "").split())
+        registry[function.__name__] = FeatureSpec(function.__name__, signals, doc, function)
+        return function
+
+    return register
+
+
+def feature(*signals: str) -> Callable:
+    """Register a measurement for the given signals under the function's name."""
+    return _registrar(FEATURES, signals)
+
+
+VAL_PREFIX = "val_"
+HAS_PREFIX = "has_"
+OPTIONAL_SIGNALS = ("val_loss", "grad_norm", "lr")
+
+
+def known_features() -> set[str]:
+    """Every name a condition may use: each feature, each val-loss feature as `val_<name>`,
+    `has_val_loss`, `has_grad_norm`, `has_lr` (that curve was logged, long enough to
+    measure), so a rule can say what to do when a curve is absent rather than stay unknown,
+    and the features measured across two signals (`ACROSS`).
+
+    Train-loss rules see the val-loss curve's features under the prefix. The val loss is
+    measured on a fixed set, so it is free of mini-batch noise: when parameters bounce (an
+    LR too high) it bounces too, and when it still falls at the end the model was still
+    learning rather than memorising the training set.
+    """
+    val_names = {VAL_PREFIX + name for name in FEATURES if "val_loss" in FEATURES[name].signals}
+    has_names = {HAS_PREFIX + role for role in OPTIONAL_SIGNALS}
+    return set(FEATURES) | val_names | has_names | set(ACROSS)
+
+
+class Prepared:
+    """One curve with the derived arrays every feature needs, computed once on demand."""
+
+    def __init__(self, curve: Curve):
+        self.curve = curve
+        self.steps = curve.steps
+        self.values = curve.values
+
+    @cached_property
+    def first_nonfinite_index(self) -> int | None:
+        bad = np.flatnonzero(~np.isfinite(self.values))
+        return int(bad[0]) if bad.size else None
+
+    @cached_property
+    def clean_steps(self) -> np.ndarray:
+        """Steps before the first NaN/inf: the part of the run that can be measured."""
+        return self.steps[: self.first_nonfinite_index]
+
+    @cached_property
+    def clean(self) -> np.ndarray:
+        return self.values[: self.first_nonfinite_index]
+
+    @property
+    def measurable(self) -> bool:
+        return self.clean.size >= MIN_POINTS
+
+    @cached_property
+    def positive(self) -> bool:
+        return bool(self.clean.size) and bool(np.all(self.clean > 0))
+
+    @cached_property
+    def level(self) -> np.ndarray:
+        """The curve on the scale progress is judged on: log10 when positive, else raw."""
+        return np.log10(self.clean) if self.positive else self.clean.astype(float)
+
+    @cached_property
+    def progress_axis(self) -> np.ndarray:
+        """Steps rescaled to 0..1 over the measured part, so slopes are per training budget."""
+        steps = self.clean_steps.astype(float)
+        span = steps[-1] - steps[0] if steps.size > 1 else 1.0
+        return (steps - steps[0]) / (span or 1.0)
+
+    @cached_property
+    def window(self) -> int:
+        """Odd smoothing window: about a twentieth of the curve, at least 5 points."""
+        size = max(5, self.clean.size // 20)
+        return size + 1 - size % 2
+
+    @cached_property
+    def trend(self) -> np.ndarray:
+        """Running median of the level: robust to spikes, follows real drops."""
+        return ndimage.median_filter(self.level, size=self.window, mode="nearest")
+
+    @cached_property
+    def residual(self) -> np.ndarray:
+        return self.level - self.trend
+
+    @cached_property
+    def residual_scale(self) -> float:
+        """Robust standard deviation of the residual (MAD x 1.4826)."""
+        return float(stats.median_abs_deviation(self.residual, scale="normal"))
+
+    def head(self, fraction: float, minimum: int = 3) -> np.ndarray:
+        count = max(minimum, int(round(self.clean.size * fraction)))
+        return self.level[:count]
+
+    def tail(self, fraction: float, minimum: int = 3) -> np.ndarray:
+        count = max(minimum, int(round(self.clean.size * fraction)))
+        return self.level[-count:]
+
+    def untransform(self, level: float) -> float:
+        return float(10**level) if self.positive else float(level)
+
+
+def needs_points(function: Callable) -> Callable:
+    """Features return None when the curve has too few measurable points."""
+
+    def guarded(prepared: Prepared) -> Value:
+        return function(prepared) if prepared.measurable else None
+
+    guarded.__name__ = function.__name__
+    guarded.__doc__ = function.__doc__
+    return guarded
+
+
+ACROSS: dict[str, FeatureSpec] = {}
+
+
+def across(*signals: str) -> Callable:
+    """Register a measurement of two or more signals of one run (all must be measurable)."""
+    return _registrar(ACROSS, signals)
+
+
+def measure(prepared: Prepared, signal_role: str) -> dict[str, Value]:
+    """Every feature registered for `signal_role`, measured on one prepared curve."""
+    return {
+        name: spec.function(prepared)
+        for name, spec in FEATURES.items()
+        if signal_role in spec.signals
+    }
+
+
+def measure_across(prepared: dict[str, Prepared]) -> dict[str, Value]:
+    """Every across-signal feature: None unless each of its signals is present and measurable."""
+    return {
+        name: spec.function(*(prepared[role] for role in spec.signals))
+        if all(role in prepared and prepared[role].measurable for role in spec.signals)
+        else None
+        for name, spec in ACROSS.items()
+    }

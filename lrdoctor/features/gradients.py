@@ -1,0 +1,100 @@
+"""Features of the gradient norm, alone and against the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from lrdoctor.features.core import Prepared, across, feature, needs_points
+from lrdoctor.features.loss import spike_indices
+
+# --- gradient norm ------------------------------------------------------------------------
+
+
+def _grad_ratio(c: Prepared) -> np.ndarray:
+    median = np.median(c.clean)
+    return c.clean / median if median > 0 else np.full(c.clean.shape, np.nan)
+
+
+def _grad_local_ratio(c: Prepared) -> np.ndarray:
+    """Each gradient norm over the running median of the 21 points around it (NaN where 0)."""
+    local = ndimage.median_filter(c.clean, size=21, mode="nearest")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(local > 0, c.clean / local, np.nan)
+
+
+@feature("grad_norm")
+@needs_points
+def grad_norm_median(c: Prepared) -> float:
+    """Median logged gradient norm: the typical size of an update's gradient."""
+    return float(np.median(c.clean))
+
+
+@feature("grad_norm")
+@needs_points
+def grad_norm_p90(c: Prepared) -> float:
+    """90th percentile of the gradient norm: a clip value that leaves most steps untouched."""
+    return float(np.percentile(c.clean, 90))
+
+
+@feature("grad_norm")
+@needs_points
+def grad_spike_ratio(c: Prepared) -> float | None:
+    """Largest gradient norm over the median: 100 means a step 100x larger than typical."""
+    ratio = _grad_ratio(c)
+    return None if np.isnan(ratio).all() else float(np.nanmax(ratio))
+
+
+@feature("grad_norm")
+@needs_points
+def grad_local_spike_ratio(c: Prepared) -> float | None:
+    """Largest gradient norm over the running median around it (window of 21 points).
+
+    Gradient norms shrink as training converges, so the early norms of a healthy run can be
+    tens of times the overall median; an explosion is a jump above the *local* level.
+    """
+    ratio = _grad_local_ratio(c)
+    return None if np.isnan(ratio).all() else float(np.nanmax(ratio))
+
+
+@feature("grad_norm")
+@needs_points
+def grad_spike_count(c: Prepared) -> int:
+    """Points where the gradient norm exceeds 10x its median."""
+    return int(np.sum(_grad_ratio(c) > 10))
+
+
+@feature("grad_norm")
+@needs_points
+def first_grad_spike_step(c: Prepared) -> int | None:
+    """Step of the first gradient norm above 10x its median."""
+    spikes = np.flatnonzero(_grad_ratio(c) > 10)
+    return int(c.clean_steps[spikes[0]]) if spikes.size else None
+
+
+@feature("grad_norm")
+@needs_points
+def grad_norm_growth(c: Prepared) -> float | None:
+    """Median of the last 10% over median of the first 10%: steady growth of gradients."""
+    head = np.median(c.clean[: max(3, c.clean.size // 10)])
+    tail = np.median(c.clean[-max(3, c.clean.size // 10) :])
+    return float(tail / head) if head > 0 else None
+
+
+@across("train_loss", "grad_norm")
+def spike_coincidence(loss: Prepared, grad: Prepared) -> float | None:
+    """Share of gradient-norm spikes (10x their local median) met by a loss spike.
+
+    A spike in the gradient norm that throws the loss up at the same step is an update that
+    blew up, not a noisy measurement: clipping would have bounded it. The loss spike must be
+    at the loss point nearest the gradient spike or one of its neighbours.
+    """
+    spikes = np.flatnonzero(_grad_local_ratio(grad) > 10)
+    if not spikes.size or loss.clean_steps.size < 2:
+        return None
+    loss_spikes = np.zeros(loss.clean.size + 2, dtype=bool)
+    loss_spikes[spike_indices(loss, 8.0) + 1] = True
+    nearest = np.searchsorted(loss.clean_steps, grad.clean_steps[spikes])
+    nearest = np.clip(nearest, 0, loss.clean.size - 1) + 1
+    met = loss_spikes[nearest - 1] | loss_spikes[nearest] | loss_spikes[nearest + 1]
+    return float(np.mean(met))
