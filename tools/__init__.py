@@ -1,0 +1,1 @@
+"""Development tools: corpus generators and the evaluation harness. Not installed with lrdoctor."""

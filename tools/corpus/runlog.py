@@ -1,0 +1,48 @@
+"""What a training run logged, handed from the training loop to the framework writers.
+
+The training loop (`tools.corpus.train`) fills a `RunLog`; a writer (`tools.corpus.writers`)
+lays it out on disk through one framework's own logger. The two sides agree on nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CADENCES = ("step", "interval_mean", "sampled", "epoch")
+"""How logged training-loss points relate to optimiser steps:
+step: every step's mini-batch loss; interval_mean: the mean over each `every` steps (the
+Hugging Face Trainer, Lightning's on_epoch=False with accumulation); sampled: one step's
+loss every `every` steps; epoch: the mean over each epoch (Keras, Lightning on_epoch)."""
+
+
+@dataclass
+class Point:
+    """One logged training point. `grad_norm` and `lr` are None when that run does not log them."""
+
+    step: int  # optimiser steps done when logged (1-based, as frameworks count)
+    epoch: float  # epochs done, fractional within an epoch
+    train_loss: float
+    grad_norm: float | None = None
+    lr: float | None = None
+
+
+@dataclass
+class Evaluation:
+    """One validation-loss evaluation (on a fixed held-out set)."""
+
+    step: int
+    epoch: float
+    val_loss: float
+
+
+@dataclass
+class RunLog:
+    """Everything one run logged, in logging order, plus its hyper-parameters."""
+
+    name: str  # a name as a person would give the run: "gru-adamw-lr3e-3", "lucky-otter-12"
+    cadence: str  # one of CADENCES
+    every: int  # steps per logged point (1 for "step"; steps per epoch for "epoch")
+    steps_per_epoch: int
+    points: list[Point] = field(default_factory=list)
+    evals: list[Evaluation] = field(default_factory=list)
+    params: dict[str, str | int | float | bool] = field(default_factory=dict)
