@@ -103,12 +103,19 @@ class Prepared:
 
     @cached_property
     def positive(self) -> bool:
-        return bool(self.clean.size) and bool(np.all(self.clean > 0))
+        """No negative value and some above zero: a loss that log space can judge.
+
+        A cross-entropy at the float32 floor logs exact zeros now and then; they are read as
+        the smallest positive value the curve holds rather than sending the run to raw units.
+        """
+        return bool(np.any(self.clean > 0)) and bool(np.all(self.clean >= 0))
 
     @cached_property
     def level(self) -> np.ndarray:
         """The curve on the scale progress is judged on: log10 when positive, else raw."""
-        return np.log10(self.clean) if self.positive else self.clean.astype(float)
+        if not self.positive:
+            return self.clean.astype(float)
+        return np.log10(np.maximum(self.clean, np.min(self.clean[self.clean > 0])))
 
     @cached_property
     def progress_axis(self) -> np.ndarray:
@@ -137,6 +144,31 @@ class Prepared:
         """Robust standard deviation of the residual (MAD x 1.4826)."""
         return float(stats.median_abs_deviation(self.residual, scale="normal"))
 
+    @cached_property
+    def linear_trend(self) -> np.ndarray:
+        """Running median in the loss's own units: for shares of the drop, not ratios."""
+        return ndimage.median_filter(self.clean.astype(float), size=self.window, mode="nearest")
+
+    @cached_property
+    def start_level(self) -> float:
+        """Median of the first 5% of the level: where the run started, robust to one point."""
+        return float(np.median(self.head(0.05)))
+
+    @cached_property
+    def end_level(self) -> float:
+        """Median of the last 10% of the level: where the run ended up."""
+        return float(np.median(self.tail(0.10)))
+
+    @cached_property
+    def drop_range(self) -> float | None:
+        """Initial minus best loss in the loss's own units: the progress the run made.
+
+        Rises, spikes and scatter measured as shares of it stay meaningful when the best loss
+        sits at the floating-point floor, where ratios against the best explode.
+        """
+        span = self.untransform(self.start_level) - self.untransform(float(np.min(self.trend)))
+        return span if span > 0 else None
+
     def head(self, fraction: float, minimum: int = 3) -> np.ndarray:
         count = max(minimum, int(round(self.clean.size * fraction)))
         return self.level[:count]
@@ -147,6 +179,19 @@ class Prepared:
 
     def untransform(self, level: float) -> float:
         return float(10**level) if self.positive else float(level)
+
+
+def recent_level(values: np.ndarray, width: int = 21) -> np.ndarray:
+    """Median of the `width` values logged before each point (the first point: itself).
+
+    A jump is judged against where the curve just was, not against a window that also
+    holds the jump and what follows it.
+    """
+    values = np.asarray(values, dtype=float)
+    if not values.size:
+        return values
+    trailing = ndimage.median_filter(values, size=width, origin=(width - 1) // 2, mode="nearest")
+    return np.concatenate([values[:1], trailing[:-1]])
 
 
 def needs_points(function: Callable) -> Callable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from lrdoctor.features.core import Prepared, across, feature, needs_points
+from lrdoctor.features.core import Prepared, across, feature, needs_points, recent_level
 from lrdoctor.features.loss import spike_indices
 
 # --- gradient norm ------------------------------------------------------------------------
@@ -79,6 +79,22 @@ def grad_norm_growth(c: Prepared) -> float | None:
     head = np.median(c.clean[: max(3, c.clean.size // 10)])
     tail = np.median(c.clean[-max(3, c.clean.size // 10) :])
     return float(tail / head) if head > 0 else None
+
+
+@feature("grad_norm")
+@needs_points
+def grad_jump_ratio(c: Prepared) -> float | None:
+    """Largest gradient norm over the median of the 21 norms logged before it.
+
+    Against the recent level, not the whole run: gradient norms shrink as training converges,
+    so an early norm can be far above the overall median in a healthy run, and a 20x jump
+    late in training is an explosion even when it stays below the early norms.
+    """
+    values = c.clean.astype(float)
+    recent = recent_level(values)[5:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(recent > 0, values[5:] / recent, np.nan)
+    return None if np.isnan(ratio).all() else float(np.nanmax(ratio))
 
 
 @across("train_loss", "grad_norm")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, signal, stats
 
-from lrdoctor.features.core import LOSS_SIGNALS, SIGNALS, Prepared, feature, needs_points
+from lrdoctor.features.core import (
+    LOSS_SIGNALS,
+    SIGNALS,
+    Prepared,
+    feature,
+    needs_points,
+    recent_level,
+)
 
 # --- extent -------------------------------------------------------------------------------
 
@@ -397,3 +404,154 @@ def dominant_power_share(c: Prepared) -> float | None:
     if total == 0:
         return None
     return float(power[1:].max() / total)
+
+
+# --- scale-free shapes: shares of the progress made, local jumps, short curves ------------
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def rebound_share(c: Prepared) -> float | None:
+    """How far the loss climbed back from its best, as a share of the drop it had made.
+
+    0 means it ended at its best, 1 back where it started. Unlike `rebound` (a ratio against
+    the best), it stays near 0 when the loss reached the floating-point floor and jitters.
+    """
+    if c.drop_range is None:
+        return None
+    best = c.untransform(float(np.min(c.trend)))
+    return float((c.untransform(c.end_level) - best) / c.drop_range)
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def best_drop(c: Prepared) -> float | None:
+    """Orders of magnitude from the start to the best smoothed level: did it ever learn?"""
+    if not c.positive:
+        return None
+    return float(c.start_level - np.min(c.trend))
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def climb_share(c: Prepared) -> float | None:
+    """Largest climb of the smoothed loss above its running best, as a share of the drop.
+
+    A loss that climbs for several epochs before a scheduled LR cut rescues it ends low, so
+    its final level hides the climb; this measures the climb wherever it happened.
+    """
+    if c.drop_range is None:
+        return None
+    trend = np.array([c.untransform(level) for level in c.trend])
+    return float(np.max(trend - np.minimum.accumulate(trend)) / c.drop_range)
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def climb_decades(c: Prepared) -> float | None:
+    """Largest climb of the smoothed loss above its running best, in orders of magnitude."""
+    if not c.positive:
+        return None
+    return float(np.max(c.trend - np.minimum.accumulate(c.trend)))
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def rise_z(c: Prepared) -> float | None:
+    """Mann-Kendall z of the loss after its smoothed minimum: above 3 it rises steadily.
+
+    A loss that reached its best early and then went up point after point is leaving the
+    minimum (diverging slowly); one that jitters around its best has no trend.
+    """
+    after = c.level[int(np.argmin(c.trend)) :]
+    n = after.size
+    if n < 5:
+        return None
+    spread = np.sqrt(2.0 * (2 * n + 5) / (9.0 * n * (n - 1)))
+    tau = stats.kendalltau(np.arange(n), after).statistic
+    return None if np.isnan(tau) else float(tau / spread)
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def relative_range(c: Prepared) -> float | None:
+    """(max - min) over the median of the finite loss: 0 for a loss frozen at one value."""
+    middle = float(np.median(np.abs(c.clean)))
+    if middle == 0:
+        return None
+    return float((np.max(c.clean) - np.min(c.clean)) / middle)
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def scatter_share(c: Prepared) -> float | None:
+    """Robust spread of the loss around its running median over the second half, as a
+    share of the drop the run made (the loss's own units).
+
+    Mini-batch noise is large against the progress made; a classification loss falling
+    towards zero scatters by orders of magnitude in log space, yet by a tiny share of its
+    drop, so this does not grow without bound as the loss nears zero.
+    """
+    if c.drop_range is None:
+        return None
+    half = c.clean.size // 2
+    residual = c.clean[half:] - c.linear_trend[half:]
+    return float(stats.median_abs_deviation(residual, scale="normal") / c.drop_range)
+
+
+def _jumps(c: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """The finite loss from its second point on (exact zeros read as the smallest positive
+    value, as in `level`), and the recent level before each point."""
+    values = np.power(10.0, c.level) if c.positive else c.clean.astype(float)
+    return values[1:], recent_level(values)[1:]
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def jump_ratio(c: Prepared) -> float | None:
+    """Largest loss over the median of the points just before it: a 10 is a tenfold jump."""
+    if not c.positive:
+        return None
+    values, recent = _jumps(c)
+    return float(np.max(values / recent))
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def jump_share(c: Prepared) -> float | None:
+    """Largest rise of one point above the recent level, as a share of the drop the run made.
+
+    A spike of 1e-4 on a loss resting at 1e-7 is a thousandfold in ratio but nothing against
+    a drop from 2.3; a spike back to the starting level is a share of about 1.
+    """
+    if c.drop_range is None:
+        return None
+    values, recent = _jumps(c)
+    return float(np.max(values - recent) / c.drop_range)
+
+
+@feature(*LOSS_SIGNALS)
+@needs_points
+def held_jump_share(c: Prepared) -> float | None:
+    """Like `jump_share`, for a jump the next two points keep too (the lowest of three counts).
+
+    One unlucky batch gives one high point; an update that threw the weights away leaves
+    the loss high for several points while it recovers.
+    """
+    if c.drop_range is None:
+        return None
+    values, recent = _jumps(c)
+    held = np.minimum(np.minimum(values[:-2], values[1:-1]), values[2:]) - recent[:-2]
+    return float(np.max(held) / c.drop_range) if held.size else None
+
+
+@feature(*LOSS_SIGNALS)
+def short_growth(c: Prepared) -> float | None:
+    """Last finite loss over the lowest finite loss before it, for curves of any length.
+
+    A short curve cannot be smoothed, but a jump of a hundredfold at its end is unambiguous.
+    """
+    finite = c.clean[np.isfinite(c.clean)]
+    if finite.size < 2 or np.any(finite <= 0):
+        return None
+    return float(finite[-1] / np.min(finite[:-1]))
