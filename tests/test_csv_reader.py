@@ -201,6 +201,19 @@ def test_wandb_chart_export_gives_one_run_per_prefix(tmp_path):
     assert sweep.curves["train/loss"].values.tolist() == [3.0, 2.0, 1.0]
 
 
+@pytest.mark.parametrize("axis", ["trainer/global_step", "train/global_step"])
+def test_wandb_chart_export_against_a_framework_step_metric_uses_it(tmp_path, axis):
+    """Lightning's WandbLogger and transformers' WandbCallback each define their step."""
+    path = tmp_path / "wandb_export.csv"
+    write_wandb_chart_export(path, axis, [[10, 2.0, 2.0, 2.0], [20, 1.0, 1.0, 1.0]], ["solo"])
+
+    (run,) = READER.read(path, tmp_path, OPTIONS)
+
+    assert run.metadata["step_column"] == axis
+    assert run.curves["train/loss"].steps.tolist() == [10, 20]
+    assert run.warnings == ()
+
+
 def test_wandb_chart_export_against_time_uses_row_numbers(tmp_path):
     path = tmp_path / "wandb_export.csv"
     rows = [[0.0, 2.0, 2.0, 2.0], [1.5, 1.0, 1.0, 1.0], [3.0, 0.5, 0.5, 0.5]]

@@ -34,10 +34,13 @@ from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
 
 # Step-like column names, finest-grained first: the first usable one is the x axis.
 # Ray Tune logs to TensorBoard with `timesteps_total` as the step, so it beats the iteration.
+# W&B's step metrics: Lightning's WandbLogger defines `trainer/global_step`, transformers'
+# WandbCallback `train/global_step`; a chart plotted against one exports it as the x axis.
 STEP_COLUMNS = (
     "step",
     "global_step",
     "trainer/global_step",
+    "train/global_step",
     "_step",
     "timesteps_total",
     "iteration",
