@@ -4,6 +4,9 @@ The verdict is the label of the highest-precedence finding. Precedence is each r
 `priority` (lower first), then confidence. The built-in rules give confounders (exploding
 gradients, poor feature scaling, mini-batch noise) a higher precedence than the learning-rate
 verdicts, so a run whose evidence says "noise" is not reported as "LR too high".
+
+Confidence is the measured chance that the verdict is right: the top finding's, or for a
+healthy run the rules folder's `_verdicts.toml` (fitted by `python -m tools.calibrate`).
 """
 
 from __future__ import annotations
@@ -121,11 +124,18 @@ def _json_number(value: Value) -> Value | str:
 class Doctor:
     """Rules loaded and configured once, applied to many runs."""
 
-    def __init__(self, config: Config | None = None, rules_dirs: Sequence[Path] = ()):
+    def __init__(
+        self,
+        config: Config | None = None,
+        rules_dirs: Sequence[Path] = (),
+        builtin_rules: bool = True,
+    ):
+        """`builtin_rules=False` uses only `rules_dirs`, e.g. a copy of the rules being fitted."""
         self.config = config or Config()
         catalogue = load_catalogue(
             extra_dirs=tuple(rules_dirs) + tuple(self.config.rules_dirs),
             known_features=known_features(),
+            include_builtin=builtin_rules,
         )
         self.catalogue = catalogue
         self.rules: tuple[ActiveRule, ...] = select_rules(catalogue, self.config)
@@ -168,8 +178,9 @@ class Doctor:
         findings = evaluate_rules(self.rules, features)
         advice = advise(run, features)
         if not findings:
-            return Diagnosis(**base, verdict="healthy", confidence=1.0, advice=advice)
-        ordered = sorted(findings, key=lambda f: (f.priority, -f.confidence, f.code))
+            confidence = self.catalogue.healthy_confidence
+            return Diagnosis(**base, verdict="healthy", confidence=confidence, advice=advice)
+        ordered = sorted(findings, key=precedence)
         top = ordered[0]
         return Diagnosis(
             **base,
@@ -178,6 +189,11 @@ class Doctor:
             findings=tuple(ordered),
             advice=advice,
         )
+
+
+def precedence(finding: Finding) -> tuple[int, float, str]:
+    """Sort key of findings, first sets the verdict: priority, then higher confidence, code."""
+    return finding.priority, -finding.confidence, finding.code
 
 
 def unreadable(name: str, source: str, problem: str) -> Diagnosis:

@@ -31,6 +31,10 @@ CODE_PATTERN = re.compile(r"[A-Z]{2,5}[0-9]{3}")
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 DEFAULT_PRIORITY = 100
 DEFAULT_CONFIDENCE = 1.0
+VERDICTS_FILE = "_verdicts.toml"
+"""Per-folder data for verdicts no rule gives; its `_` prefix keeps it out of the rules."""
+UNCALIBRATED_CONFIDENCE = 0.5
+"""Healthy confidence when no rules folder states one: nothing was measured, so a coin flip."""
 OPTION_TYPES = ("float", "int", "bool")
 
 _RULE_KEYS = frozenset(
@@ -134,9 +138,14 @@ class Rule:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """All loaded rules, sorted by code, addressable by code or name."""
+    """All loaded rules, sorted by code, addressable by code or name.
+
+    `healthy_confidence` is the measured chance that a run no rule fires on is healthy
+    (`[verdicts.healthy]` in a folder's `_verdicts.toml`; the last folder that sets it wins).
+    """
 
     rules: tuple[Rule, ...]
+    healthy_confidence: float = UNCALIBRATED_CONFIDENCE
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -193,14 +202,49 @@ def load_catalogue(
         folders.append(folder)
     by_code: dict[str, Rule] = {}
     by_name: dict[str, Rule] = {}
+    healthy_confidence = UNCALIBRATED_CONFIDENCE
     for folder in folders:
+        healthy_confidence = read_verdicts_file(folder).get("healthy", healthy_confidence)
         for resource in rule_files(folder):
             rule = load_rule_file(resource, known_features)
             for index, key in ((by_code, rule.code), (by_name, rule.name)):
                 if key in index:
                     raise RuleError(resource, f"{key} is already defined in {index[key].source}")
                 index[key] = rule
-    return Catalogue(rules=tuple(sorted(by_code.values(), key=lambda rule: rule.code)))
+    return Catalogue(
+        rules=tuple(sorted(by_code.values(), key=lambda rule: rule.code)),
+        healthy_confidence=healthy_confidence,
+    )
+
+
+def read_verdicts_file(folder: Path | Traversable) -> dict[str, float]:
+    """The confidences a folder's `_verdicts.toml` sets, by verdict (empty if it has none).
+
+    Only `healthy` may be set: every other verdict comes from a rule, whose file states its
+    own confidence.
+    """
+    resource = folder / VERDICTS_FILE
+    if not resource.is_file():
+        return {}
+    data = read_toml(resource, RuleError)
+    if set(data) - {"verdicts"}:
+        raise RuleError(resource, "expected only [verdicts.<verdict>] tables")
+    verdicts = data.get("verdicts", {})
+    if not isinstance(verdicts, dict) or set(verdicts) - {"healthy"}:
+        raise RuleError(resource, "verdicts: only [verdicts.healthy] may be set")
+    confidences = {}
+    for verdict, table in verdicts.items():
+        value = table.get("confidence") if isinstance(table, dict) else None
+        if (
+            not isinstance(table, dict)
+            or set(table) != {"confidence"}
+            or not (_is_number(value) and 0.0 <= value <= 1.0)
+        ):
+            raise RuleError(
+                resource, f"verdicts.{verdict}: expected only confidence = a number from 0 to 1"
+            )
+        confidences[verdict] = float(value)
+    return confidences
 
 
 def rule_files(folder: Path | Traversable) -> list[Path | Traversable]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lrdoctor.engine.catalogue import Catalogue, RemedySpec
-from lrdoctor.engine.conditions import Value
+from lrdoctor.engine.conditions import Expression, Namespace, Value
 from lrdoctor.engine.config import ActiveRule, Config, select_rules
 from lrdoctor.engine.vocabulary import severity_rank
 
@@ -64,6 +64,8 @@ class Finding:
     parameters: Mapping[str, Value]
     message: str
     remedies: tuple[Remedy, ...]
+    # Every feature and option the rule saw, so a confidence can be re-scored (calibration).
+    values: Mapping[str, Value] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self, advice: Mapping[str, Value] | None = None) -> dict:
         """Plain data (remedies rendered with `advice`), for reporters that serialise."""
@@ -141,17 +143,20 @@ def _apply(active: ActiveRule, features: Mapping[str, Value]) -> Finding | None:
         title=rule.title,
         severity=rule.severity,
         priority=rule.priority,
-        confidence=_confidence(rule.confidence.evaluate(namespace)),
+        confidence=confidence_of(rule.confidence, namespace),
         signal=rule.signal,
         steps=_step_range([features.get(name) for name in rule.steps]),
         evidence=MappingProxyType({name: features.get(name) for name in rule.evidence}),
         parameters=active.options,
         message=rule.message.render(namespace),
         remedies=tuple(Remedy(spec, known) for spec in rule.remedies),
+        values=known,
     )
 
 
-def _confidence(value: Value) -> float:
+def confidence_of(expression: Expression, namespace: Namespace) -> float:
+    """A confidence expression's value clamped to 0..1; undetermined when it reads a gap."""
+    value = expression.evaluate(namespace)
     if not _is_known(value):
         return UNDETERMINED_CONFIDENCE
     return min(1.0, max(0.0, float(value)))
