@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import lrdoctor
 from lrdoctor.audit import audit
 from lrdoctor.cli import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_OK, main
-from lrdoctor.evaluate import evaluate, tuning_misses
+from tools.evaluate import evaluate, tuning_misses
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 LABELS = json.loads((SAMPLE_LOGS / "labels.json").read_text())["runs"]

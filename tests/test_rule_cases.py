@@ -16,9 +16,9 @@ from lrdoctor.discovery import read_runs
 from lrdoctor.engine import load_catalogue
 from lrdoctor.features import known_features
 from lrdoctor.roles import assign_roles
-from lrdoctor.samples.logview import LogPlan
-from lrdoctor.samples.training import ModelSpec, Recipe
-from lrdoctor.samples.writers import write_wide_csv
+from tools.samples.logview import LogPlan
+from tools.samples.training import ModelSpec, Recipe
+from tools.samples.writers import write_wide_csv
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from trained_runs import logged_run
 
 from lrdoctor.discovery import read_runs
-from lrdoctor.samples.checks import (
+from tools.samples.checks import (
     is_diverging,
     is_exploding_gradients,
     is_healthy,
@@ -22,12 +22,12 @@ from lrdoctor.samples.checks import (
     measure,
     passes,
 )
-from lrdoctor.samples.logview import GRAD_NORM, LR, TRAIN_LOSS, VAL_LOSS, LogPlan, logged_view
-from lrdoctor.samples.models import MLP, Adam, VanillaRNN, clip_by_global_norm, global_norm
-from lrdoctor.samples.recipes import SPLITS, VERDICTS, candidates
-from lrdoctor.samples.tasks import TaskSpec
-from lrdoctor.samples.training import ModelSpec, Recipe, train
-from lrdoctor.samples.writers import (
+from tools.samples.logview import GRAD_NORM, LR, TRAIN_LOSS, VAL_LOSS, LogPlan, logged_view
+from tools.samples.models import MLP, Adam, VanillaRNN, clip_by_global_norm, global_norm
+from tools.samples.recipes import SPLITS, VERDICTS, candidates
+from tools.samples.tasks import TaskSpec
+from tools.samples.training import ModelSpec, Recipe, train
+from tools.samples.writers import (
     LoggedRun,
     write_hf_trainer_state,
     write_lightning_csv,
@@ -235,7 +235,7 @@ def _runs_on_disk(root: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def labels() -> dict:
     if not (SAMPLE_LOGS / "labels.json").is_file():
-        pytest.skip("sample_logs/ not generated (python -m lrdoctor.samples sample_logs)")
+        pytest.skip("sample_logs/ not generated (python -m tools.samples sample_logs)")
     return json.loads((SAMPLE_LOGS / "labels.json").read_text())
 
 

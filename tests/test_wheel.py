@@ -1,4 +1,5 @@
-"""The built wheel carries the rules: a non-editable install finds them away from the repo."""
+"""The built wheel carries the rules, not the development tools: a non-editable install
+finds the rules away from the repo."""
 
 import json
 import os
@@ -6,6 +7,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,12 @@ def test_wheel_installed_in_a_fresh_virtualenv_lists_the_rules(tmp_path):
     )
     assert build.returncode == 0, build.stderr
     (wheel,) = dist.glob("lrdoctor-*.whl")
+    # The corpus generators and the evaluation harness are development tools, not shipped.
+    with zipfile.ZipFile(wheel) as archive:
+        shipped_files = archive.namelist()
+    assert any(name.startswith("lrdoctor/engine/") for name in shipped_files)
+    development = ("tools/", "lrdoctor/samples", "lrdoctor/evaluate")
+    assert [name for name in shipped_files if name.startswith(development)] == []
 
     fresh = tmp_path / "fresh"
     venv.create(fresh, with_pip=True)

@@ -3,11 +3,11 @@ particular run rather than one of the committed samples."""
 
 from __future__ import annotations
 
-from lrdoctor.samples.logview import LogPlan, logged_view
-from lrdoctor.samples.recipes import SPLITS
-from lrdoctor.samples.tasks import TaskSpec
-from lrdoctor.samples.training import Recipe, train
-from lrdoctor.samples.writers import LoggedRun
+from tools.samples.logview import LogPlan, logged_view
+from tools.samples.recipes import SPLITS
+from tools.samples.tasks import TaskSpec
+from tools.samples.training import Recipe, train
+from tools.samples.writers import LoggedRun
 
 START_TIME = 1.7e9  # wall-clock seconds of the first step
 SECONDS_PER_STEP = 0.01

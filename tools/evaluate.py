@@ -1,101 +1,27 @@
-"""Measure diagnosis accuracy on labelled logs: `python -m lrdoctor.evaluate sample_logs`.
+"""Measure diagnosis accuracy on labelled logs: `python -m tools.evaluate sample_logs`.
 
-Labels come from `labels.json` beside the logs (written by `python -m lrdoctor.samples`).
+Labels come from `labels.json` beside the logs (written by `python -m tools.samples`).
 Figures are reported separately for the development split, on which thresholds may be
-tuned, and the held-out split, which is never tuned on.
+tuned, and the held-out split, which is never tuned on; within each, by model family, log
+format, logger and cadence, with a reliability table of the verdict confidence. `--lofo`
+measures how far tuning on some model families carries to another.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scipy.stats import binomtest
-
 from lrdoctor.audit import AuditResult, audit
 from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Accuracy figures of one split."""
-
-    runs: int
-    confusion: Mapping[str, Mapping[str, int]]  # true label -> predicted verdict -> count
-    precision: Mapping[str, float]
-    recall: Mapping[str, float]
-    f1: Mapping[str, float]
-    macro_f1: float
-    healthy_false_alarm_rate: float
-    accuracy: float
-    # 95% Wilson intervals: with 20 runs a verdict, one run moves a recall by 0.05.
-    healthy_false_alarm_interval: tuple[float, float]
-    recall_interval: Mapping[str, tuple[float, float]]
-
-    def to_dict(self) -> dict:
-        return {
-            "runs": self.runs,
-            "accuracy": self.accuracy,
-            "macro_f1": self.macro_f1,
-            "healthy_false_alarm_rate": self.healthy_false_alarm_rate,
-            "healthy_false_alarm_interval": list(self.healthy_false_alarm_interval),
-            "precision": dict(self.precision),
-            "recall": dict(self.recall),
-            "recall_interval": {label: list(ci) for label, ci in self.recall_interval.items()},
-            "f1": dict(self.f1),
-            "confusion": {label: dict(row) for label, row in self.confusion.items()},
-        }
-
-
-def _interval(successes: int, trials: int) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion; the whole range when there are no trials."""
-    if not trials:
-        return (0.0, 1.0)
-    ci = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
-    return (float(ci.low), float(ci.high))
-
-
-def score(pairs: Sequence[tuple[str, str]]) -> Scores:
-    """Scores of (true label, predicted verdict) pairs; macro-F1 over the labelled verdicts."""
-    confusion = {label: Counter() for label in LABELLED_VERDICTS}
-    for truth, predicted in pairs:
-        confusion[truth][predicted] += 1
-    precision, recall, f1 = {}, {}, {}
-    for label in LABELLED_VERDICTS:
-        true_positive = confusion[label][label]
-        predicted = sum(row[label] for row in confusion.values())
-        actual = sum(confusion[label].values())
-        precision[label] = true_positive / predicted if predicted else 0.0
-        recall[label] = true_positive / actual if actual else 0.0
-        both = precision[label] + recall[label]
-        f1[label] = 2 * precision[label] * recall[label] / both if both else 0.0
-    present = [label for label in LABELLED_VERDICTS if sum(confusion[label].values())]
-    healthy = sum(confusion["healthy"].values())
-    return Scores(
-        runs=len(pairs),
-        confusion={label: dict(row) for label, row in confusion.items()},
-        precision=precision,
-        recall=recall,
-        f1=f1,
-        macro_f1=sum(f1[label] for label in present) / len(present) if present else 0.0,
-        healthy_false_alarm_rate=(
-            (healthy - confusion["healthy"]["healthy"]) / healthy if healthy else 0.0
-        ),
-        healthy_false_alarm_interval=_interval(healthy - confusion["healthy"]["healthy"], healthy),
-        recall_interval={
-            label: _interval(confusion[label][label], sum(confusion[label].values()))
-            for label in LABELLED_VERDICTS
-        },
-        accuracy=sum(confusion[label][label] for label in LABELLED_VERDICTS) / len(pairs)
-        if pairs
-        else 0.0,
-    )
-
+from tools.evaluation.judging import Judged, Rejudge, judge
+from tools.evaluation.labels import Labelled, read_labels
+from tools.evaluation.lofo import TUNING_FILE, FamilyResult, leave_one_family_out, read_tuning
+from tools.evaluation.scoring import Scores, by_group, score
 
 TUNING_SPLIT = "dev"
 
@@ -112,19 +38,31 @@ class Miss:
 
 def _labelled(
     folder: Path, result: AuditResult | None, splits: Sequence[str] | None
-) -> tuple[dict[str, dict], dict[str, Diagnosis]]:
+) -> tuple[dict[str, Labelled], dict[str, Diagnosis]]:
     """The labels of `splits` (all when None) and the diagnosis of every labelled run."""
-    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["runs"]
+    labels = read_labels(folder)
     if splits:
-        unknown = set(splits) - {entry["split"] for entry in labels.values()}
+        unknown = set(splits) - {run.split for run in labels.values()}
         if unknown:
             raise SystemExit(f"{folder}: no split named {', '.join(sorted(unknown))}")
-        labels = {name: entry for name, entry in labels.items() if entry["split"] in splits}
+        labels = {name: run for name, run in labels.items() if run.split in splits}
     diagnoses = {d.name: d for d in (result or audit(folder)).diagnoses}
     missing = sorted(set(labels) - set(diagnoses))
     if missing:
         raise SystemExit(f"{folder}: labelled runs not found by the audit: {', '.join(missing)}")
     return labels, diagnoses
+
+
+def _by_split(
+    labels: Mapping[str, Labelled], diagnoses: Mapping[str, Diagnosis]
+) -> dict[str, tuple[list, list]]:
+    """Split -> (records, groups) of its runs, in the order of labels.json."""
+    found: dict[str, tuple[list, list]] = {}
+    for name, run in labels.items():
+        records, groups = found.setdefault(run.split, ([], []))
+        records.append((run.label, diagnoses[name].verdict, diagnoses[name].confidence))
+        groups.append(run.groups)
+    return dict(sorted(found.items()))
 
 
 def evaluate(
@@ -134,11 +72,16 @@ def evaluate(
 
     `folder` is audited unless `result` is given.
     """
-    labels, diagnoses = _labelled(folder, result, splits)
-    pairs: dict[str, list[tuple[str, str]]] = {}
-    for name, entry in labels.items():
-        pairs.setdefault(entry["split"], []).append((entry["label"], diagnoses[name].verdict))
-    return {split: score(found) for split, found in sorted(pairs.items())}
+    split_runs = _by_split(*_labelled(folder, result, splits))
+    return {split: score(records) for split, (records, _) in split_runs.items()}
+
+
+def breakdown(
+    folder: Path, result: AuditResult | None = None, splits: Sequence[str] | None = None
+) -> dict[str, dict[str, dict[str, Scores]]]:
+    """Split -> grouping (family, format, logger, cadence) -> value -> scores."""
+    split_runs = _by_split(*_labelled(folder, result, splits))
+    return {split: by_group(records, groups) for split, (records, groups) in split_runs.items()}
 
 
 def tuning_misses(folder: Path, result: AuditResult | None = None) -> list[Miss]:
@@ -148,53 +91,117 @@ def tuning_misses(folder: Path, result: AuditResult | None = None) -> list[Miss]
     """
     labels, diagnoses = _labelled(folder, result, [TUNING_SPLIT])
     misses = []
-    for name, entry in sorted(labels.items(), key=lambda item: (item[1]["label"], item[0])):
+    for name, run in sorted(labels.items(), key=lambda item: (item[1].label, item[0])):
         diagnosis = diagnoses[name]
-        if diagnosis.verdict != entry["label"]:
+        if diagnosis.verdict != run.label:
             top = diagnosis.findings[0] if diagnosis.findings else None
             finding = f"{top.code} {top.name}" if top else ""
-            misses.append(Miss(name, entry["label"], diagnosis.verdict, finding))
+            misses.append(Miss(name, run.label, diagnosis.verdict, finding))
     return misses
 
 
-def render(results: Mapping[str, Scores]) -> str:
+def lofo(
+    folder: Path, judged: Judged | None = None, tuning_file: Path = TUNING_FILE
+) -> list[FamilyResult]:
+    """Leave-one-family-out over the development split; `folder` is judged unless `judged`."""
+    result, doctor, features = judged or judge(folder)
+    labels, diagnoses = _labelled(folder, result, [TUNING_SPLIT])
+    rejudge = Rejudge(doctor, [diagnoses[name] for name in labels], features)
+    tuning = read_tuning(tuning_file, doctor.catalogue)
+    return leave_one_family_out(rejudge, list(labels.values()), tuning)
+
+
+def _order(verdict: str) -> tuple:
+    known = verdict in LABELLED_VERDICTS
+    return (not known, LABELLED_VERDICTS.index(verdict) if known else 0, verdict)
+
+
+def _render_scores(scores: Scores) -> list[str]:
+    lines = [
+        f"macro-F1 {scores.macro_f1:.3f}   accuracy {scores.accuracy:.3f}   "
+        f"healthy false alarms {scores.healthy_false_alarm_rate:.1%} "
+        f"(95% CI {scores.healthy_false_alarm_interval[0]:.0%}.."
+        f"{scores.healthy_false_alarm_interval[1]:.0%})   "
+        f"ECE {scores.expected_calibration_error:.3f}",
+        "",
+        "confusion (rows: true label, columns: verdict)",
+    ]
+    predicted = sorted({v for row in scores.confusion.values() for v in row}, key=_order)
+    lines.append(" " * 22 + " ".join(f"{v[:8]:>9}" for v in predicted))
+    for label in scores.labels:
+        row = scores.confusion[label]
+        lines.append(f"{label:>21} " + " ".join(f"{row.get(v, 0):>9}" for v in predicted))
+    lines += ["", f"{'verdict':>21} {'precision':>9} {'recall':>9} {'F1':>9}  recall 95% CI"]
+    lines += [
+        f"{label:>21} {scores.precision[label]:>9.3f} {scores.recall[label]:>9.3f} "
+        f"{scores.f1[label]:>9.3f}  {scores.recall_interval[label][0]:.2f}.."
+        f"{scores.recall_interval[label][1]:.2f}"
+        for label in scores.labels
+    ]
+    lines += ["", f"{'confidence':>21} {'runs':>9} {'mean':>9} {'right':>9}"]
+    for b in scores.reliability:
+        span = "1.0" if b.low == b.high else f"{b.low:.1f}-{b.high:.1f}"
+        if b.count:
+            lines.append(f"{span:>21} {b.count:>9} {b.mean_confidence:>9.3f} {b.share_right:>9.3f}")
+        else:
+            lines.append(f"{span:>21} {0:>9}")
+    return lines
+
+
+def _render_groups(groups: Mapping[str, Mapping[str, Scores]]) -> list[str]:
+    """Per grouping, a row per value: runs, accuracy, macro-F1 and its confusions."""
     lines = []
-    short = {label: label[:8] for label in LABELLED_VERDICTS}
+    for grouping, values in groups.items():
+        lines += ["", f"{'by ' + grouping:>21} {'runs':>5} {'acc':>6} {'mF1':>6}  confusions"]
+        for value, scores in values.items():
+            confused = ", ".join(
+                f"{truth}->{verdict} {count}"
+                for truth, row in scores.confusion.items()
+                for verdict, count in sorted(row.items(), key=lambda item: _order(item[0]))
+                if verdict != truth
+            )
+            lines.append(
+                f"{value:>21} {scores.runs:>5} {scores.accuracy:>6.3f} "
+                f"{scores.macro_f1:>6.3f}  {confused or '-'}"
+            )
+    return lines
+
+
+def render(
+    results: Mapping[str, Scores],
+    groups: Mapping[str, Mapping[str, Mapping[str, Scores]]] | None = None,
+) -> str:
+    lines = []
     for split, scores in results.items():
-        lines += [
-            f"== {split} split: {scores.runs} runs ==",
-            f"macro-F1 {scores.macro_f1:.3f}   accuracy {scores.accuracy:.3f}   "
-            f"healthy false alarms {scores.healthy_false_alarm_rate:.1%} "
-            f"(95% CI {scores.healthy_false_alarm_interval[0]:.0%}.."
-            f"{scores.healthy_false_alarm_interval[1]:.0%})",
-            "",
-            "confusion (rows: true label, columns: verdict)",
-        ]
-        predicted = sorted(
-            {v for row in scores.confusion.values() for v in row},
-            key=lambda v: (
-                v not in LABELLED_VERDICTS,
-                LABELLED_VERDICTS.index(v) if v in LABELLED_VERDICTS else 0,
-                v,
-            ),
-        )
-        lines.append(" " * 22 + " ".join(f"{short.get(v, v[:8]):>9}" for v in predicted))
-        for label in LABELLED_VERDICTS:
-            row = scores.confusion[label]
-            lines.append(f"{label:>21} " + " ".join(f"{row.get(v, 0):>9}" for v in predicted))
-        lines += ["", f"{'verdict':>21} {'precision':>9} {'recall':>9} {'F1':>9}  recall 95% CI"]
-        lines += [
-            f"{label:>21} {scores.precision[label]:>9.3f} {scores.recall[label]:>9.3f} "
-            f"{scores.f1[label]:>9.3f}  {scores.recall_interval[label][0]:.2f}.."
-            f"{scores.recall_interval[label][1]:.2f}"
-            for label in LABELLED_VERDICTS
-        ]
+        lines += [f"== {split} split: {scores.runs} runs ==", *_render_scores(scores)]
+        lines += _render_groups((groups or {}).get(split, {}))
         lines.append("")
     return "\n".join(lines)
 
 
+def render_lofo(results: Sequence[FamilyResult]) -> str:
+    lines = [
+        f"== leave one family out ({TUNING_SPLIT} split; tuned on the other families) ==",
+        f"{'family':>14} {'runs':>5} {'tuned on':>8}  {'accuracy':>15}  {'macro-F1':>15}"
+        "  options tuned",
+        f"{'':>30}{'default':>8} {'tuned':>6}  {'default':>8} {'tuned':>6}",
+    ]
+    for r in results:
+        options = ", ".join(
+            f"{rule}.{name}={value:g}"
+            for rule, changed in r.options.items()
+            for name, value in changed.items()
+        )
+        lines.append(
+            f"{r.family:>14} {r.runs:>5} {r.tuned_on:>8}  {r.accuracy_default:>8.3f} "
+            f"{r.accuracy_tuned:>6.3f}  {r.macro_f1_default:>8.3f} {r.macro_f1_tuned:>6.3f}"
+            f"  {options or 'defaults'}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m lrdoctor.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__)
     parser.add_argument("folder", nargs="?", type=Path, default=Path("sample_logs"))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
@@ -209,21 +216,46 @@ def main(argv: Sequence[str] | None = None) -> None:
         help=f"also list the {TUNING_SPLIT} runs whose verdict differs from their label "
         "(held-out misses are never listed)",
     )
+    parser.add_argument(
+        "--lofo",
+        action="store_true",
+        help=f"also tune the options of --tuning on all {TUNING_SPLIT} model families but "
+        "one and score that one, for each family",
+    )
+    parser.add_argument(
+        "--tuning", type=Path, default=TUNING_FILE, help="the options --lofo may tune"
+    )
     args = parser.parse_args(argv)
-    result = audit(args.folder)
+    judged = judge(args.folder)
+    result = judged[0]
     results = evaluate(args.folder, result, splits=args.split)
+    groups = breakdown(args.folder, result, splits=args.split)
     misses = tuning_misses(args.folder, result) if args.misses else None
+    families = lofo(args.folder, judged, args.tuning) if args.lofo else None
     if args.json:
-        document = {split: s.to_dict() for split, s in results.items()}
+        document = {
+            split: {
+                **s.to_dict(),
+                "groups": {
+                    grouping: {value: g.to_dict() for value, g in values.items()}
+                    for grouping, values in groups[split].items()
+                },
+            }
+            for split, s in results.items()
+        }
         if misses is not None:
             document["misses"] = [asdict(miss) for miss in misses]
+        if families is not None:
+            document["lofo"] = [family.to_dict() for family in families]
         print(json.dumps(document, indent=2))
         return
-    print(render(results))
+    print(render(results, groups))
     if misses is not None:
         print(f"== {TUNING_SPLIT} runs whose verdict differs from their label ==")
         for miss in misses:
             print(f"{miss.label:>21} -> {miss.verdict:<21} {miss.top_finding:<26} {miss.name}")
+    if families is not None:
+        print(render_lofo(families))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
 """Labelled sample training logs, produced by training small numpy models for real.
 
-`python -m lrdoctor.samples OUTDIR` regenerates every run and OUTDIR/labels.json.
+`python -m tools.samples OUTDIR` regenerates every run and OUTDIR/labels.json.
 """

@@ -1,4 +1,4 @@
-"""`python -m lrdoctor.samples OUTDIR`: regenerate the labelled sample logs into OUTDIR."""
+"""`python -m tools.samples OUTDIR`: regenerate the labelled sample logs into OUTDIR."""
 
 import os
 
@@ -11,11 +11,11 @@ import shutil  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from lrdoctor.samples.generate import generate  # noqa: E402
+from tools.samples.generate import generate  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lrdoctor.samples", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.samples", description=__doc__)
     parser.add_argument("out_dir", type=Path, help="folder to (re)create, e.g. sample_logs")
     parser.add_argument("--workers", type=int, default=2, help="training processes (default 2)")
     args = parser.parse_args(argv)

@@ -15,8 +15,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import minimize
 
-from lrdoctor.samples.logview import GRAD_NORM, TRAIN_LOSS, Series
-from lrdoctor.samples.training import Recipe, TrainingResult, prepare_data, train
+from tools.samples.logview import GRAD_NORM, TRAIN_LOSS, Series
+from tools.samples.training import Recipe, TrainingResult, prepare_data, train
 
 MIN_LOGGED_POINTS = 10
 HEALTHY_MAX_GAP = 0.10

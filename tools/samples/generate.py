@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lrdoctor.samples import writers
-from lrdoctor.samples.checks import (
+from tools.samples import writers
+from tools.samples.checks import (
     MIN_LOGGED_POINTS,
     RULES,
     RUN_SHOWS,
@@ -31,10 +31,10 @@ from lrdoctor.samples.checks import (
     measure,
     passes,
 )
-from lrdoctor.samples.logview import LogPlan, logged_view
-from lrdoctor.samples.recipes import SPLITS, VERDICTS, Candidate, Split, candidates
-from lrdoctor.samples.training import Recipe, TrainingResult, train
-from lrdoctor.samples.writers import FORMATS, LoggedRun
+from tools.samples.logview import LogPlan, logged_view
+from tools.samples.recipes import SPLITS, VERDICTS, Candidate, Split, candidates
+from tools.samples.training import Recipe, TrainingResult, train
+from tools.samples.writers import FORMATS, LoggedRun
 
 TARGET_RUNS = {"dev": 24, "heldout": 20}
 EPOCH_FORMATS = ("keras_tensorboard", "keras_csv")
@@ -474,7 +474,7 @@ def write_all(
     return {
         "schema": 1,
         "description": (
-            "Labelled training logs from real numpy training runs; see lrdoctor/samples. "
+            "Labelled training logs from real numpy training runs; see tools/samples. "
             "Keys are run names as lrdoctor lists them for this folder: paths relative to "
             "it, or the MLflow run name for runs in an mlruns store."
         ),
@@ -491,7 +491,7 @@ def write_all(
 
 README = """# Sample training logs (generated; do not edit by hand)
 
-Every run here comes from training a small numpy model for real (`lrdoctor/samples`), with
+Every run here comes from training a small numpy model for real (`tools/samples`), with
 a failure induced by its cause, and was kept only after a check confirmed the outcome.
 `labels.json` gives, for each run: its verdict, split, format, the full recipe (model,
 optimiser, lr, batch size, schedule, feature scaling, clipping, seed, steps), how it was
@@ -502,7 +502,7 @@ a cause). Candidates that failed their check are listed under `dropped`.
 - `heldout/`: two other settings (data sets, feature counts, sizes, model widths) and other
   seeds; never tune on it.
 
-Regenerate with `python -m lrdoctor.samples sample_logs`.
+Regenerate with `python -m tools.samples sample_logs`.
 """
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrdoctor.samples.training import TrainingResult
+from tools.samples.training import TrainingResult
 
 TRAIN_LOSS, VAL_LOSS, GRAD_NORM, LR = "train_loss", "val_loss", "grad_norm", "lr"
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
-from lrdoctor.samples.tasks import TaskSpec, make_dataset
-from lrdoctor.samples.training import ModelSpec, Recipe
+from tools.samples.tasks import TaskSpec, make_dataset
+from tools.samples.training import ModelSpec, Recipe
 
 VERDICTS = LABELLED_VERDICTS  # the order seeds the generator: keep it
 SCHEDULES = ("constant", "warmup", "step", "cosine", "linear", "onecycle", "plateau")

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrdoctor.samples.models import (
+from tools.samples.models import (
     MLP,
     OPTIMIZERS,
     VanillaRNN,
     clip_by_global_norm,
     global_norm,
 )
-from lrdoctor.samples.tasks import (
+from tools.samples.tasks import (
     Dataset,
     TaskSpec,
     feature_scales,

@@ -1,6 +1,6 @@
 """Write a logged run the way each framework's own logger lays it out on disk.
 
-TensorBoard files come from tensorboardX's `SummaryWriter`, MLflow stores from the real
+TensorBoard files hold the events torch's `SummaryWriter` writes, MLflow stores from the real
 `mlflow` client; the CSV and JSON layouts follow the files those frameworks write (see the
 real examples under the shared fixtures). Wall times follow a simulated clock (a fixed
 start plus a fixed time per step), so reruns write the same CSV and JSON bytes.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from lrdoctor.samples.logview import GRAD_NORM, LR, TRAIN_LOSS, VAL_LOSS, LogPlan, Series
-from lrdoctor.samples.training import Recipe
+from tools.samples.logview import GRAD_NORM, LR, TRAIN_LOSS, VAL_LOSS, LogPlan, Series
+from tools.samples.training import Recipe
 
 FORMATS = (
     "tensorboard",
@@ -124,29 +123,28 @@ def _write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _rename_event_files(directory: Path, final_name: str) -> None:
-    """Give tensorboardX's event file a stable name (it embeds this machine's host name)."""
-    (event_file,) = directory.glob("events.out.tfevents.*")
-    event_file.rename(directory / final_name)
-
-
 def _tensorboard_scalars(
     directory: Path, series: dict[str, Series], run: LoggedRun, name: str
 ) -> None:
-    from tensorboardX import SummaryWriter
-
-    # tensorboardX warns once per NaN/inf scalar; a diverging run logs hundreds of them.
-    logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
+    """Scalar events as torch's and tensorboardX's `add_scalar` record them, written with
+    tensorboard's own record writer (tensorboard is a dependency of lrdoctor; tensorboardX
+    is only a test extra), straight to a stable name instead of one with the host name."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.record_writer import RecordWriter
 
     directory.mkdir(parents=True, exist_ok=True)
-    writer = SummaryWriter(logdir=str(directory), flush_secs=3600)
-    for tag, points in series.items():
-        for step, value, wall in zip(
-            points.steps, points.values, run.wall_times(points.steps), strict=True
-        ):
-            writer.add_scalar(tag, float(value), int(step), walltime=float(wall))
-    writer.close()
-    _rename_event_files(directory, name)
+    with open(directory / name, "wb") as handle:
+        writer = RecordWriter(handle)
+        start = Event(wall_time=run.start_time, file_version="brain.Event:2")
+        writer.write(start.SerializeToString())
+        for tag, points in series.items():
+            for step, value, wall in zip(
+                points.steps, points.values, run.wall_times(points.steps), strict=True
+            ):
+                scalar = Summary(value=[Summary.Value(tag=tag, simple_value=float(value))])
+                event = Event(wall_time=float(wall), step=int(step), summary=scalar)
+                writer.write(event.SerializeToString())
 
 
 def write_tensorboard(root: Path, run: LoggedRun) -> None:
