@@ -33,6 +33,7 @@ VERDICT_COLOURS: dict[str, str] = {
     "minibatch_noise": "#0277bd",
     "exploding_gradients": "#ad1457",
     "poor_feature_scaling": "#5d4037",
+    "overfitting": "#00838f",
     "insufficient_data": "#757575",
     "unreadable": "#424242",
 }

@@ -12,16 +12,32 @@ FAILURES: tuple[str, ...] = (
     "minibatch_noise",
     "exploding_gradients",
     "poor_feature_scaling",
+    "overfitting",
 )
-"""The failures lrdoctor diagnoses: the public vocabulary of verdicts besides `healthy`."""
+"""The failures lrdoctor diagnoses: the public vocabulary of verdicts besides `healthy`.
 
-LABELLED_VERDICTS: tuple[str, ...] = ("healthy", *FAILURES)
-"""Verdicts the labelled sample logs carry and accuracy is measured over."""
+All but the last are training dynamics; `overfitting` is a failure to generalise, given
+only when the dynamics look healthy."""
+
+LABELLED_VERDICTS: tuple[str, ...] = (
+    "healthy",
+    "diverging",
+    "oscillating",
+    "too_slow",
+    "minibatch_noise",
+    "exploding_gradients",
+    "poor_feature_scaling",
+)
+"""Verdicts the labelled sample logs carry and accuracy is measured over.
+
+`overfitting` is not among them: no generated sample shows it yet. The sample generator
+seeds each verdict's runs by its position here, so new verdicts go at the end.
+"""
 
 LABELS: tuple[str, ...] = (*FAILURES, "insufficient_data")
 """Verdicts a rule may give; `healthy` is what a run gets when no rule fires."""
 
-VERDICTS: tuple[str, ...] = (*LABELLED_VERDICTS, "insufficient_data", "unreadable")
+VERDICTS: tuple[str, ...] = ("healthy", *FAILURES, "insufficient_data", "unreadable")
 """Every verdict a run can get, including runs that cannot be judged."""
 
 VERDICT_ORDER: tuple[str, ...] = (
@@ -31,6 +47,7 @@ VERDICT_ORDER: tuple[str, ...] = (
     "poor_feature_scaling",
     "minibatch_noise",
     "too_slow",
+    "overfitting",
     "unreadable",
     "insufficient_data",
     "healthy",
@@ -45,6 +62,8 @@ SIGNAL_ROLES: tuple[str, ...] = RULE_SIGNALS + ("accuracy",)
 
 REMEDY_KINDS: tuple[str, ...] = (
     "data",
+    "stopping",
+    "regularisation",
     "gradients",
     "batch",
     "smoothing",
@@ -52,7 +71,11 @@ REMEDY_KINDS: tuple[str, ...] = (
     "other",
     "lr",
 )
-"""What a remedy changes, in the order reports show remedies: causes other than the LR first."""
+"""What a remedy changes, in the order reports show remedies: causes other than the LR first.
+
+Broken inputs (`data`) come first, then what overfitting needs: keep the best checkpoint and
+stop early (`stopping`), then `regularisation`, which includes training on more data.
+"""
 
 
 def severity_rank(severity: str) -> int:
