@@ -314,6 +314,10 @@ def render_fit(result: Fit, tests: Mapping[str, Expression | None]) -> list[str]
         name = "all" if tests.get(key) is None else str(branch).lower().replace("none", "unknown")
         shown = f"{result.given(key, branch, tests):.2f}"
         lines.append(f"{key:<8} {result.labels[key]:<21} {name:<8} {runs:>5} {right:>5}  {shown}")
+    seen = {key for key, _ in result.counts}
+    for key in sorted(set(result.labels) - seen):  # never set a verdict: given the prior
+        shown = f"{result.confidence(key, None):.2f}"
+        lines.append(f"{key:<8} {result.labels[key]:<21} {'(none)':<8} {0:>5} {0:>5}  {shown}")
     lines += [f"  {key} test: {test.text}" for key, test in sorted(tests.items()) if test]
     priors = sorted({label: result.prior(label) for label in result.labels.values()}.items())
     lines.append("prior (overall precision): " + ", ".join(f"{k} {v:.2f}" for k, v in priors))
