@@ -109,8 +109,10 @@ def _cadence_for(logger: str) -> tuple[str, int]:
     return ("interval_mean", 5) if "interval_mean" in cadences else ("epoch", STEPS_PER_EPOCH)
 
 
-# Names chosen so that the run-name hash picks different tag variants across the two runs.
-RUN_NAMES = ("mlp-sgd-lr5e-2", "lucky-otter-12")
+# Names whose hashes pick different variants: TensorBoard tag sets 0, 1 and 3, add_scalars or
+# not, add_hparams with metrics named like the logged tags, both Lightning and three W&B
+# namings, a Trainer folder with and without its final trainer_state.json.
+RUN_NAMES = ("mlp-sgd-lr1e-2", "mlp-sgd-warm", "gru-adamw-lr3e-3", "lucky-otter-12")
 
 
 @pytest.mark.parametrize("logger", writers.LOGGERS)
@@ -183,3 +185,21 @@ def _assert_params(logger: str, run, log: RunLog) -> None:
         assert run.params["lr"] == "0.05" and run.params["optimizer"] == "sgd"
     elif logger == "hf_trainer":
         assert run.params["train_batch_size"] == "16"
+
+
+@pytest.mark.parametrize("logger", ["lightning_csv", "lightning_tensorboard"])
+def test_lightning_step_and_epoch_tags_leave_the_per_step_curve_as_train_loss(
+    logger: str, tmp_path: Path, trained: dict[str, list[float]]
+) -> None:
+    """on_step and on_epoch both set: `<name>_step` every step beside `<name>_epoch`."""
+    _needs(logger)
+    log = _run_log(trained, "gru-adamw-lr3e-3", "step", 1)  # logs as train/loss
+    writers.write(logger, tmp_path, log)
+
+    (run,) = read_runs([tmp_path]).runs
+    roles = assign_roles(run)
+
+    assert roles["train_loss"] == "train/loss_step"
+    assert len(run.curves["train/loss_epoch"]) == EPOCHS
+    _assert_train_loss(logger, run.curves[roles["train_loss"]], log)
+    assert roles["lr"] == "lr-SGD" and roles["grad_norm"] == "grad_2.0_norm_total"

@@ -812,6 +812,25 @@ def test_add_hparams_child_directory_belongs_to_its_run(tmp_path):
     assert set(run.curves) == {"train/loss", "hparam/loss"}
 
 
+def test_add_hparams_metric_named_like_a_logged_tag_adds_no_point_to_its_curve(tmp_path):
+    """add_hparams writes its metric values at step 0: the run's final loss must not become
+    the first point of the loss curve it summarises."""
+    writer = SummaryWriter(str(tmp_path / "run1"))
+    for step in range(1, 21):
+        writer.add_scalar("loss", 1.0 / step, step)
+    writer.add_scalar("val_loss", 0.5, 20)
+    writer.add_hparams({"lr": 0.03}, {"loss": 0.05, "val_loss": 0.5, "hparam/acc": 0.9})
+    writer.close()
+
+    run = discover(tmp_path)["run1"]
+
+    assert run.params == {"lr": pytest.approx(0.03)}
+    assert set(run.curves) == {"loss", "val_loss", "hparam/acc"}
+    assert run.curves["loss"].steps.tolist() == list(range(1, 21))
+    assert run.curves["loss"].values[0] == 1.0
+    assert run.curves["val_loss"].steps.tolist() == [20]
+
+
 def test_a_remedy_quotes_the_lr_that_add_hparams_recorded(tmp_path):
     """A real oscillating run, re-logged with tensorboardX: its LR reaches the remedy."""
     name = firing_run("LRD202")

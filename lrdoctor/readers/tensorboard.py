@@ -218,6 +218,21 @@ def _build_run(
     )
 
 
+def _without_logged_tags(
+    hparams_scalars: _DirectoryScalars,
+    run_parts: list[tuple[_DirectoryScalars, Callable[[str], str]]],
+) -> _DirectoryScalars:
+    """add_hparams' metric values without those whose tag the run already logs.
+
+    `add_hparams(hparams, {"loss": final_loss})` writes the final value at step 0; merged
+    into the run's `loss` curve it would replace or precede its first point, so a curve that
+    fell would seem to start where it ended.
+    """
+    logged = {rename(tag) for scalars, rename in run_parts for tag in scalars.scalars}
+    kept = {tag: points for tag, points in hparams_scalars.scalars.items() if tag not in logged}
+    return replace(hparams_scalars, scalars=kept)
+
+
 def _unchanged(tag: str) -> str:
     return tag
 
@@ -280,7 +295,9 @@ class TensorBoardReader:
             elif scalars.hparams and run_directory == directory.parent:
                 # add_hparams (PyTorch, tensorboardX) writes the hyper-parameters and their
                 # metric values into a timestamped child of the run: they belong to the run.
-                parts_by_run[run_directory].append((scalars, _unchanged))
+                parts_by_run[run_directory].append(
+                    (_without_logged_tags(scalars, parts_by_run[run_directory]), _unchanged)
+                )
             else:
                 parts_by_run[directory] = [(scalars, _unchanged)]
         runs, problems = [], []

@@ -157,7 +157,7 @@ def _scalar_events(log: RunLog, tags: tuple[str, str, str, str]) -> list[tuple[s
 def _write_summary_writer(writer_class: Callable, directory: Path, log: RunLog) -> None:
     """PyTorch-style SummaryWriter use: add_scalar per point, or add_scalars for the two
     losses; add_hparams with the final losses for some runs."""
-    tags = _variant(log, "tags", TENSORBOARD_TAGS)
+    tags = _variant(log, "tensorboard", TENSORBOARD_TAGS)
     use_add_scalars = _variant(log, "add_scalars", (False, True, False))
     writer = writer_class(str(directory))
     for tag, step, value in _scalar_events(log, tags):
@@ -167,9 +167,11 @@ def _write_summary_writer(writer_class: Callable, directory: Path, log: RunLog) 
         else:
             writer.add_scalar(tag, value, step)
     if log.params and _variant(log, "hparams", (True, False)):
-        final = {"hparam/train_loss": log.points[-1].train_loss} if log.points else {}
+        # PyTorch's docs name the metrics `hparam/...`; users also reuse their curves' tags.
+        keys = _variant(log, "hparam_keys", (("hparam/train_loss", "hparam/val_loss"), tags))
+        final = {keys[0]: log.points[-1].train_loss} if log.points else {}
         if log.evals:
-            final["hparam/val_loss"] = log.evals[-1].val_loss
+            final[keys[1]] = log.evals[-1].val_loss
         writer.add_hparams(dict(log.params), final)
     writer.close()
 
@@ -415,7 +417,7 @@ def _write_mlflow(tracking_uri: str, log: RunLog) -> None:
     start_ms = int(time.time() * 1000)
     metrics = [
         Metric(tag, float(value), start_ms + step, step)
-        for tag, step, value in _scalar_events(log, _variant(log, "tags", MLFLOW_METRICS))
+        for tag, step, value in _scalar_events(log, _variant(log, "mlflow", MLFLOW_METRICS))
     ]
     params = [Param(key, str(value)) for key, value in log.params.items()]
     for start in range(0, len(params), 100):
