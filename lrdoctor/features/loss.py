@@ -426,10 +426,14 @@ def rebound_share(c: Prepared) -> float | None:
 @feature(*LOSS_SIGNALS)
 @needs_points
 def best_drop(c: Prepared) -> float | None:
-    """Orders of magnitude from the start to the best smoothed level: did it ever learn?"""
+    """Orders of magnitude from the first few points to the best smoothed level: did the
+    run ever learn? The start is the median of the first 1% (3 to 20 points): on a long run
+    the first 5% can already sit at the floor the loss reached within a few hundred steps.
+    """
     if not c.positive:
         return None
-    return float(c.start_level - np.min(c.trend))
+    first = c.level[: int(np.clip(c.level.size // 100, 3, 20))]
+    return float(np.median(first) - np.min(c.trend))
 
 
 @feature(*LOSS_SIGNALS)
