@@ -25,7 +25,7 @@ NEEDS = {
     "lightning_tensorboard": ("lightning",),
     "keras_csv": ("keras",),
     "keras_tensorboard": ("keras", "tensorflow"),
-    "hf_trainer": ("transformers",),
+    "hf_trainer": ("transformers", "accelerate"),
 }
 # How each logger numbers a point logged after optimiser step s (1-based in a RunLog).
 LIGHTNING_STEP_OFFSET = -1  # Lightning logs _batches_that_stepped before its increment

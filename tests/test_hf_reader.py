@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lrdoctor.discovery import read_runs
 from lrdoctor.readers.base import ReadError, ReadOptions
 from lrdoctor.readers.hf_trainer import READER
 
@@ -108,6 +109,43 @@ def test_finished_output_dir_is_one_claim_owning_its_checkpoints(tmp_path):
     assert claims[0].owned_dirs == ("checkpoint-20", "checkpoint-40", "checkpoint-60")
     assert claims[0].owned_files == ("trainer_state.json",)
     assert READER.claim(tmp_path, ["out"], []) == []
+
+
+def write_trainer_tensorboard(output_dir: Path, history: list[dict]) -> None:
+    """What report_to="tensorboard" adds: the same train logs under runs/<date>_<host>/."""
+    from tensorboardX import SummaryWriter
+
+    writer = SummaryWriter(str(output_dir / "runs" / "Dec07_11-48-40_vm"))
+    for entry in history:
+        if "loss" in entry:
+            writer.add_scalar("train/loss", entry["loss"], entry["step"])
+    writer.close()
+
+
+def test_the_trainers_tensorboard_logs_are_part_of_its_one_run(tmp_path):
+    output_dir = tmp_path / "out"
+    write_trainer_tensorboard(output_dir, simulate_training(output_dir))
+
+    discovery = read_runs([tmp_path])
+
+    assert not discovery.problems
+    ((name, run_format, metadata),) = [
+        (run.name, run.format, run.metadata) for run in discovery.runs
+    ]
+    assert (name, run_format) == ("out", "hf-trainer")
+    assert metadata["tensorboard_logs"] == "runs/Dec07_11-48-40_vm"
+
+
+def test_tensorboard_logs_of_a_trainer_that_saved_no_state_are_read(tmp_path):
+    """A run that crashed before its first checkpoint left only its TensorBoard logs."""
+    output_dir = tmp_path / "out"
+    history = simulate_training(output_dir, max_steps=15, finish=False)
+    write_trainer_tensorboard(output_dir, history)
+
+    (run,) = read_runs([tmp_path]).runs
+
+    assert (run.name, run.format) == ("out/runs/Dec07_11-48-40_vm", "tensorboard")
+    assert run.curves["train/loss"].steps.tolist() == [5, 10, 15]
 
 
 def test_finished_run_reads_every_logged_key_as_a_curve(tmp_path):

@@ -5,6 +5,10 @@ and into every `checkpoint-<step>/` on the way, so the folder holds several copi
 history, each a prefix of the latest. One run is read from the copy with the largest
 `global_step`; a copy that is not a prefix of it is reported, since it means two runs shared
 the output folder.
+
+With `report_to="tensorboard"` (the default of transformers 4 when tensorboard is installed)
+the Trainer also logs the same entries to TensorBoard under `runs/<date>_<host>/`. The output
+folder's claim owns `runs/`, so one training is one run, not two.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from pathlib import Path
 
 from lrdoctor.model import Curve, Run
 from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
+from lrdoctor.readers.tensorboard import is_event_file_name
 
 STATE_FILE = "trainer_state.json"
 CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
+# TrainingArguments.logging_dir's default: output_dir/runs/<date>_<host>.
+TENSORBOARD_DIR = "runs"
 # Top-level settings that say how the run was configured (the rest describes its outcome).
 PARAM_KEYS = (
     "train_batch_size",
@@ -56,6 +63,8 @@ class HfTrainerReader:
         has_state = STATE_FILE in filenames
         if not (has_state or checkpoints):
             return []
+        if TENSORBOARD_DIR in dirnames and _tensorboard_logs(directory):
+            checkpoints += (TENSORBOARD_DIR,)
         return [
             Claim(
                 directory,
@@ -117,6 +126,20 @@ def _state_files(directory: Path) -> list[Path]:
         if (match := CHECKPOINT_DIR.fullmatch(child.name)) and (child / STATE_FILE).is_file()
     )
     return top + [file for _, file in checkpoints]
+
+
+def _tensorboard_logs(output_dir: Path) -> list[str]:
+    """The Trainer's TensorBoard folders (`runs/<date>_<host>`) holding event files."""
+    logs = output_dir / TENSORBOARD_DIR
+    try:
+        folders = sorted(child for child in logs.iterdir() if child.is_dir())
+        return [
+            folder.relative_to(output_dir).as_posix()
+            for folder in folders
+            if any(is_event_file_name(entry.name) for entry in folder.iterdir())
+        ]
+    except OSError:
+        return []
 
 
 def _load_state(file: Path) -> _State:
@@ -196,6 +219,8 @@ def _to_run(state: _State, name: str, output_dir: Path, warnings: list[str]) -> 
         if state.raw.get(key) is not None:
             metadata[key] = str(state.raw[key])
     params = {key: str(state.raw[key]) for key in PARAM_KEYS if state.raw.get(key) is not None}
+    if tensorboard_logs := _tensorboard_logs(output_dir):
+        metadata["tensorboard_logs"] = ", ".join(tensorboard_logs)
     return Run(
         name=name,
         source=str(state.file),

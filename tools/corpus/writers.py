@@ -348,7 +348,8 @@ def _hf_summary(log: RunLog, last_step: int, epoch: float) -> dict[str, float | 
 def _hf_trainer(root: Path, log: RunLog) -> None:
     """The Trainer's output folder: the last `HF_SAVE_TOTAL_LIMIT` checkpoints (saved at each
     evaluation, or each epoch without evaluations, and at the last step), each with the state
-    as saved then, and for some runs the final state `trainer.save_state()` writes."""
+    as saved then; for some runs the final state `trainer.save_state()` writes, and for some
+    the TensorBoard logs of report_to="tensorboard"."""
     from transformers import TrainerControl, TrainerState
 
     output_dir = root / log.name
@@ -363,9 +364,9 @@ def _hf_trainer(root: Path, log: RunLog) -> None:
     batch_size = log.params.get("batch_size")
 
     def state(step: int, entries: list[dict]) -> TrainerState:
-        epoch = max([entry["epoch"] for entry in entries], default=0.0)
+        control = TrainerControl(should_save=True, should_training_stop=step == last)
         return TrainerState(
-            epoch=epoch,
+            epoch=max([entry["epoch"] for entry in entries], default=0.0),
             global_step=step,
             max_steps=last,
             logging_steps=log.every,
@@ -374,7 +375,7 @@ def _hf_trainer(root: Path, log: RunLog) -> None:
             train_batch_size=None if batch_size is None else int(batch_size),
             num_train_epochs=math.ceil(last / log.steps_per_epoch),
             log_history=entries,
-            stateful_callbacks=[TrainerControl(should_save=True)],
+            stateful_callbacks=[control],
         )
 
     for step in saves[-HF_SAVE_TOTAL_LIMIT:]:
@@ -382,10 +383,36 @@ def _hf_trainer(root: Path, log: RunLog) -> None:
         checkpoint.mkdir(parents=True, exist_ok=True)
         entries = [entry for entry in history if entry["step"] <= step]
         state(step, entries).save_to_json(str(checkpoint / "trainer_state.json"))
+    final = state(last, history)
+    history.append(_hf_summary(log, last, final.epoch))  # final.log_history is `history`
     if _variant(log, "save_state", (True, False)):
-        final = state(last, history)
-        final.log_history.append(_hf_summary(log, last, final.epoch))
         final.save_to_json(str(output_dir / "trainer_state.json"))
+    if _variant(log, "report_to", (False, True, True)):
+        _hf_tensorboard(output_dir, final, log)
+
+
+def _hf_tensorboard(output_dir: Path, state, log: RunLog) -> None:
+    """report_to="tensorboard": transformers' TensorBoardCallback given each log_history
+    entry as Trainer.log hands it over; it writes under output_dir/runs/<date>_<host>/."""
+    from transformers import TrainerControl, TrainingArguments
+    from transformers.integrations import TensorBoardCallback
+
+    args = TrainingArguments(
+        str(output_dir),
+        report_to=["tensorboard"],
+        use_cpu=True,
+        max_steps=state.max_steps,
+        logging_steps=log.every,
+        per_device_train_batch_size=state.train_batch_size or 8,
+    )
+    callback, control = TensorBoardCallback(), TrainerControl()
+    history, state.log_history = state.log_history, []
+    callback.on_train_begin(args, state, control)
+    for entry in history:
+        state.global_step = entry["step"]
+        logs = {key: value for key, value in entry.items() if key != "step"}
+        callback.on_log(args, state, control, logs=logs)
+    callback.on_train_end(args, state, control)
 
 
 @contextlib.contextmanager
