@@ -1,0 +1,24 @@
+"""Command line: python -m tools.corpus OUT --split dev|heldout|all --jobs 2."""
+
+from __future__ import annotations
+
+import argparse
+
+from tools.corpus.generate import main_args
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tools.corpus", description=__doc__)
+    parser.add_argument("out", help="output folder (runs under OUT/<split>/, OUT/labels.json)")
+    parser.add_argument("--split", choices=("dev", "heldout", "all"), default="all")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
+    parser.add_argument(
+        "--per-verdict", type=int, default=None, help="kept runs per verdict (40 dev, 20 heldout)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    main_args(args.out, args.split, args.jobs, args.per_verdict, args.seed)
+
+
+if __name__ == "__main__":
+    main()

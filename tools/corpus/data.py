@@ -1,0 +1,186 @@
+"""Data sets made in torch or shipped with Python, so the corpus needs no download.
+
+Every task is built from a seed alone: the same seed gives the same tensors on any machine.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+
+import torch
+
+TEXT_MODULES = ("argparse", "typing", "inspect", "difflib", "dataclasses", "pathlib", "textwrap")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What to learn. `kind`: blobs, spiral, regression, images, charlm or seqreg."""
+
+    kind: str
+    classes: int = 2  # classification: number of classes
+    dim: int = 8  # input features (tabular), image side (images)
+    n_train: int = 512
+    n_val: int = 96
+    target_scale: float = 1.0  # regression: targets are this many times a unit-scale signal
+    noise: float = 0.05  # label / target noise, relative
+    teacher: str = "linear"  # regression: linear or mlp teacher
+    text: str = "textwrap"  # charlm: stdlib module whose source is the text
+    seq_len: int = 32
+    label_noise: float = 0.0  # classification: share of labels replaced by random ones
+    seed: int = 0
+
+
+@dataclass
+class Data:
+    """Train and validation tensors; `outputs` is the model's output width."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    outputs: int
+    loss: str  # "ce", "mse" or "lm" (cross-entropy over every position)
+    vocab: int = 0
+
+
+def _blobs(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    centres = torch.randn(
+        spec.classes, spec.dim, generator=torch.Generator().manual_seed(spec.seed)
+    )
+    centres *= 3.0 / math.sqrt(max(spec.dim, 1) / 4)
+    labels = torch.randint(0, spec.classes, (n,), generator=gen)
+    x = centres[labels] + torch.randn(n, spec.dim, generator=gen)
+    return x, labels
+
+
+def _spiral(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    labels = torch.randint(0, spec.classes, (n,), generator=gen)
+    radius = torch.rand(n, generator=gen)
+    angle = 2 * math.pi * labels / spec.classes + 3.0 * radius
+    angle = angle + spec.noise * torch.randn(n, generator=gen)
+    x = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1) * 2.0
+    if spec.dim > 2:
+        x = torch.cat([x, 0.1 * torch.randn(n, spec.dim - 2, generator=gen)], dim=1)
+    return x, labels
+
+
+def _regression(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    teacher_gen = torch.Generator().manual_seed(spec.seed + 7)
+    x = torch.randn(n, spec.dim, generator=gen)
+    if spec.teacher == "linear":
+        weights = torch.randn(spec.dim, 1, generator=teacher_gen) / math.sqrt(spec.dim)
+        signal = x @ weights
+    else:
+        hidden = torch.randn(spec.dim, 16, generator=teacher_gen) / math.sqrt(spec.dim)
+        out = torch.randn(16, 1, generator=teacher_gen) / 2.0
+        signal = torch.tanh(x @ hidden) @ out
+    y = signal + spec.noise * torch.randn(n, 1, generator=gen)
+    return x, y * spec.target_scale
+
+
+def _images(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Oriented bars, crosses and blocks at random places, with pixel noise: one class each."""
+    side = spec.dim
+    labels = torch.randint(0, spec.classes, (n,), generator=gen)
+    images = torch.zeros(n, 1, side, side)
+    rows = torch.randint(1, side - 3, (n,), generator=gen)
+    cols = torch.randint(1, side - 3, (n,), generator=gen)
+    for i in range(n):
+        r, c, k = int(rows[i]), int(cols[i]), int(labels[i]) % 4
+        if k == 0:
+            images[i, 0, r, c : c + 3] = 1.0
+        elif k == 1:
+            images[i, 0, r : r + 3, c] = 1.0
+        elif k == 2:
+            for d in range(3):
+                images[i, 0, r + d, c + d] = 1.0
+        else:
+            images[i, 0, r : r + 2, c : c + 2] = 1.0
+        if int(labels[i]) >= 4:  # classes 4-7: the same shapes, brighter and doubled
+            images[i, 0] = images[i, 0] * 2.0 + torch.roll(images[i, 0], 1, dims=1)
+    return images + spec.noise * torch.randn(images.shape, generator=gen), labels
+
+
+def stdlib_text(module: str) -> str:
+    """Source code of a standard-library module: text that ships with every Python."""
+    return inspect.getsource(__import__(module, fromlist=["_"]))
+
+
+def _charlm(spec: TaskSpec) -> Data:
+    text = stdlib_text(spec.text)[:60000]
+    chars = sorted(set(text))
+    table = {ch: i for i, ch in enumerate(chars)}
+    ids = torch.tensor([table[ch] for ch in text], dtype=torch.long)
+    length = spec.seq_len + 1
+    windows = ids[: (ids.numel() // length) * length].view(-1, length)
+    order = torch.randperm(windows.shape[0], generator=torch.Generator().manual_seed(spec.seed))
+    windows = windows[order]
+    train = windows[: spec.n_train]
+    val = windows[spec.n_train : spec.n_train + spec.n_val]
+    return Data(train[:, :-1], train[:, 1:], val[:, :-1], val[:, 1:], len(chars), "lm", len(chars))
+
+
+def _seqreg(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A running, decaying sum of the inputs: a target only a recurrent state can follow."""
+    x = torch.randn(n, spec.seq_len, spec.dim, generator=gen)
+    y = torch.zeros(n, spec.seq_len, 1)
+    state = torch.zeros(n)
+    for t in range(spec.seq_len):
+        state = 0.8 * state + x[:, t].mean(dim=1)
+        y[:, t, 0] = state
+    return x, (y + spec.noise * torch.randn(y.shape, generator=gen)) * spec.target_scale
+
+
+def make_data(spec: TaskSpec) -> Data:
+    """Build the task's train and validation sets from its seed."""
+    if spec.kind == "charlm":
+        return _charlm(spec)
+    make = {
+        "blobs": _blobs,
+        "spiral": _spiral,
+        "regression": _regression,
+        "images": _images,
+        "seqreg": _seqreg,
+    }[spec.kind]
+    x_train, y_train = make(spec, torch.Generator().manual_seed(spec.seed + 1), spec.n_train)
+    x_val, y_val = make(spec, torch.Generator().manual_seed(spec.seed + 2), spec.n_val)
+    if spec.label_noise:  # in both sets: a memorised training label does not carry over
+        gen = torch.Generator().manual_seed(spec.seed + 3)
+        for y in (y_train, y_val):
+            flip = torch.rand(y.shape[0], generator=gen) < spec.label_noise
+            y[flip] = torch.randint(0, spec.classes, (int(flip.sum()),), generator=gen)
+    if spec.kind in ("regression", "seqreg"):
+        return Data(x_train, y_train, x_val, y_val, 1, "mse")
+    return Data(x_train, y_train, x_val, y_val, spec.classes, "ce")
+
+
+def known_floor(spec: TaskSpec) -> float | None:
+    """The lowest loss the task allows, where the data say it: None for text."""
+    if spec.kind in ("regression", "seqreg"):
+        return (spec.noise * spec.target_scale) ** 2
+    return None if spec.kind == "charlm" else 0.0  # separable classes: cross-entropy -> 0
+
+
+def scale_features(data: Data, factors: dict[int, float]) -> Data:
+    """Multiply some input columns by large factors: raw units a person forgot to normalise."""
+    x_train, x_val = data.x_train.clone(), data.x_val.clone()
+    for column, factor in factors.items():
+        x_train[:, column] *= factor
+        x_val[:, column] *= factor
+    return Data(x_train, data.y_train, x_val, data.y_val, data.outputs, data.loss, data.vocab)
+
+
+def standardise(data: Data) -> Data:
+    """Z-score the input columns with training-set statistics."""
+    mean, std = data.x_train.mean(0), data.x_train.std(0).clamp_min(1e-8)
+    return Data(
+        (data.x_train - mean) / std,
+        data.y_train,
+        (data.x_val - mean) / std,
+        data.y_val,
+        data.outputs,
+        data.loss,
+        data.vocab,
+    )

@@ -1,0 +1,348 @@
+"""Generate the corpus: plan candidates, train them and their fixes, check, keep, write, label.
+
+Phase one trains each candidate and its counterfactual in worker processes and checks the
+label; phase two writes the first N passing candidates per split and verdict (in index
+order, so the result does not depend on which worker finished first) through the
+framework writers; phase three reads the output back with lrdoctor and keys labels.json by
+the names lrdoctor lists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tools.corpus.checks import RULES, is_healthy, measure, passes
+from tools.corpus.data import known_floor
+from tools.corpus.recipes import SPLITS, VERDICTS, Candidate, candidate
+from tools.corpus.runlog import RunLog
+from tools.corpus.train import LogPlan, Result, to_runlog, train
+
+LOGGERS = {
+    "dev": ("torch_tensorboard", "lightning_csv", "mlflow_folder", "hf_trainer", "plain_csv"),
+    "heldout": (
+        "tensorboardx",
+        "lightning_tensorboard",
+        "keras_csv",
+        "keras_tensorboard",
+        "mlflow_sqlite",
+        "wandb_csv",
+    ),
+}
+# Cadences per logger in each split: dev logs every step, interval means or epoch means;
+# held-out logs one sampled step every k, or epoch means for the Keras loggers.
+DEV_CADENCES = {
+    "torch_tensorboard": ("step", "interval_mean"),
+    "lightning_csv": ("step", "epoch"),
+    "mlflow_folder": ("interval_mean", "epoch"),
+    "hf_trainer": ("interval_mean",),
+    "plain_csv": ("step", "interval_mean", "epoch"),
+}
+HELDOUT_CADENCES = {"keras_csv": ("epoch",), "keras_tensorboard": ("epoch",)}
+STEP_ONLY = ("minibatch_noise", "exploding_gradients")
+MAX_POINTS = {"mlflow_folder": 300, "mlflow_sqlite": 300}
+NICE = (1, 2, 5, 10, 20, 25, 50, 100)
+MAX_CANDIDATES_RATIO = 2  # give up on a split and verdict after this many candidates per run
+ADJECTIVES = ("brave", "calm", "eager", "gentle", "jolly", "lively", "proud", "witty", "bold")
+NOUNS = ("otter", "falcon", "maple", "comet", "river", "badger", "lynx", "cedar", "heron")
+
+
+@dataclass
+class Checked:
+    """One candidate's outcome, returned from a worker."""
+
+    split: str
+    label: str
+    index: int
+    candidate: Candidate
+    logger: str
+    plan: LogPlan
+    log: RunLog
+    passed: bool
+    measures: dict
+    fix_measures: dict
+    fix_healthy: bool
+    seconds: float
+
+
+def _nice_every(steps: int, points: float) -> int:
+    wanted = max(steps / points, 1.0)
+    return min(NICE, key=lambda n: abs(math.log(n / wanted)))
+
+
+def _cadence(split: str, logger: str, label: str, result: Result, rng) -> str | None:
+    epochs = result.planned_steps // result.steps_per_epoch
+    options = DEV_CADENCES[logger] if split == "dev" else HELDOUT_CADENCES.get(logger, ("sampled",))
+    usable = [c for c in options if c != "epoch" or 10 <= epochs <= 30]
+    if label in STEP_ONLY:  # means over an interval or an epoch hide both
+        usable = [c for c in usable if c in ("step", "sampled")]
+    return usable[int(rng.integers(len(usable)))] if usable else None
+
+
+def choose_plan(split: str, label: str, index: int, result: Result, rng) -> LogPlan:
+    """The logger (rotating per verdict) and its habits: cadence, interval, series logged."""
+    loggers = LOGGERS[split]
+    start = (index + 3 * VERDICTS.index(label)) % len(loggers)
+    for shift in range(len(loggers)):
+        logger = loggers[(start + shift) % len(loggers)]
+        cadence = _cadence(split, logger, label, result, rng)
+        if cadence:
+            break
+    steps = result.planned_steps
+    target = rng.uniform(150, 450) if label not in STEP_ONLY else rng.uniform(300, 1000)
+    every = 1 if cadence == "step" else max(2, _nice_every(steps, target))
+    limit = MAX_POINTS.get(logger)
+    while limit and cadence != "epoch" and steps / every > limit:
+        every = NICE[NICE.index(every) + 1] if every in NICE[:-1] else every * 2
+    epoch = cadence == "epoch"
+    coin = rng.random
+    return LogPlan(
+        logger=logger,
+        cadence=cadence,
+        every=every,
+        grad_norm=not epoch and coin() < (0.8 if label == "exploding_gradients" else 0.5),
+        lr=logger == "hf_trainer" or coin() < 0.5,
+        val=label == "overfitting" or coin() < 0.6,
+    )
+
+
+def _name(cand: Candidate, serial: int, rng) -> str:
+    """A run name as a person would give it: descriptive or a random word pair."""
+    s = cand.setup
+    if rng.random() < 0.6:
+        return f"{cand.family}-{s.optimizer}-lr{s.lr:.0e}-b{s.batch_size}-{serial:04d}"
+    return f"{ADJECTIVES[serial % 9]}-{NOUNS[(serial // 9) % 9]}-{serial:04d}"
+
+
+def _params(cand: Candidate, result: Result) -> dict:
+    """Hyper-parameters as a user would log them."""
+    s = cand.setup
+    params = {
+        "model": cand.family,
+        "task": cand.task,
+        "optimizer": s.optimizer,
+        "lr": s.lr,
+        "batch_size": s.batch_size,
+        "epochs": result.planned_steps // result.steps_per_epoch,
+        "max_steps": result.planned_steps,
+        "lr_schedule": s.schedule,
+        "weight_decay": s.weight_decay,
+        "precision": s.precision,
+        "seed": s.seed,
+        "width": s.model.width,
+        "depth": s.model.depth,
+    }
+    if s.schedule == "warmup":
+        params["warmup_ratio"] = round(s.warmup_fraction, 3)
+    if s.clip is not None:
+        params["max_grad_norm"] = s.clip
+    if s.model.dropout:
+        params["dropout"] = s.model.dropout
+    return params
+
+
+def check_candidate(job: tuple[str, str, int, int, int]) -> Checked:
+    """Train one candidate and its fix, log it as its logger would, and check its label."""
+    import torch
+
+    torch.set_num_threads(1)
+    split, label, index, seed, serial = job
+    start = time.perf_counter()
+    cand = candidate(split, label, index, seed)
+    rng = np.random.default_rng((seed, 7, VERDICTS.index(label), index, len(split)))
+    result = train(cand.setup)
+    fixed = train(cand.fix) if cand.fix else result
+    both = np.concatenate([result.clean, fixed.clean])
+    known = known_floor(cand.setup.task)
+    floor = float(np.min(both[np.isfinite(both)], initial=np.inf if known is None else known))
+    plan = choose_plan(split, label, index, result, rng)
+    log = to_runlog(result, plan, _name(cand, serial, rng), _params(cand, result))
+    fix_log = to_runlog(fixed, plan, "fix", {})
+    m, fm = measure(result, log, floor), measure(fixed, fix_log, floor)
+
+    return Checked(
+        split=split,
+        label=label,
+        index=index,
+        candidate=cand,
+        logger=plan.logger,
+        plan=plan,
+        log=log,
+        passed=passes(label, m, fm),
+        measures=m.as_dict(),
+        fix_measures=fm.as_dict(),
+        fix_healthy=is_healthy(fm),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def write_run(job: tuple[str, Path, RunLog]) -> None:
+    """Write one kept run through its framework writer (in a worker: some are slow)."""
+    from tools.corpus import writers
+
+    logger, root, log = job
+    writers.write(logger, root, log)
+
+
+def _first_reason(label: str, m: dict, fm: dict) -> str:
+    """A compact reason for a drop: the measures a reader needs to see why."""
+    keys = ("gap_end", "late_gain", "late_fall", "noise", "log_noise", "bounce", "loss_spike",
+            "growth", "rise", "grad_spike", "logged_grad_spike", "val_rise", "points")  # fmt: skip
+    run = ", ".join(f"{k}={m[k]}" for k in keys)
+    fix = ", ".join(f"{k}={fm[k]}" for k in ("gap_end", "late_fall", "noise", "val_rise"))
+    return f"failed the {label} check: {run}; fix: {fix}"
+
+
+def _entry(c: Checked, fmt: str) -> dict:
+    cand, s = c.candidate, c.candidate.setup
+    recipe = asdict(s)
+    recipe["variant"] = cand.variant
+    return {
+        "label": c.label,
+        "split": c.split,
+        "format": fmt,
+        "logger": c.logger,
+        "family": cand.family,
+        "task": cand.task,
+        "optimizer": s.optimizer,
+        "schedule": s.schedule,
+        "cadence": c.plan.cadence,
+        "batch_size": s.batch_size,
+        "lr": s.lr,
+        "precision": s.precision,
+        "logs": {"grad_norm": c.plan.grad_norm, "lr": c.plan.lr, "val": c.plan.val},
+        "recipe": recipe,
+        "check": {
+            "passed": True,
+            "measures": c.measures,
+            "fix": {"change": cand.change, "healthy": c.fix_healthy, "measures": c.fix_measures},
+        },
+    }
+
+
+def generate(out: Path, splits: list[str], per_verdict: dict[str, int], seed: int, jobs: int):
+    """Run the three phases into `out`; print progress; return the labels dict."""
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes: dict[tuple[str, str], list[Checked]] = {}
+    serial = {"n": 0}
+
+    def wave(pool, wanted: dict[tuple[str, str], range]) -> None:
+        batch = []
+        for (split, label), indices in wanted.items():
+            for index in indices:
+                serial["n"] += 1
+                number = (1 + list(SPLITS).index(split)) * 5000 + index * 8 + VERDICTS.index(label)
+                batch.append((split, label, index, seed, number))
+        for checked in pool.map(check_candidate, batch, chunksize=1):
+            outcomes.setdefault((checked.split, checked.label), []).append(checked)
+            mark = "kept" if checked.passed else "drop"
+            print(f"{checked.split:8} {checked.label:21} #{checked.index:<3} {mark} "
+                  f"{checked.candidate.family:12} {checked.seconds:5.1f}s", flush=True)  # fmt: skip
+
+    start = time.perf_counter()
+    keys = [(split, label) for split in splits for label in VERDICTS]
+    with ProcessPoolExecutor(jobs) as pool:
+        wave(pool, {key: range(per_verdict[key[0]]) for key in keys})
+        while True:
+            wanted = {}
+            for split, label in keys:
+                done = outcomes.get((split, label), [])
+                need = per_verdict[split] - sum(c.passed for c in done)
+                tried = len(done)
+                limit = MAX_CANDIDATES_RATIO * per_verdict[split]
+                hopeless = tried >= per_verdict[split] and not any(c.passed for c in done)
+                if need > 0 and tried < limit and not hopeless:
+                    rate = max(sum(c.passed for c in done) / max(tried, 1), 0.25)
+                    extra = min(limit - tried, math.ceil(need / rate) + 1)
+                    wanted[(split, label)] = range(tried, tried + extra)
+            if not wanted:
+                break
+            wave(pool, wanted)
+        print(f"trained and checked in {time.perf_counter() - start:.0f}s", flush=True)
+        kept, counts, dropped = [], {}, []
+        for split, label in keys:
+            ordered = sorted(outcomes.get((split, label), []), key=lambda c: c.index)
+            chosen, considered = [], []
+            for c in ordered:
+                if len(chosen) == per_verdict[split]:
+                    break
+                considered.append(c)
+                if c.passed:
+                    chosen.append(c)
+            kept += chosen
+            failed = [c for c in considered if not c.passed]
+            counts[f"{split}/{label}"] = {
+                "candidates": len(considered),
+                "kept": len(chosen),
+                "dropped": len(failed),
+            }
+            dropped += [
+                {
+                    "split": split,
+                    "label": label,
+                    "family": c.candidate.family,
+                    "variant": c.candidate.variant,
+                    "reason": _first_reason(label, c.measures, c.fix_measures),
+                }
+                for c in failed
+            ]
+        roots = {c.log.name: out / c.split / c.logger for c in kept}
+        list(pool.map(write_run, [(c.logger, roots[c.log.name], c.log) for c in kept]))
+    print(f"written in {time.perf_counter() - start:.0f}s", flush=True)
+    return _label(out, kept, counts, dropped)
+
+
+def _label(out: Path, kept: list[Checked], counts: dict, dropped: list) -> dict:
+    """Key each kept run by the name lrdoctor lists it under."""
+    from lrdoctor import read_runs
+
+    discovery = read_runs([out])
+    runs, unmatched = {}, []
+    for c in kept:
+        root = str(out / c.split / c.logger)
+        found = [
+            r
+            for r in discovery.runs
+            if root in r.source and (c.log.name in r.name or c.log.name in r.source)
+        ]
+        if not found:
+            unmatched.append(c.log.name)
+        for run in found:
+            runs[run.name] = _entry(c, run.format)
+    labels = {
+        "schema": 2,
+        "description": (
+            "Real PyTorch training runs on CPU, logged through the frameworks' own writers. "
+            "Each failure is caused by its set-up and kept only if it passes the written "
+            "criteria in `rules` and its counterfactual fix (check.fix) behaves as stated. "
+            "Held-out differs from dev in kind: model families, optimisers, loggers, cadences."
+        ),
+        "verdicts": list(VERDICTS),
+        "rules": RULES,
+        "counts": counts,
+        "runs": dict(sorted(runs.items())),
+        "dropped": dropped,
+    }
+    if unmatched or discovery.problems:
+        labels["problems"] = {
+            "unmatched": unmatched,
+            "read": [f"{p.source}: {p.problem}" for p in discovery.problems],
+        }
+    (out / "labels.json").write_text(json.dumps(labels, indent=1) + "\n")
+    total = Counter(entry["label"] for entry in runs.values())
+    print(f"labels.json: {len(runs)} runs {dict(total)}; unmatched {len(unmatched)}", flush=True)
+    return labels
+
+
+def main_args(out: str, split: str, jobs: int, per_verdict: int | None, seed: int) -> None:
+    splits = ["dev", "heldout"] if split == "all" else [split]
+    counts = {"dev": per_verdict or 40, "heldout": per_verdict or 20}
+    generate(Path(out), splits, counts, seed, max(1, min(jobs, os.cpu_count() or 1, 2)))

@@ -1,0 +1,402 @@
+"""Candidate set-ups per verdict and split, each with the counterfactual that removes its cause.
+
+The held-out split differs from dev in kind: other model families, optimisers, loggers and
+cadences. A candidate is only a plan; the checks decide whether it keeps its label.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from tools.corpus.data import TEXT_MODULES, TaskSpec
+from tools.corpus.models import ModelSpec
+from tools.corpus.train import Setup
+
+VERDICTS = (
+    "healthy",
+    "diverging",
+    "oscillating",
+    "too_slow",
+    "minibatch_noise",
+    "exploding_gradients",
+    "poor_feature_scaling",
+    "overfitting",
+)
+SCHEDULES = ("constant", "warmup", "cosine", "step", "linear_decay", "onecycle", "plateau")
+RECURRENT = ("lstm", "gru", "transformer")
+
+
+@dataclass(frozen=True)
+class Split:
+    families: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    minority: tuple[str, ...]  # optimisers allowed for about one run in five
+
+
+SPLITS = {
+    "dev": Split(
+        ("linear", "mlp", "deep_mlp", "cnn", "lstm"), ("sgd", "momentum", "adam", "rmsprop"), ()
+    ),
+    "heldout": Split(
+        ("resnet_mlp", "gru", "transformer"), ("nesterov", "adamw", "adagrad"), ("sgd", "adam")
+    ),
+}
+
+# LRs that train each family well at batch 16-32 (from sweeps of 4-6 LRs per optimiser); the
+# plain deep MLP does not train with SGD at any LR (vanishing signal), so it gets none.
+TUNED_LR = {
+    "linear": {"sgd": 0.3, "momentum": 0.03, "adam": 0.01, "rmsprop": 3e-3},
+    "mlp": {"sgd": 0.1, "momentum": 0.03, "adam": 1e-2, "rmsprop": 3e-3},
+    "deep_mlp": {"adam": 2e-3, "rmsprop": 1e-3},
+    "cnn": {"momentum": 0.03, "adam": 1e-2, "rmsprop": 3e-3},
+    "lstm": {"momentum": 0.1, "adam": 1e-2, "rmsprop": 3e-3},
+    "resnet_mlp": {"nesterov": 0.03, "adamw": 3e-3, "adagrad": 0.03, "sgd": 0.1, "adam": 3e-3},
+    "gru": {"nesterov": 0.1, "adamw": 1e-2, "adagrad": 0.1, "sgd": 1.0, "adam": 1e-2},
+    "transformer": {"nesterov": 0.3, "adamw": 1e-2, "adagrad": 0.1, "sgd": 1.0, "adam": 1e-2},
+}
+STEPS = {
+    "linear": (200, 1500),
+    "mlp": (200, 1000),
+    "deep_mlp": (200, 500),
+    "cnn": (200, 350),
+    "lstm": (150, 250),
+    "resnet_mlp": (200, 800),
+    "gru": (150, 250),
+    "transformer": (150, 250),
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A planned run, the fix that removes its cause, and how it was made."""
+
+    label: str
+    split: str
+    family: str
+    task: str
+    variant: str
+    setup: Setup
+    fix: Setup | None  # None: the task's known floor is the reference, nothing to train
+    change: str
+
+
+SGD_FAMILY = ("sgd", "momentum", "nesterov")
+DECAYING = ("cosine", "linear_decay", "onecycle", "step", "plateau")
+
+
+def tuned_lr(family: str, optimizer: str, task: TaskSpec | None = None) -> float:
+    """The tuned LR; SGD on a non-linear regression needs a third of the classification LR."""
+    lr = TUNED_LR[family][optimizer]
+    mse = task is not None and task.kind in ("regression", "seqreg") and family != "linear"
+    return lr / 3 if mse and optimizer in SGD_FAMILY else lr
+
+
+def _choice(rng: np.random.Generator, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def _optimizer(rng: np.random.Generator, split: Split, family: str, allowed=None) -> str:
+    """One of the split's optimisers (a minority one for one run in five) the family trains with."""
+    pool = split.optimizers
+    if split.minority and rng.random() < 0.2:
+        pool = split.minority
+    usable = tuple(o for o in pool if o in TUNED_LR[family] and (not allowed or o in allowed))
+    if not usable:
+        usable = tuple(o for o in TUNED_LR[family] if not allowed or o in allowed)
+    return _choice(rng, usable)
+
+
+def _task(rng: np.random.Generator, family: str, seed: int) -> tuple[TaskSpec, str]:
+    """A task the family can learn, and a short name for it."""
+    if family in ("lstm", "gru"):
+        if family == "gru" and rng.random() < 0.3:
+            text = _choice(rng, TEXT_MODULES)
+            task = TaskSpec("charlm", n_train=256, n_val=48, text=text, seq_len=24, seed=seed)
+            return task, f"charlm-{text}"
+        task = TaskSpec("seqreg", dim=4, seq_len=16, n_train=512, seed=seed)
+        return task, "seqreg"
+    if family == "transformer":
+        text = _choice(rng, TEXT_MODULES[:-1])  # textwrap is too short for 768 windows
+        task = TaskSpec("charlm", n_train=768, n_val=48, text=text, seq_len=24, seed=seed)
+        return task, f"charlm-{text}"
+    if family == "cnn":
+        side, classes = _choice(rng, (8, 8, 12)), _choice(rng, (4, 8))  # 12x12: a third
+        task = TaskSpec("images", classes=classes, dim=side, noise=0.2, seed=seed)
+        return task, f"images{side}-{classes}c"
+    kinds = {"linear": ("blobs", "regression"), "deep_mlp": ("spiral", "regression")}
+    kind = _choice(rng, kinds.get(family, ("blobs", "spiral", "regression")))
+    if kind == "blobs":
+        classes, dim = int(rng.integers(2, 21)), int(rng.integers(4, 21))
+        return TaskSpec("blobs", classes=classes, dim=dim, seed=seed), f"blobs-{classes}c"
+    if kind == "spiral":
+        classes = int(rng.integers(2, 5))
+        return TaskSpec("spiral", classes=classes, dim=2, seed=seed), f"spiral-{classes}c"
+    scale = _choice(rng, (1.0, 100.0, 1e4)) if family == "linear" else 1.0
+    teacher = "linear" if family == "linear" else "mlp"
+    task = TaskSpec("regression", dim=int(rng.integers(4, 17)), target_scale=scale,
+                    teacher=teacher, seed=seed)  # fmt: skip
+    return task, f"regression-x{scale:g}"
+
+
+def _model(rng: np.random.Generator, family: str) -> ModelSpec:
+    if family == "linear":
+        return ModelSpec("linear")
+    if family == "mlp":
+        return ModelSpec("mlp", _choice(rng, (32, 64)), int(rng.integers(2, 4)),
+                         _choice(rng, ("relu", "tanh")))  # fmt: skip
+    if family == "deep_mlp":
+        return ModelSpec("deep_mlp", 24, int(rng.integers(8, 13)), _choice(rng, ("relu", "tanh")))
+    if family == "cnn":
+        return ModelSpec("cnn", activation=_choice(rng, ("relu", "gelu")))
+    if family in ("lstm", "gru"):
+        return ModelSpec(family, _choice(rng, (32, 64)), 1)
+    if family == "resnet_mlp":
+        activation, norm = _choice(rng, ("relu", "gelu")), _choice(rng, ("layer", "batch"))
+        return ModelSpec(
+            "resnet_mlp", _choice(rng, (32, 64)), int(rng.integers(2, 5)), activation, norm
+        )
+    return ModelSpec("transformer", 32, int(rng.integers(1, 3)), pre_ln=bool(rng.random() < 0.5))
+
+
+def _steps(rng: np.random.Generator, family: str) -> int:
+    low, high = STEPS[family]
+    return int(math.exp(rng.uniform(math.log(low), math.log(high))))
+
+
+def _base(rng: np.random.Generator, split: Split, seed: int, families=None, allowed=None):
+    """A tuned set-up on a random family of the split: the starting point of every recipe."""
+    family = _choice(rng, families or split.families)
+    task, task_name = _task(rng, family, seed)
+    optimizer = _optimizer(rng, split, family, allowed)
+    if task.kind == "regression" and task.target_scale > 1:  # the Hessian ignores target scale
+        optimizer = _choice(rng, ("sgd", "momentum"))
+    setup = Setup(
+        task=task,
+        model=_model(rng, family),
+        optimizer=optimizer,
+        lr=tuned_lr(family, optimizer, task),
+        batch_size=_choice(rng, (16, 32, 64, 128)),
+        steps=_steps(rng, family),
+        schedule=_choice(rng, DECAYING if rng.random() < 0.75 else SCHEDULES),
+        warmup_fraction=float(rng.uniform(0.05, 0.2)),
+        clip=1.0 if family in RECURRENT else None,
+        precision="bf16" if rng.random() < 0.15 else "fp32",
+        seed=seed,
+    )
+    return family, task_name, setup
+
+
+def healthy(rng, split, seed):
+    family, task, setup = _base(rng, split, seed)
+    if rng.random() < 0.75:  # a constant LR only passes once the loss has flattened
+        setup = replace(setup, schedule=_choice(rng, DECAYING))
+    if setup.task.kind != "charlm":
+        return family, task, "tuned", setup, None, "none (the task's known floor is the reference)"
+    fix = replace(setup, steps=setup.steps * 3 // 2)
+    return family, task, "tuned", setup, fix, "1.5x the steps (only sets the text's floor)"
+
+
+def diverging(rng, split, seed):
+    variant = _choice(rng, ("high_lr", "late", "dead_relu"))
+    adaptive = ("adam", "adamw", "rmsprop", "adagrad")
+    if variant == "dead_relu":
+        families = tuple(f for f in split.families if f in ("mlp", "deep_mlp", "cnn", "resnet_mlp"))
+        family, task, setup = _base(rng, split, seed, families=families)
+        setup = replace(setup, model=replace(setup.model, activation="relu"))
+    elif variant == "late":  # warm-up to a far too high peak: the loss falls, then climbs
+        families = tuple(f for f in split.families if f != "linear")
+        family, task, setup = _base(rng, split, seed, families=families, allowed=adaptive)
+        setup = replace(setup, schedule="warmup", warmup_fraction=float(rng.uniform(0.2, 0.5)))
+    else:
+        family, task, setup = _base(rng, split, seed)
+        if family == "linear" and setup.task.kind != "regression":  # convex CE cannot blow up
+            setup = replace(setup, task=TaskSpec("regression", dim=8, seed=seed))
+            task = "regression-x1"
+    factor = float(rng.uniform(10, 100)) * (3 if setup.optimizer in adaptive else 1)
+    wild = replace(setup, lr=setup.lr * factor, clip=None)
+    fix = replace(setup, clip=None, schedule="cosine")
+    return family, task, variant, wild, fix, "tuned LR, cosine-annealed"
+
+
+def oscillating(rng, split, seed):
+    families = tuple(f for f in split.families if f != "cnn")
+    family, task, setup = _base(rng, split, seed, families=families)
+    if setup.task.kind in ("blobs", "spiral"):  # a bouncing regression shows its level best
+        teacher = "linear" if family == "linear" else "mlp"
+        setup = replace(setup, task=TaskSpec("regression", dim=8, teacher=teacher, seed=seed))
+        task = "regression-x1"
+        setup = replace(setup, lr=tuned_lr(family, setup.optimizer, setup.task))
+    setup = replace(setup, schedule="constant", steps=max(setup.steps, 300))
+    if setup.optimizer in SGD_FAMILY:
+        factor, variant = float(rng.uniform(1.5, 4)), "sgd_edge"
+    else:
+        factor, variant = float(rng.uniform(4, 12)), "adaptive_high"
+    high = replace(setup, lr=setup.lr * factor, clip=None)
+    return family, task, variant, high, replace(high, lr=high.lr / 10), "LR/10"
+
+
+def too_slow(rng, split, seed):
+    family, task, setup = _base(rng, split, seed)
+    variant = _choice(rng, ("low_lr", "low_lr", "frozen", "zero_lr"))
+    if variant == "frozen":
+        slow = replace(setup, frozen=True)
+        change = "unfrozen"
+    elif variant == "zero_lr":
+        slow = replace(setup, lr=0.0)
+        change = "tuned LR"
+    else:
+        slow = replace(
+            setup, lr=setup.lr / float(math.exp(rng.uniform(math.log(30), math.log(1000))))
+        )
+        change = "tuned LR"
+    fix = replace(setup, schedule=_choice(rng, ("constant", "cosine")))
+    return family, task, variant, slow, fix, change
+
+
+def minibatch_noise(rng, split, seed):
+    families = tuple(f for f in split.families if f in ("linear", "mlp", "resnet_mlp"))
+    family, task, setup = _base(rng, split, seed, families=families)
+    batch = int(_choice(rng, (1, 2, 4)))
+    lr = setup.lr * math.sqrt(batch / 32)  # the square-root rule: a sensible LR for the batch
+    noisy = replace(setup, task=replace(setup.task, n_train=512), batch_size=batch, lr=lr,
+                    steps=int(rng.integers(600, 1500)),
+                    schedule=_choice(rng, ("constant", "warmup")))  # fmt: skip
+    return (
+        family,
+        task,
+        f"batch{batch}",
+        noisy,
+        replace(noisy, batch_size=64),
+        "batch 64, same steps",
+    )
+
+
+def exploding_gradients(rng, split, seed):
+    """Recurrent nets over long sequences at a high SGD LR: gradient cliffs, no clipping."""
+    family = "lstm" if "lstm" in split.families else _choice(rng, ("gru", "gru", "transformer"))
+    if family == "transformer":  # post-LN, no warm-up, a high LR
+        task = TaskSpec("charlm", n_train=512, n_val=48, text=_choice(rng, TEXT_MODULES[:-1]),
+                        seq_len=24, seed=seed)  # fmt: skip
+        model = ModelSpec("transformer", 32, int(rng.integers(1, 3)), pre_ln=False)
+        optimizer = _choice(rng, ("nesterov", "sgd"))
+        name = f"charlm-{task.text}"
+    else:
+        task = TaskSpec("seqreg", dim=4, seq_len=int(rng.integers(32, 49)), n_train=256, seed=seed)
+        model = ModelSpec(family, _choice(rng, (32, 64)), 1)
+        optimizer = "momentum" if family == "lstm" else _choice(rng, ("sgd", "nesterov"))
+        name = "seqreg-long"
+    base = tuned_lr(family, optimizer, task)
+    wild = Setup(
+        task=task,
+        model=model,
+        optimizer=optimizer,
+        lr=base * float(rng.uniform(3, 10)),
+        batch_size=_choice(rng, (16, 32)),
+        steps=int(rng.integers(150, 260)),
+        schedule="constant",
+        seed=seed,
+    )
+    clip = float(_choice(rng, (0.5, 1.0)))
+    return family, name, "no_clip", wild, replace(wild, clip=clip), f"clip_grad_norm_ at {clip:g}"
+
+
+def poor_feature_scaling(rng, split, seed):
+    families = {"dev": ("linear", "mlp"), "heldout": ("resnet_mlp",)}
+    split_name = "dev" if "linear" in split.families else "heldout"
+    family = _choice(rng, families[split_name])
+    kind = _choice(rng, ("blobs", "regression"))
+    dim = int(rng.integers(6, 17))
+    if kind == "blobs":
+        task = TaskSpec("blobs", classes=int(rng.integers(2, 8)), dim=dim, seed=seed)
+    else:
+        task = TaskSpec(
+            "regression", dim=dim, teacher="linear" if family == "linear" else "mlp", seed=seed
+        )
+    # One feature at 1e3-1e4 sets the largest stable LR; one or two scaled so that their
+    # weights converge over about the run's length then crawl; the unscaled rest barely move.
+    steps = _steps(rng, family)
+    columns = rng.choice(dim, size=int(rng.integers(2, 4)), replace=False)
+    top = 10 ** rng.uniform(3, 4)
+    factors = [top] + [
+        top * math.sqrt(2 / (3 * steps)) * rng.uniform(0.7, 1.4) for _ in columns[1:]
+    ]
+    scales = tuple((int(c), float(f)) for c, f in zip(columns, factors, strict=True))
+    optimizer = _optimizer(rng, split, family, ("sgd", "momentum", "nesterov"))
+    biggest = max(f for _, f in scales)
+    setup = Setup(
+        task=task,
+        model=_model(rng, family),
+        optimizer=optimizer,
+        lr=(0.5 if optimizer == "sgd" else 0.05) / biggest**2,
+        batch_size=_choice(rng, (32, 64, 128)),
+        steps=steps,
+        schedule="constant",
+        feature_scales=scales,
+        seed=seed,
+    )
+    fix = replace(setup, feature_scales=(), standardised=True, lr=tuned_lr(family, optimizer))
+    name = f"{kind}-{dim}f"
+    return family, name, "raw_units", setup, fix, "standardised inputs, tuned LR"
+
+
+def overfitting(rng, split, seed):
+    split_name = "dev" if "mlp" in split.families else "heldout"
+    family = _choice(
+        rng,
+        {"dev": ("mlp", "cnn", "lstm"), "heldout": ("resnet_mlp", "transformer", "gru")}[
+            split_name
+        ],
+    )
+    task, task_name = _task(rng, family, seed)
+    if task.kind in ("regression", "seqreg"):  # a noisy regression barely overfits
+        task, task_name = TaskSpec("spiral", classes=3, dim=2, seed=seed), "spiral-3c"
+    if task.kind in ("blobs", "spiral", "images"):
+        task = replace(task, label_noise=0.3)
+    n_small = {"charlm": 16, "images": 48}.get(task.kind, 32)
+    task = replace(task, n_train=n_small, n_val=128 if task.kind != "charlm" else 64)
+    model = _model(rng, family)
+    model = replace(model, width=128 if family not in RECURRENT else 64)
+    optimizer = _optimizer(rng, split, family, ("adam", "adamw", "rmsprop", "nesterov", "momentum"))
+    setup = Setup(
+        task=task,
+        model=model,
+        optimizer=optimizer,
+        lr=tuned_lr(family, optimizer),
+        batch_size=16,
+        steps=int(rng.integers(400, 1200)) if family not in RECURRENT else 400,
+        schedule=_choice(rng, ("constant", "cosine", "warmup")),
+        clip=1.0 if family in RECURRENT else None,
+        seed=seed,
+    )
+    if rng.random() < 0.5:
+        fix = replace(setup, task=replace(task, n_train=10 * n_small))
+        change = "10x more training data, same steps"
+    else:
+        fix = replace(setup, weight_decay=0.05, model=replace(model, dropout=0.3),
+                      optimizer="adamw" if optimizer.startswith("adam") else optimizer)  # fmt: skip
+        change = "weight decay 0.05 and dropout 0.3"
+    return family, task_name, "small_data", setup, fix, change
+
+
+RECIPES = {
+    "healthy": healthy,
+    "diverging": diverging,
+    "oscillating": oscillating,
+    "too_slow": too_slow,
+    "minibatch_noise": minibatch_noise,
+    "exploding_gradients": exploding_gradients,
+    "poor_feature_scaling": poor_feature_scaling,
+    "overfitting": overfitting,
+}
+
+
+def candidate(split_name: str, label: str, index: int, seed: int) -> Candidate:
+    """The `index`-th candidate of `label` in `split_name`: a pure function of its arguments."""
+    key = (seed, list(SPLITS).index(split_name), VERDICTS.index(label), index)
+    rng = np.random.default_rng(key)
+    run_seed = int(rng.integers(1 << 30))
+    family, task, variant, setup, fix, change = RECIPES[label](rng, SPLITS[split_name], run_seed)
+    return Candidate(label, split_name, family, task, variant, setup, fix, change)

@@ -1,0 +1,278 @@
+"""The PyTorch training loop: one set-up in, every step's loss, gradient norm and LR out.
+
+Besides the minibatch loss a logger would see, the loop measures at evaluation points the
+clean loss on a fixed slice of the training set and the validation loss: the label checks
+judge where the run really is from those, and what a reader can see from the logged points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from tools.corpus.data import Data, TaskSpec, make_data, scale_features, standardise
+from tools.corpus.models import ModelSpec, build_model
+from tools.corpus.runlog import Evaluation, Point, RunLog
+
+EVALUATIONS = 20
+CLEAN_SLICE = {"charlm": 32, "seqreg": 64}  # default 128: training examples in the clean loss
+NAN_TAIL_STEPS = 50  # steps logged after the weights turn NaN, before the run is abandoned
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything that decides a run; two equal set-ups give identical runs."""
+
+    task: TaskSpec
+    model: ModelSpec
+    optimizer: str = "adam"  # sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad
+    lr: float = 1e-3
+    batch_size: int = 32
+    steps: int = 600  # planned; rounded to whole epochs
+    schedule: str = "constant"  # constant, warmup, cosine, step, linear_decay, onecycle, plateau
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.0
+    clip: float | None = None
+    precision: str = "fp32"  # fp32, bf16 (CPU autocast) or fp16 (weights in float16, no scaling)
+    frozen: bool = False
+    feature_scales: tuple[tuple[int, float], ...] = ()  # (column, factor) pairs
+    standardised: bool = False
+    seed: int = 0
+
+    @property
+    def data(self) -> Data:
+        data = make_data(self.task)
+        if self.feature_scales:
+            data = scale_features(data, dict(self.feature_scales))
+        return standardise(data) if self.standardised else data
+
+
+@dataclass
+class Result:
+    """Per-step arrays (length = steps run) and the evaluations (the first at step 0)."""
+
+    setup: Setup
+    steps_per_epoch: int
+    planned_steps: int
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    lr: np.ndarray
+    eval_steps: np.ndarray
+    clean: np.ndarray  # loss on a fixed slice of the training set, eval mode
+    val: np.ndarray
+    seconds: float = 0.0
+    abandoned: bool = False  # weights went NaN/inf and the run was stopped
+    notes: dict = field(default_factory=dict)
+
+
+def _optimizer(setup: Setup, params) -> torch.optim.Optimizer:
+    name, lr, wd = setup.optimizer, setup.lr, setup.weight_decay
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+    if name == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
+    if name == "nesterov":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
+    sched = torch.optim.lr_scheduler
+    warm = max(1, int(setup.warmup_fraction * steps))
+    if setup.schedule == "constant":
+        return None
+    if setup.schedule == "warmup":
+        return sched.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    if setup.schedule == "cosine":
+        return sched.CosineAnnealingLR(opt, steps)
+    if setup.schedule == "step":
+        return sched.StepLR(opt, max(1, steps // 3), gamma=0.3)
+    if setup.schedule == "linear_decay":
+        return sched.LinearLR(opt, 1.0, 0.02, total_iters=steps)
+    if setup.schedule == "onecycle":
+        return sched.OneCycleLR(opt, setup.lr, total_steps=steps + 1)
+    if setup.schedule == "plateau":
+        return sched.ReduceLROnPlateau(opt, factor=0.3, patience=2)
+    raise ValueError(f"unknown schedule {setup.schedule!r}")
+
+
+def _loss_fn(kind: str):
+    if kind == "mse":
+        return nn.functional.mse_loss
+    if kind == "lm":
+        return lambda out, y: nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.ravel())
+    return nn.functional.cross_entropy
+
+
+def _weights_finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def train(setup: Setup) -> Result:
+    """Train `setup` for whole epochs and record every step; stop soon after weights go NaN."""
+    import time
+
+    start = time.perf_counter()
+    torch.manual_seed(setup.seed)
+    data = setup.data
+    seq_len = setup.task.seq_len
+    inputs = data.x_train.shape[-1] if data.loss != "lm" else 0
+    model = build_model(setup.model, inputs, data.outputs, data.vocab, seq_len)
+    if setup.precision == "fp16":
+        model = model.half()
+    if setup.frozen:
+        model.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = _optimizer(setup, params or [nn.Parameter(torch.zeros(1))])
+    n = data.x_train.shape[0]
+    batch = min(setup.batch_size, n)
+    per_epoch = math.ceil(n / batch)
+    epochs = max(1, round(setup.steps / per_epoch))
+    total = epochs * per_epoch
+    scheduler = _scheduler(setup, opt, total)
+    loss_fn = _loss_fn(data.loss)
+    if 10 <= epochs <= 30:  # at each epoch's end, where epoch loggers validate
+        eval_at = {0} | {per_epoch * (e + 1) for e in range(epochs)}
+    else:
+        eval_at = set(np.linspace(0, total, EVALUATIONS + 1).round().astype(int).tolist())
+    size = CLEAN_SLICE.get(setup.task.kind, 128)
+    clean_x, clean_y = data.x_train[:size], data.y_train[:size]
+    gen = torch.Generator().manual_seed(setup.seed + 99)
+    losses, norms, rates, evals = [], [], [], []
+    cast = setup.precision == "bf16"
+
+    def forward(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if setup.precision == "fp16":
+            x = x.half() if x.is_floating_point() else x
+            return loss_fn(model(x).float(), y.float() if data.loss == "mse" else y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cast):
+            out = model(x)
+        return loss_fn(out.float(), y)
+
+    def evaluate(step: int) -> None:
+        model.eval()
+        with torch.no_grad():
+            clean = float(forward(clean_x, clean_y))
+            val = float(forward(data.x_val, data.y_val))
+        model.train()
+        evals.append((step, clean, val))
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and step:
+            scheduler.step(clean if math.isfinite(clean) else float("inf"))
+
+    evaluate(0)
+    step, abandoned, dead_at = 0, False, None
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen)
+        for first in range(0, n, batch):
+            index = order[first : first + batch]
+            rate = opt.param_groups[0]["lr"]
+            if dead_at is None:
+                opt.zero_grad(set_to_none=True)
+                loss = forward(data.x_train[index], data.y_train[index])
+                if params:
+                    loss.backward()
+                    grads = [p.grad.float() for p in params if p.grad is not None]
+                    norm = float(torch.linalg.vector_norm(torch.stack(
+                        [torch.linalg.vector_norm(g) for g in grads])))  # fmt: skip
+                    if setup.clip is not None:
+                        nn.utils.clip_grad_norm_(params, setup.clip)
+                    opt.step()
+                else:
+                    norm = 0.0
+                loss_value = float(loss.detach())
+                if not math.isfinite(loss_value) and not _weights_finite(model):
+                    dead_at = step
+            else:
+                loss_value, norm = float("nan"), float("nan")
+            if scheduler is not None and not isinstance(
+                scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
+            ):
+                scheduler.step()
+            step += 1
+            losses.append(loss_value)
+            norms.append(norm)
+            rates.append(rate)
+            if step in eval_at:
+                evaluate(step)
+            if dead_at is None and step % 50 == 0 and not _weights_finite(model):
+                dead_at = step
+            if dead_at is not None and step - dead_at >= NAN_TAIL_STEPS:
+                abandoned = True
+                break
+        if abandoned:
+            break
+    steps = np.array([e[0] for e in evals])
+    return Result(
+        setup=setup,
+        steps_per_epoch=per_epoch,
+        planned_steps=total,
+        loss=np.array(losses),
+        grad_norm=np.array(norms),
+        lr=np.array(rates),
+        eval_steps=steps,
+        clean=np.array([e[1] for e in evals]),
+        val=np.array([e[2] for e in evals]),
+        seconds=time.perf_counter() - start,
+        abandoned=abandoned,
+    )
+
+
+@dataclass(frozen=True)
+class LogPlan:
+    """How a run is logged: cadence, steps per point, and which series besides the loss."""
+
+    logger: str
+    cadence: str  # runlog.CADENCES
+    every: int
+    grad_norm: bool
+    lr: bool
+    val: bool
+
+
+def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
+    """What the logger would have recorded of `result` under `plan`."""
+    per_epoch = result.steps_per_epoch
+    every = per_epoch if plan.cadence == "epoch" else plan.every
+    steps_run = result.loss.size
+    points = []
+    for end in range(every, steps_run + 1, every):
+        if plan.cadence == "sampled" or plan.cadence == "step":
+            value = result.loss[end - 1]
+        else:  # interval_mean and epoch: the mean of the steps since the last point
+            value = float(np.mean(result.loss[end - every : end]))
+        points.append(
+            Point(
+                step=end,
+                epoch=round(end / per_epoch, 6),
+                train_loss=float(value),
+                grad_norm=float(result.grad_norm[end - 1]) if plan.grad_norm else None,
+                lr=float(result.lr[end - 1]) if plan.lr else None,
+            )
+        )
+    evals = []
+    if plan.val:
+        for step, val in zip(result.eval_steps, result.val, strict=True):
+            if step == 0 or (plan.cadence == "epoch" and step % per_epoch):
+                continue
+            evals.append(Evaluation(int(step), round(int(step) / per_epoch, 6), float(val)))
+    return RunLog(
+        name=name,
+        cadence=plan.cadence,
+        every=every,
+        steps_per_epoch=per_epoch,
+        points=points,
+        evals=evals,
+        params=params,
+    )
