@@ -9,7 +9,7 @@ word (train/val) and a metric word (loss, grad+norm, lr, acc).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from lrdoctor.model import Run
 
@@ -76,6 +76,22 @@ def _preference(tag: str, points: int) -> tuple:
     return (0 if "total" in words else 1, len(extra_words), -points, len(tag), tag)
 
 
+def _keras_batch_twins(tags: Collection[str]) -> set[str]:
+    """Keras' `batch_<metric>` tags that have an `epoch_<metric>` twin.
+
+    With `update_freq` set, Keras' TensorBoard callback logs at each batch the running mean
+    of the epoch so far, stepped by batch, beside the epoch's value stepped by epoch index,
+    the axis its validation loss and learning rate are logged on. Taken as the training
+    loss, the batch curve would sit on another axis than those, so its epoch twin plays it.
+    """
+    twins = set()
+    for tag in tags:
+        head, slash, last = tag.rpartition("/")
+        if last.startswith("batch_") and f"{head}{slash}epoch_{last[6:]}" in tags:
+            twins.add(tag)
+    return twins
+
+
 def assign_roles(run: Run, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """Map each role to the run's tag that best plays it; roles with no tag are absent.
 
@@ -83,7 +99,10 @@ def assign_roles(run: Run, overrides: Mapping[str, str] | None = None) -> dict[s
     run lacks is ignored here and reported by `missing_overrides`.
     """
     candidates: dict[str, list[str]] = {}
+    batch_twins = _keras_batch_twins(run.curves.keys())
     for tag in run.curves:
+        if tag in batch_twins:
+            continue
         role = _role_of(tag)
         if role is not None:
             candidates.setdefault(role, []).append(tag)

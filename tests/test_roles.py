@@ -41,6 +41,16 @@ def run_with(tags: dict[str, int], params: dict[str, str] | None = None) -> Run:
             {"train_loss": "train/epoch_loss", "val_loss": "validation/epoch_loss"}
             | {"accuracy": "train/epoch_accuracy"},
         ),
+        # Keras TensorBoard callback with update_freq: batch_ running means by batch, epoch_
+        # values, validation and learning rate by epoch index (as a Keras 3 fit writes them)
+        (
+            {"train/batch_loss": 12, "train/epoch_loss": 3, "train/epoch_learning_rate": 3}
+            | {"validation/epoch_loss": 3, "validation/evaluation_loss_vs_iterations": 3},
+            {"train_loss": "train/epoch_loss", "val_loss": "validation/epoch_loss"}
+            | {"lr": "train/epoch_learning_rate"},
+        ),
+        # A batch_ tag without an epoch_ twin is the training loss
+        ({"batch_loss": 12, "val_loss": 3}, {"train_loss": "batch_loss", "val_loss": "val_loss"}),
         # Keras CSVLogger (Keras 2 `acc` naming)
         (
             {"acc": 10, "loss": 10, "val_acc": 10, "val_loss": 10, "lr": 10},

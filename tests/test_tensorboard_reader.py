@@ -849,3 +849,37 @@ def test_a_remedy_quotes_the_lr_that_add_hparams_recorded(tmp_path):
     assert diagnosis.verdict == "oscillating"
     remedies = diagnosis.to_dict()["findings"][0]["remedies"]
     assert f"Lower the learning rate from {lr:.2g} to about {lr / 3:.2g}..{lr / 2:.2g}." in remedies
+
+
+def test_keras_batch_level_logging_keeps_every_role_on_the_epoch_axis(tmp_path):
+    """A real Keras fit with update_freq=1: batch_loss (by batch) is not the training loss
+    against validation/epoch_loss and the learning rate (by epoch index)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    keras = pytest.importorskip("keras", reason="the run is written by Keras' own callback")
+    pytest.importorskip("tensorflow", reason="Keras' TensorBoard callback writes through tf")
+    inputs = np.random.default_rng(0).normal(size=(80, 4)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    callback = keras.callbacks.TensorBoard(str(tmp_path / "fit"), update_freq=1)
+    model.fit(
+        inputs,
+        inputs.sum(1),
+        batch_size=16,
+        epochs=2,
+        validation_split=0.2,
+        verbose=0,
+        callbacks=[callback],
+    )
+
+    (run,) = read_runs([tmp_path]).runs
+    roles = assign_roles(run)
+
+    assert len(run.curves["train/batch_loss"]) == 8  # 4 batches per epoch
+    assert roles == {
+        "train_loss": "train/epoch_loss",
+        "val_loss": "validation/epoch_loss",
+        "lr": "train/epoch_learning_rate",
+    }
+    for tag in roles.values():
+        assert run.curves[tag].steps.tolist() == [0, 1]
