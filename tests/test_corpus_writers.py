@@ -203,3 +203,31 @@ def test_lightning_step_and_epoch_tags_leave_the_per_step_curve_as_train_loss(
     assert len(run.curves["train/loss_epoch"]) == EPOCHS
     _assert_train_loss(logger, run.curves[roles["train_loss"]], log)
     assert roles["lr"] == "lr-SGD" and roles["grad_norm"] == "grad_2.0_norm_total"
+
+
+@pytest.mark.parametrize(
+    ("logger", "pattern"),
+    [
+        ("lightning_csv", "**/*.*"),
+        ("keras_csv", "**/*.*"),
+        ("hf_trainer", "**/trainer_state.json"),
+        ("wandb_csv", "*.csv"),
+        ("plain_csv", "*.csv"),
+    ],
+)
+def test_text_logs_are_the_same_bytes_when_written_again(
+    logger: str, pattern: str, tmp_path: Path, trained: dict[str, list[float]]
+) -> None:
+    """A corpus rebuilt from the same runs differs only where wall clocks are written."""
+    _needs(logger)
+    cadence, every = _cadence_for(logger)
+    for root in ("first", "second"):
+        for name in RUN_NAMES:
+            writers.write(logger, tmp_path / root, _run_log(trained, name, cadence, every))
+
+    def contents(root: Path) -> dict[str, bytes]:
+        return {path.relative_to(root).as_posix(): path.read_bytes() for path in root.glob(pattern)}
+
+    first = contents(tmp_path / "first")
+    assert len(first) >= len(RUN_NAMES)
+    assert contents(tmp_path / "second") == first

@@ -125,6 +125,9 @@ def _float32(value: float) -> float:
 def _quiet() -> Iterator[None]:
     """Silence the libraries' progress logs and warnings (Lightning, MLflow, alembic, TF)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow (imported by Keras' and, when installed, PyTorch's TensorBoard writers)
+    # announces oneDNN at import whatever the log level; only tf.summary is used here.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     names = ("lightning", "lightning.pytorch", "lightning.fabric", "mlflow", "alembic")
     names += ("tensorboardX", "tensorboardX.x2num", "transformers", "absl", "tensorflow")
     loggers = [logging.getLogger(name) for name in names]
