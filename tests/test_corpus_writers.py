@@ -100,7 +100,7 @@ def _run_log(
         Evaluation(step=(epoch + 1) * STEPS_PER_EPOCH, epoch=epoch + 1.0, val_loss=value)
         for epoch, value in enumerate(record["val_loss"])
     ]
-    params = {"lr": 0.05, "batch_size": 16, "optimizer": "sgd", "momentum": 0.9}
+    params = {"task": "regression", "lr": 0.05, "batch_size": 16, "optimizer": "sgd"}
     return RunLog(name, cadence, every, STEPS_PER_EPOCH, points, evals, params)
 
 
@@ -183,6 +183,8 @@ def _assert_params(logger: str, run, log: RunLog) -> None:
     """Formats that carry hyper-parameters give them back (TensorBoard only for some runs)."""
     if logger.startswith(("lightning", "mlflow")):
         assert run.params["lr"] == "0.05" and run.params["optimizer"] == "sgd"
+    if logger.startswith("mlflow"):  # every run in the experiment named after the task
+        assert run.metadata["experiment_name"] == "regression"
     elif logger == "hf_trainer":
         assert run.params["train_batch_size"] == "16"
 

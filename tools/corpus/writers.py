@@ -432,13 +432,13 @@ def _environment(name: str, value: str) -> Iterator[None]:
 
 
 def _write_mlflow(tracking_uri: str, log: RunLog) -> None:
-    """One run through MlflowClient, in an experiment named after the run's family (the
-    run name's first word), metrics in log_batch calls of at most 1000 points."""
+    """One run through MlflowClient, in an experiment named after its task (else the run
+    name's first word), as users group runs; metrics in log_batch calls of 1000 points."""
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    experiment_name = log.name.split("-")[0] or log.name
+    experiment_name = str(log.params.get("task") or log.name.split("-")[0] or log.name)
     experiment = client.get_experiment_by_name(experiment_name)
     experiment_id = (
         experiment.experiment_id if experiment else client.create_experiment(experiment_name)
