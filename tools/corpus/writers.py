@@ -123,7 +123,9 @@ def _float32(value: float) -> float:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """Silence the libraries' progress logs and warnings (Lightning, MLflow, alembic, TF)."""
+    """Silence the libraries' progress logs and warnings (Lightning, MLflow, alembic, TF).
+
+    TensorFlow's variables stay set: it reads them once, at its first import."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # TensorFlow (imported by Keras' and, when installed, PyTorch's TensorBoard writers)
     # announces oneDNN at import whatever the log level; only tf.summary is used here.
