@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
+
 from lrdoctor.features import Value
-from lrdoctor.model import Run
+from lrdoctor.model import Curve, Run
 from lrdoctor.roles import batch_size
 
 _LR_PARAM_KEYS = (
@@ -57,6 +59,43 @@ def run_learning_rate(run: Run, features: Mapping[str, Mapping[str, Value]]) -> 
     return None
 
 
+def _lr_values(lr: float | None) -> dict[str, Value]:
+    """The learning rate a remedy quotes and the multiples it suggests."""
+    return {
+        "lr": lr,
+        "lr_div10": None if lr is None else _round_figure(lr / 10),
+        "lr_div3": None if lr is None else _round_figure(lr / 3),
+        "lr_div2": None if lr is None else _round_figure(lr / 2),
+        "lr_x3": None if lr is None else _round_figure(lr * 3),
+        "lr_x10": None if lr is None else _round_figure(lr * 10),
+    }
+
+
+def advise_at(
+    advice: Mapping[str, Value], lr_curve: Curve | None, steps: tuple[int, int] | None
+) -> dict[str, Value]:
+    """The run's advice with the learning rate in effect where a finding happened.
+
+    A schedule can decay the LR a thousandfold: a finding at step 9,000 of a cosine run
+    concerns the LR logged there, not the peak. The quoted value is the largest LR logged
+    over the finding's steps (the largest step the optimiser took in that window), or the
+    last LR logged before them; the peak stays available as `lr_peak`.
+    """
+    if lr_curve is None or steps is None:
+        return dict(advice)
+    finite = np.isfinite(lr_curve.values) & (lr_curve.values > 0)
+    curve_steps, values = lr_curve.steps[finite], lr_curve.values[finite]
+    inside = (curve_steps >= steps[0]) & (curve_steps <= steps[1])
+    if inside.any():
+        lr = float(np.max(values[inside]))
+    else:
+        before = np.flatnonzero(curve_steps <= steps[0])
+        if not before.size:
+            return dict(advice)
+        lr = float(values[before[-1]])
+    return {**advice, **_lr_values(lr)}
+
+
 def advise(run: Run, features: Mapping[str, Mapping[str, Value]]) -> dict[str, Value]:
     """Named values remedy texts may use (see `rules/README.md`, `needs`)."""
     lr = run_learning_rate(run, features)
@@ -66,12 +105,8 @@ def advise(run: Run, features: Mapping[str, Mapping[str, Value]]) -> dict[str, V
     last_step = loss.get("last_step")
     p90_norm = grad.get("grad_norm_p90")
     return {
-        "lr": lr,
-        "lr_div10": None if lr is None else _round_figure(lr / 10),
-        "lr_div3": None if lr is None else _round_figure(lr / 3),
-        "lr_div2": None if lr is None else _round_figure(lr / 2),
-        "lr_x3": None if lr is None else _round_figure(lr * 3),
-        "lr_x10": None if lr is None else _round_figure(lr * 10),
+        **_lr_values(lr),
+        "lr_peak": lr,
         "clip_at": None if p90_norm is None else _round_figure(p90_norm),
         "batch_size": batch,
         "batch_suggest": None if batch is None else max(32, _power_of_two_at_least(batch * 16)),

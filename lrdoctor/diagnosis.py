@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from lrdoctor.advice import advise
+from lrdoctor.advice import advise, advise_at
 from lrdoctor.engine import (
     ActiveRule,
     Config,
@@ -58,6 +58,7 @@ class Diagnosis:
     signals: Mapping[str, str]
     findings: tuple[Finding, ...] = ()
     advice: Mapping[str, Value] = field(default_factory=dict)
+    finding_advice: Mapping[str, Mapping[str, Value]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     note: str = ""
 
@@ -82,7 +83,7 @@ class Diagnosis:
                     "message": finding.message,
                     "evidence": {k: _json_number(v) for k, v in finding.evidence.items()},
                     "remedies": [
-                        remedy.render(self.advice)
+                        remedy.render(self.finding_advice.get(finding.code, self.advice))
                         for remedy in sorted(
                             finding.remedies, key=lambda r: REMEDY_KINDS.index(r.kind)
                         )
@@ -182,12 +183,16 @@ class Doctor:
             return Diagnosis(**base, verdict="healthy", confidence=confidence, advice=advice)
         ordered = sorted(findings, key=precedence)
         top = ordered[0]
+        lr_curve = run.curves.get(signals["lr"]) if "lr" in signals else None
         return Diagnosis(
             **base,
             verdict=top.label,
             confidence=top.confidence,
             findings=tuple(ordered),
             advice=advice,
+            finding_advice={
+                finding.code: advise_at(advice, lr_curve, finding.steps) for finding in ordered
+            },
         )
 
 
