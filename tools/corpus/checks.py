@@ -27,7 +27,7 @@ HEALTHY_MAX_LOG_NOISE = 0.5
 HEALTHY_NEAR_ZERO = 0.02
 HEALTHY_MAX_LOSS_SPIKE = 3.0
 HEALTHY_MAX_GRAD_SPIKE = 10.0
-HEALTHY_MAX_VAL_RISE = 1.3
+HEALTHY_MAX_VAL_REGAIN = 0.1
 LR_LOWERED_LATE = 0.9
 DIVERGING_MIN_GROWTH = 10.0
 DIVERGING_MIN_RISE = 3.0
@@ -49,7 +49,6 @@ SCALING_MIN_LATE_FALL = 0.1
 OVERFIT_MAX_TRAIN = 0.05
 OVERFIT_MIN_VAL_RISE = 2.0
 OVERFIT_MAX_VAL_MIN_AT = 0.6
-FIX_MAX_VAL_RISE = 1.25
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,7 @@ class Measures:
     grad_spike: float
     logged_grad_spike: float
     val_rise: float
+    val_regain: float
     val_min_at: float
     logged_val_rise: float
 
@@ -172,9 +172,11 @@ def measure(result: Result, log: RunLog, floor: float) -> Measures:
             growth = float(np.median(as_finite[-max(1, logged.size // 10) :]) / logged[0])
     grads = np.array([p.grad_norm for p in log.points if p.grad_norm is not None], dtype=float)
     val = result.val
-    val_rise = val_min_at = nan
+    val_rise = val_regain = val_min_at = nan
     if np.isfinite(val).all():
-        val_rise = float(np.median(val[-3:]) / max(val.min(), 1e-30))
+        val_end = float(np.median(val[-3:]))
+        val_rise = val_end / max(float(val.min()), 1e-30)
+        val_regain = (val_end - val.min()) / max(val[0] - val.min(), 1e-30)
         val_min_at = float(result.eval_steps[int(np.argmin(val))] / result.planned_steps)
     logged_val = np.array([e.val_loss for e in log.evals], dtype=float)
     logged_val_rise = nan
@@ -203,14 +205,19 @@ def measure(result: Result, log: RunLog, floor: float) -> Measures:
         grad_spike=_spike_ratio(result.grad_norm) if finite else nan,
         logged_grad_spike=_spike_ratio(grads) if grads.size else nan,
         val_rise=val_rise,
+        val_regain=float(val_regain),
         val_min_at=val_min_at,
         logged_val_rise=logged_val_rise,
     )
 
 
 def is_healthy(m: Measures) -> bool:
-    """Converged near the floor, flattened, no noise, spikes, divergence or rising val loss."""
-    # Cross-entropy on separable classes (floor 0) keeps falling in log space for ever.
+    """Converged near the floor, flattened, no noise, spikes, divergence or rising val loss.
+
+    Cross-entropy on separable classes (floor 0) keeps falling in log space for ever, and
+    its minibatch values near zero scatter and jump by factors that a linear plot does not
+    show: such runs are judged on the linear measures only.
+    """
     near_zero = m.floor <= 0 and m.final <= HEALTHY_NEAR_ZERO * m.initial
     quiet_log = m.log_noise <= HEALTHY_MAX_LOG_NOISE or near_zero
     return bool(
@@ -220,9 +227,9 @@ def is_healthy(m: Measures) -> bool:
         and (m.late_fall <= HEALTHY_MAX_LATE_FALL or m.lr_lowered_late or near_zero)
         and m.noise <= HEALTHY_MAX_NOISE
         and quiet_log
-        and m.loss_spike <= HEALTHY_MAX_LOSS_SPIKE
+        and (m.loss_spike <= HEALTHY_MAX_LOSS_SPIKE or near_zero)
         and m.grad_spike <= HEALTHY_MAX_GRAD_SPIKE
-        and m.val_rise <= HEALTHY_MAX_VAL_RISE
+        and m.val_regain <= HEALTHY_MAX_VAL_REGAIN
     )
 
 
@@ -265,7 +272,11 @@ def is_too_slow(m: Measures, fixed: Measures) -> bool:
 
 
 def is_minibatch_noise(m: Measures, fixed: Measures) -> bool:
-    """Noisy but trending down; batch 64 (same steps, same LR) is healthy and far calmer."""
+    """Noisy but trending down; batch 64 (same steps, same LR) is healthy and far calmer.
+
+    No limit on gradient spikes: one example's gradient is spiky by nature, and the healthy
+    batch-64 fix already rules out an explosion as the cause.
+    """
     calmer = (m.noise >= NOISE_MIN_NOISE and m.noise >= NOISE_MIN_NOISE_RATIO * fixed.noise) or (
         m.log_noise >= NOISE_MIN_LOG_NOISE
         and m.log_noise >= NOISE_MIN_NOISE_RATIO * fixed.log_noise
@@ -274,7 +285,6 @@ def is_minibatch_noise(m: Measures, fixed: Measures) -> bool:
         m.finite
         and m.gap_end <= NOISE_MAX_GAP
         and m.growth < DIVERGING_MIN_GROWTH
-        and m.grad_spike < EXPLODING_MIN_GRAD_SPIKE
         and calmer
         and is_healthy(fixed)
     )
@@ -316,7 +326,7 @@ def is_overfitting(m: Measures, fixed: Measures) -> bool:
         and m.logged_val_rise >= OVERFIT_MIN_VAL_RISE
         and m.val_min_at <= OVERFIT_MAX_VAL_MIN_AT
         and fixed.finite
-        and fixed.val_rise <= FIX_MAX_VAL_RISE
+        and fixed.val_regain <= HEALTHY_MAX_VAL_REGAIN
     )
 
 
@@ -346,11 +356,12 @@ RULES = {
         f"{HEALTHY_MAX_LATE_GAIN:g} of the gap (late_gain); "
         f"the clean loss falls <= {HEALTHY_MAX_LATE_FALL:g} of itself over the last quarter "
         "(late_fall) unless the schedule lowered the LR in the last 30%; logged noise <= "
-        f"{HEALTHY_MAX_NOISE:g} of the gap; log-noise <= {HEALTHY_MAX_LOG_NOISE:g}; late_fall "
-        f"and log-noise are waived when the floor is 0 (separable classes) and the clean loss "
-        f"ended <= {HEALTHY_NEAR_ZERO:g}x its start (cross-entropy near zero); logged loss spikes "
-        f"<= {HEALTHY_MAX_LOSS_SPIKE:g}x and grad-norm spikes <= {HEALTHY_MAX_GRAD_SPIKE:g}x "
-        f"their rolling median; val loss ends <= {HEALTHY_MAX_VAL_RISE:g}x its minimum"
+        f"{HEALTHY_MAX_NOISE:g} of the gap; log-noise <= {HEALTHY_MAX_LOG_NOISE:g}; logged "
+        f"loss spikes <= {HEALTHY_MAX_LOSS_SPIKE:g}x and grad-norm spikes <= "
+        f"{HEALTHY_MAX_GRAD_SPIKE:g}x their rolling median; late_fall, log-noise and loss "
+        "spikes are waived when the floor is 0 (separable classes) and the clean loss ended "
+        f"<= {HEALTHY_NEAR_ZERO:g}x its start (cross-entropy near zero); val loss regains <= "
+        f"{HEALTHY_MAX_VAL_REGAIN:g} of its drop after its minimum (val_regain)"
     ),
     "diverging": (
         "the logged loss turns NaN/inf, or its last tenth ends >= "
@@ -393,6 +404,6 @@ RULES = {
         f"finite; clean training loss ends <= {OVERFIT_MAX_TRAIN:g}x its start; val loss "
         f"ends >= {OVERFIT_MIN_VAL_RISE:g}x its minimum, both measured and as logged, the "
         f"minimum within the first {OVERFIT_MAX_VAL_MIN_AT:g} of the run; the fix (10x data, "
-        f"or weight decay and dropout) ends with val loss <= {FIX_MAX_VAL_RISE:g}x its minimum"
+        f"or weight decay and dropout) regains <= {HEALTHY_MAX_VAL_REGAIN:g} of its val drop"
     ),
 }

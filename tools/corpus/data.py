@@ -160,15 +160,17 @@ def known_floor(spec: TaskSpec) -> float | None:
     """The lowest loss the task allows, where the data say it: None for text."""
     if spec.kind in ("regression", "seqreg"):
         return (spec.noise * spec.target_scale) ** 2
-    return None if spec.kind == "charlm" else 0.0  # separable classes: cross-entropy -> 0
+    if spec.kind == "charlm" or spec.label_noise:
+        return None
+    return 0.0  # separable classes: cross-entropy -> 0
 
 
 def scale_features(data: Data, factors: dict[int, float]) -> Data:
     """Multiply some input columns by large factors: raw units a person forgot to normalise."""
     x_train, x_val = data.x_train.clone(), data.x_val.clone()
-    for column, factor in factors.items():
-        x_train[:, column] *= factor
-        x_val[:, column] *= factor
+    for column, factor in factors.items():  # the last axis: features, or channels of a sequence
+        x_train[..., column] *= factor
+        x_val[..., column] *= factor
     return Data(x_train, data.y_train, x_val, data.y_val, data.outputs, data.loss, data.vocab)
 
 

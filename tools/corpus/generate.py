@@ -50,7 +50,7 @@ HELDOUT_CADENCES = {"keras_csv": ("epoch",), "keras_tensorboard": ("epoch",)}
 STEP_ONLY = ("minibatch_noise", "exploding_gradients")
 MAX_POINTS = {"mlflow_folder": 300, "mlflow_sqlite": 300}
 NICE = (1, 2, 5, 10, 20, 25, 50, 100)
-MAX_CANDIDATES_RATIO = 2  # give up on a split and verdict after this many candidates per run
+MAX_CANDIDATES_RATIO = 3  # give up on a split and verdict after this many candidates per run
 ADJECTIVES = ("brave", "calm", "eager", "gentle", "jolly", "lively", "proud", "witty", "bold")
 NOUNS = ("otter", "falcon", "maple", "comet", "river", "badger", "lynx", "cedar", "heron")
 
@@ -184,12 +184,13 @@ def check_candidate(job: tuple[str, str, int, int, int]) -> Checked:
     )
 
 
-def write_run(job: tuple[str, Path, RunLog]) -> None:
-    """Write one kept run through its framework writer (in a worker: some are slow)."""
+def write_runs(job: tuple[str, Path, list[RunLog]]) -> None:
+    """Write the runs of one logger and split, in order: MLflow stores are shared per root."""
     from tools.corpus import writers
 
-    logger, root, log = job
-    writers.write(logger, root, log)
+    logger, root, logs = job
+    for log in logs:
+        writers.write(logger, root, log)
 
 
 def _first_reason(label: str, m: dict, fm: dict) -> str:
@@ -197,7 +198,9 @@ def _first_reason(label: str, m: dict, fm: dict) -> str:
     keys = ("gap_end", "late_gain", "late_fall", "noise", "log_noise", "bounce", "loss_spike",
             "growth", "rise", "grad_spike", "logged_grad_spike", "val_rise", "points")  # fmt: skip
     run = ", ".join(f"{k}={m[k]}" for k in keys)
-    fix = ", ".join(f"{k}={fm[k]}" for k in ("gap_end", "late_fall", "noise", "val_rise"))
+    fix_keys = ("gap_end", "late_gain", "late_fall", "noise", "log_noise", "loss_spike",
+                "grad_spike", "val_rise", "bounce")  # fmt: skip
+    fix = ", ".join(f"{k}={fm[k]}" for k in fix_keys)
     return f"failed the {label} check: {run}; fix: {fix}"
 
 
@@ -294,8 +297,11 @@ def generate(out: Path, splits: list[str], per_verdict: dict[str, int], seed: in
                 }
                 for c in failed
             ]
-        roots = {c.log.name: out / c.split / c.logger for c in kept}
-        list(pool.map(write_run, [(c.logger, roots[c.log.name], c.log) for c in kept]))
+        groups: dict[tuple[str, str], list[RunLog]] = {}
+        for c in kept:
+            groups.setdefault((c.split, c.logger), []).append(c.log)
+        writes = [(logger, out / split / logger, logs) for (split, logger), logs in groups.items()]
+        list(pool.map(write_runs, writes))
     print(f"written in {time.perf_counter() - start:.0f}s", flush=True)
     return _label(out, kept, counts, dropped)
 
@@ -307,11 +313,12 @@ def _label(out: Path, kept: list[Checked], counts: dict, dropped: list) -> dict:
     discovery = read_runs([out])
     runs, unmatched = {}, []
     for c in kept:
-        root = str(out / c.split / c.logger)
+        root = f"{c.split}/{c.logger}/"  # sources are relative to `out` (MLflow: store#run)
         found = [
             r
             for r in discovery.runs
-            if root in r.source and (c.log.name in r.name or c.log.name in r.source)
+            if root in Path(r.source).as_posix() + "/"
+            and (c.log.name in r.name or c.log.name in r.source)
         ]
         if not found:
             unmatched.append(c.log.name)

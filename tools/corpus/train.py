@@ -102,7 +102,8 @@ def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
     if setup.schedule == "linear_decay":
         return sched.LinearLR(opt, 1.0, 0.02, total_iters=steps)
     if setup.schedule == "onecycle":
-        return sched.OneCycleLR(opt, setup.lr, total_steps=steps + 1)
+        cycle = setup.optimizer not in ("sgd", "adagrad")  # those have no momentum to cycle
+        return sched.OneCycleLR(opt, setup.lr, total_steps=steps + 1, cycle_momentum=cycle)
     if setup.schedule == "plateau":
         return sched.ReduceLROnPlateau(opt, factor=0.3, patience=2)
     raise ValueError(f"unknown schedule {setup.schedule!r}")
@@ -138,7 +139,7 @@ def train(setup: Setup) -> Result:
     opt = _optimizer(setup, params or [nn.Parameter(torch.zeros(1))])
     n = data.x_train.shape[0]
     batch = min(setup.batch_size, n)
-    per_epoch = math.ceil(n / batch)
+    per_epoch = n // batch  # drop_last: a batch of one would break BatchNorm
     epochs = max(1, round(setup.steps / per_epoch))
     total = epochs * per_epoch
     scheduler = _scheduler(setup, opt, total)
@@ -175,7 +176,7 @@ def train(setup: Setup) -> Result:
     step, abandoned, dead_at = 0, False, None
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen)
-        for first in range(0, n, batch):
+        for first in range(0, per_epoch * batch, batch):
             index = order[first : first + batch]
             rate = opt.param_groups[0]["lr"]
             if dead_at is None:
