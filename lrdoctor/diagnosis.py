@@ -83,16 +83,21 @@ class Diagnosis:
                     "message": finding.message,
                     "evidence": {k: _json_number(v) for k, v in finding.evidence.items()},
                     "remedies": [
-                        remedy.render(self.finding_advice.get(finding.code, self.advice))
-                        for remedy in sorted(
-                            finding.remedies, key=lambda r: REMEDY_KINDS.index(r.kind)
-                        )
+                        remedy.render(self._advice_for(finding))
+                        for remedy in _in_order(finding.remedies)
+                    ],
+                    "remedy_basis": [
+                        remedy.basis(self._advice_for(finding))
+                        for remedy in _in_order(finding.remedies)
                     ],
                 }
                 for finding in self.findings
             ],
             "warnings": ([self.note] if self.note else []) + list(self.warnings),
         }
+
+    def _advice_for(self, finding: Finding) -> Mapping[str, Value]:
+        return self.finding_advice.get(finding.code, self.advice)
 
     def _repr_html_(self) -> str:
         """A compact view for Jupyter: verdict, then each finding and its first remedy."""
@@ -113,6 +118,11 @@ class Diagnosis:
             f"<p><b>{escape(self.name)}</b> ({escape(self.format)}): "
             f"<b>{escape(self.verdict)}</b>, confidence {self.confidence:.2f}</p>{table}"
         )
+
+
+def _in_order(remedies):
+    """Remedies in the order to try them: causes other than the learning rate first."""
+    return sorted(remedies, key=lambda remedy: REMEDY_KINDS.index(remedy.kind))
 
 
 def _json_number(value: Value) -> Value | str:

@@ -6,9 +6,11 @@ the LR logged there. Runs are trained for real with the numpy trainer and read b
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from trained_runs import dev_task, logged_run
 
 from lrdoctor.advice import advise_at
+from lrdoctor.cli import main
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
 from lrdoctor.roles import assign_roles
@@ -58,3 +60,15 @@ def test_nan_during_warm_up_quotes_the_lr_at_the_bad_step(shared_fixtures):
     (finding,) = entry["findings"]
     assert finding["rule"] == "LRD101"
     assert "Lower the learning rate from 0.0006 to 6e-05..0.0002" in finding["remedies"][-1]
+
+
+def test_each_remedy_says_whether_the_logs_support_it(shared_fixtures):
+    """Clipping without a logged norm is a general check; the LR the run logged is evidence."""
+    path = shared_fixtures / "wild2" / "csv" / "yunyang1994_tf2examples_8_warmup_lr_nan.csv"
+    (run,) = read_runs([path]).runs
+    (finding,) = Doctor().diagnose(run).to_dict()["findings"]
+    assert finding["remedy_basis"] == ["general", "general", "logs"]
+    assert "for example at 1.0" in finding["remedies"][1]
+    text = CliRunner().invoke(main, ["diagnose", str(path)]).output
+    assert "overflow the weights. (general check)" in text
+    assert "warm-up steps.\n" in text

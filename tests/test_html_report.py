@@ -22,6 +22,7 @@ from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
 from lrdoctor.plots import pair_runs, plot_overview, plot_run, sketch_runs
 from lrdoctor.reporters.html import render_html
 from lrdoctor.reporters.rules import render_page
+from lrdoctor.reporters.wording import GENERAL_CHECK
 
 # A run on which each built-in rule fires, and a healthy one: every verdict, several formats,
 # with and without grad norm, lr and val loss.
@@ -147,7 +148,8 @@ def test_each_run_section_has_its_plot_findings_remedies_and_rule_pages(report):
                 rf"{finding['rule']} {finding['name']}</strong>.*?<ol>(.*?)</ol>", section, re.S
             ).group(1)
             assert re.findall(r"<li>(.*?)</li>", remedies) == [
-                escape(r) for r in finding["remedies"]
+                escape(text + GENERAL_CHECK[basis])
+                for text, basis in zip(finding["remedies"], finding["remedy_basis"], strict=True)
             ]
             for name in finding["evidence"]:
                 assert f"<tr><td>{escape(name)}</td>" in section

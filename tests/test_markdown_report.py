@@ -14,6 +14,7 @@ from lrdoctor.audit import audit
 from lrdoctor.discovery import read_runs
 from lrdoctor.plots import sketch_runs
 from lrdoctor.reporters.markdown import plots_folder, render_markdown
+from lrdoctor.reporters.wording import GENERAL_CHECK
 
 # One run per failure verdict plus a healthy one, in several formats.
 DIVERGING = firing_run("LRD101")
@@ -81,7 +82,10 @@ def test_findings_show_message_evidence_table_and_remedies_in_order(post_mortem)
         assert [_unescaped(name) for name, _ in rows[2:]] == list(finding["evidence"])
         remedies = re.findall(r"^(\d+)\. (.*)$", block, flags=re.M)
         assert [int(n) for n, _ in remedies] == list(range(1, len(finding["remedies"]) + 1))
-        assert [unescape(_unescaped(text)) for _, text in remedies] == finding["remedies"]
+        assert [unescape(_unescaped(text)) for _, text in remedies] == [
+            text + GENERAL_CHECK[basis]
+            for text, basis in zip(finding["remedies"], finding["remedy_basis"], strict=True)
+        ]
 
 
 def test_names_from_the_logs_cannot_inject_markup_or_links(post_mortem):

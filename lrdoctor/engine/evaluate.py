@@ -38,13 +38,27 @@ class Remedy:
 
     def render(self, advice: Mapping[str, Value] | None = None) -> str:
         """The remedy as text, with `advice` giving the values named in `needs`."""
-        advice = advice or {}
-        values = {**self.known, **{name: advice.get(name) for name in self.spec.needs}}
-        if self.spec.fallback is None or all(
-            _is_known(values.get(name)) for name in self.spec.text.fields
-        ):
+        values = self._values(advice)
+        if self._full_text_applies(values):
             return self.spec.text.render(values)
         return self.spec.fallback.render(values)
+
+    def basis(self, advice: Mapping[str, Value] | None = None) -> str:
+        """ "logs" when the text quotes values this run logged (an LR, a step, a norm), else
+        "general": a check worth making that the logs neither show nor rule out."""
+        values = self._values(advice)
+        if self.spec.text.fields and self._full_text_applies(values):
+            return "logs"
+        return "general"
+
+    def _values(self, advice: Mapping[str, Value] | None) -> dict[str, Value]:
+        advice = advice or {}
+        return {**self.known, **{name: advice.get(name) for name in self.spec.needs}}
+
+    def _full_text_applies(self, values: Mapping[str, Value]) -> bool:
+        return self.spec.fallback is None or all(
+            _is_known(values.get(name)) for name in self.spec.text.fields
+        )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import click
 from lrdoctor.audit import AuditResult
 from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine.vocabulary import VERDICT_ORDER
+from lrdoctor.reporters.wording import GENERAL_CHECK
 
 _VERDICT_COLOURS = {"healthy": "green", "insufficient_data": "yellow", "unreadable": "yellow"}
 
@@ -75,7 +76,12 @@ def render_diagnosis_text(diagnosis: Diagnosis) -> str:
             + ", ".join(f"{name}={_number(value)}" for name, value in finding["evidence"].items()),
             "  remedies, in order:",
         ]
-        lines += [f"    {i}. {text}" for i, text in enumerate(finding["remedies"], start=1)]
+        lines += [
+            f"    {i}. {text}{GENERAL_CHECK[basis]}"
+            for i, (text, basis) in enumerate(
+                zip(finding["remedies"], finding["remedy_basis"], strict=True), start=1
+            )
+        ]
     lines += [f"warning: {warning}" for warning in entry["warnings"]]
     return "\n".join(lines)
 

@@ -20,6 +20,7 @@ from lrdoctor.engine import Rule
 from lrdoctor.engine.vocabulary import VERDICT_ORDER
 from lrdoctor.plots import VERDICT_COLOURS, Sketch, figure_png, plot_overview, sketch_pairs
 from lrdoctor.reporters.rules import render_page
+from lrdoctor.reporters.wording import GENERAL_CHECK
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 1.5em;
@@ -148,7 +149,10 @@ def _finding(finding: dict, rule: Rule | None) -> str:
         f"<tr><td>{escape(name)}</td><td>{escape(_number(value))}</td></tr>"
         for name, value in finding["evidence"].items()
     )
-    remedies = "".join(f"<li>{escape(text)}</li>" for text in finding["remedies"])
+    remedies = "".join(
+        f"<li>{escape(text + GENERAL_CHECK[basis])}</li>"
+        for text, basis in zip(finding["remedies"], finding["remedy_basis"], strict=True)
+    )
     page = (
         f"<details><summary>rule page: {escape(rule.code)} {escape(rule.name)}</summary>"
         f"<pre>{escape(render_page(rule))}</pre></details>"

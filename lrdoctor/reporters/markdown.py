@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from lrdoctor.audit import AuditResult
 from lrdoctor.plots import Sketch, figure_png, plot_overview, sketch_pairs
+from lrdoctor.reporters.wording import GENERAL_CHECK
 
 # Characters that start emphasis, code, links or table cells anywhere in a line.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -57,7 +58,12 @@ def _finding_lines(finding: dict) -> list[str]:
         for name, value in finding["evidence"].items()
     ]
     lines += ["", "Remedies, in order:", ""]
-    lines += [f"{i}. {_text(text)}" for i, text in enumerate(finding["remedies"], start=1)]
+    lines += [
+        f"{i}. {_text(text)}{GENERAL_CHECK[basis]}"
+        for i, (text, basis) in enumerate(
+            zip(finding["remedies"], finding["remedy_basis"], strict=True), start=1
+        )
+    ]
     return lines
 
 
