@@ -19,6 +19,7 @@ class ModelSpec:
     norm: str = "layer"
     dropout: float = 0.0
     pre_ln: bool = False  # transformer: LayerNorm before (True) or after (False) each block
+    he_init: bool = False  # MLPs: Kaiming-normal weights, so a deep plain net trains with SGD
 
 
 def _activation(name: str) -> nn.Module:
@@ -86,7 +87,13 @@ def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len:
             if spec.dropout:
                 layers.append(nn.Dropout(spec.dropout))
             width_in = spec.width
-        return nn.Sequential(*layers, nn.Linear(width_in, outputs))
+        net = nn.Sequential(*layers, nn.Linear(width_in, outputs))
+        if spec.he_init:
+            for layer in net:
+                if isinstance(layer, nn.Linear):
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                    nn.init.zeros_(layer.bias)
+        return net
     if family == "resnet_mlp":
         blocks = [
             _Residual(spec.width, spec.norm, spec.activation, spec.dropout)

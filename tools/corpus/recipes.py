@@ -227,18 +227,26 @@ def diverging(rng, split, seed):
 
 
 def oscillating(rng, split, seed):
+    """A noisy regression at a too-high constant LR: the weights hop around the optimum.
+
+    Smallish batches and noisy targets give the gradient the spread that keeps an SGD step near
+    the stability edge, or Adam's step of about its LR, from settling.
+    """
     families = tuple(f for f in split.families if f not in ("cnn", "deep_mlp", "lstm"))
     family, task, setup = _base(rng, split, seed, families=families)
-    if setup.task.kind in ("blobs", "spiral"):  # a bouncing regression shows its level best
-        teacher = "linear" if family == "linear" else "mlp"
-        task_spec = TaskSpec("regression", dim=8, teacher=teacher, n_train=2048, seed=seed)
-        setup = replace(setup, task=task_spec)
-        task = "regression-x1"
-        setup = replace(setup, lr=tuned_lr(family, setup.optimizer, setup.task))
-    steps = max(setup.steps, 600 if setup.task.kind == "regression" else 300)
-    setup = replace(setup, schedule="constant", steps=steps)
+    if setup.task.kind != "charlm":
+        dim, noise = int(rng.integers(4, 13)), float(rng.uniform(0.2, 0.5))
+        spec = TaskSpec("regression", dim=dim, noise=noise, n_train=2048, seed=seed,
+                        teacher="linear" if family == "linear" else "mlp")  # fmt: skip
+        if family == "gru":
+            spec = TaskSpec("seqreg", dim=4, seq_len=16, noise=noise, n_train=1024, seed=seed)
+        task = f"{spec.kind}-noisy"
+        steps, batch = int(rng.integers(600, 1000)), _choice(rng, (16, 32))
+        lr = tuned_lr(family, setup.optimizer, spec)
+        setup = replace(setup, task=spec, lr=lr, batch_size=batch, steps=steps)
+    setup = replace(setup, schedule="constant", steps=max(setup.steps, 300))
     if setup.optimizer in SGD_FAMILY:
-        factor, variant = float(rng.uniform(2, 5)), "sgd_edge"
+        factor, variant = float(rng.uniform(2, 4)), "sgd_edge"
     else:
         factor, variant = float(math.exp(rng.uniform(math.log(10), math.log(60)))), "adaptive_high"
     high = replace(setup, lr=setup.lr * factor, clip=None)
@@ -291,8 +299,29 @@ def minibatch_noise(rng, split, seed):
     )
 
 
+def _exploding_deep_mlp(rng, seed):
+    """10-14 plain ReLU layers (He init, no normalisation) under SGD at a high LR: spikes."""
+    task = TaskSpec("regression", dim=8, teacher="mlp", noise=0.1, seed=seed)
+    model = ModelSpec("deep_mlp", 32, int(rng.integers(10, 15)), "relu", he_init=True)
+    wild = Setup(
+        task=task,
+        model=model,
+        optimizer="sgd",
+        lr=float(rng.uniform(0.06, 0.15)),
+        batch_size=_choice(rng, (16, 32)),
+        steps=int(rng.integers(400, 700)),
+        schedule="constant",
+        seed=seed,
+    )
+    clip = float(_choice(rng, (1.0, 2.0, 5.0)))
+    fix = replace(wild, clip=clip)
+    return "deep_mlp", "regression-x1", "no_clip", wild, fix, f"clip_grad_norm_ at {clip:g}"
+
+
 def exploding_gradients(rng, split, seed):
     """Recurrent nets over long sequences at a high SGD LR: gradient cliffs, no clipping."""
+    if "deep_mlp" in split.families and rng.random() < 0.8:  # dev: a deep plain ReLU net
+        return _exploding_deep_mlp(rng, seed)
     family = "lstm" if "lstm" in split.families else _choice(rng, ("gru", "gru", "transformer"))
     if family == "transformer":  # post-LN, no warm-up, a high LR
         task = TaskSpec("charlm", n_train=512, n_val=48, text=_choice(rng, TEXT_MODULES[:-1]),

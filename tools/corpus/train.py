@@ -8,7 +8,8 @@ judge where the run really is from those, and what a reader can see from the log
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -66,7 +67,6 @@ class Result:
     val: np.ndarray
     seconds: float = 0.0
     abandoned: bool = False  # weights went NaN/inf and the run was stopped
-    notes: dict = field(default_factory=dict)
 
 
 def _optimizer(setup: Setup, params) -> torch.optim.Optimizer:
@@ -123,8 +123,6 @@ def _weights_finite(model: nn.Module) -> bool:
 
 def train(setup: Setup) -> Result:
     """Train `setup` for whole epochs and record every step; stop soon after weights go NaN."""
-    import time
-
     start = time.perf_counter()
     torch.manual_seed(setup.seed)
     data = setup.data
