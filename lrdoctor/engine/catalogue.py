@@ -39,7 +39,7 @@ OPTION_TYPES = ("float", "int", "bool")
 
 _RULE_KEYS = frozenset(
     "code name label title severity signal priority condition confidence steps evidence "
-    "message options page remedies".split()
+    "message options page remedies defers_to".split()
 )
 _OPTION_KEYS = frozenset({"default", "type", "min", "max", "help"})
 _PAGE_KEYS = frozenset({"what", "why", "example", "references"})
@@ -126,6 +126,9 @@ class Rule:
     page: RulePage
     remedies: tuple[RemedySpec, ...]
     source: str
+    defers_to: tuple[str, ...] = ()
+    """Names or codes of rules that explain the same evidence better: when one of them fires
+    on the run, this rule's finding is dropped (one statement instead of copied limits)."""
 
     @property
     def defaults(self) -> dict[str, Value]:
@@ -211,6 +214,11 @@ def load_catalogue(
                 if key in index:
                     raise RuleError(resource, f"{key} is already defined in {index[key].source}")
                 index[key] = rule
+    for rule in by_code.values():
+        for other in rule.defers_to:
+            if other not in by_code and other not in by_name:
+                hint = did_you_mean(other, set(by_code) | set(by_name))
+                raise RuleError(rule.source, f"defers_to: no rule {other!r} is loaded{hint}")
     return Catalogue(
         rules=tuple(sorted(by_code.values(), key=lambda rule: rule.code)),
         healthy_confidence=healthy_confidence,
@@ -306,6 +314,7 @@ class _RuleReader:
             page=self.read_page(data.get("page")),
             remedies=self.read_remedies(data.get("remedies"), option_names),
             source=str(self.resource),
+            defers_to=self.text_list(data, "defers_to"),
         )
 
     def check_keys(self, table: Mapping, allowed: frozenset[str], prefix: str) -> None:

@@ -80,6 +80,7 @@ class Finding:
     remedies: tuple[Remedy, ...]
     # Every feature and option the rule saw, so a confidence can be re-scored (calibration).
     values: Mapping[str, Value] = field(default_factory=dict, repr=False, compare=False)
+    defers_to: tuple[str, ...] = ()
 
     def to_dict(self, advice: Mapping[str, Value] | None = None) -> dict:
         """Plain data (remedies rendered with `advice`), for reporters that serialise."""
@@ -133,7 +134,14 @@ def evaluate_rules(
         finding = _apply(active, features)
         if finding is not None:
             findings.append(finding)
-    return sorted(findings, key=lambda finding: (finding.priority, finding.code))
+    return sorted(drop_deferred(findings), key=lambda finding: (finding.priority, finding.code))
+
+
+def drop_deferred(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings left once each rule that defers to another fired rule steps aside."""
+    findings = list(findings)
+    fired = {key for finding in findings for key in (finding.code, finding.name)}
+    return [finding for finding in findings if not fired.intersection(finding.defers_to)]
 
 
 def fails(findings: Iterable[Finding], fail_on: str | None) -> bool:
@@ -165,6 +173,7 @@ def _apply(active: ActiveRule, features: Mapping[str, Value]) -> Finding | None:
         message=rule.message.render(namespace),
         remedies=tuple(Remedy(spec, known) for spec in rule.remedies),
         values=known,
+        defers_to=rule.defers_to,
     )
 
 

@@ -19,6 +19,7 @@ def _summary(rule: Rule) -> dict:
         "priority": rule.priority,
         "title": rule.title,
         "condition": rule.condition.text,
+        "defers_to": list(rule.defers_to),
         "options": {
             name: {"default": spec.default, "type": spec.type, "help": spec.help}
             for name, spec in rule.options.items()
@@ -76,6 +77,11 @@ def render_page(rule: Rule) -> str:
         )
     ]
     lines += ["", "## Condition", f"    {rule.condition.text}"]
+    if rule.defers_to:
+        lines.append(
+            f"Stays quiet when {', '.join(rule.defers_to)} fires: that rule explains the same "
+            "evidence better."
+        )
     if rule.options:
         lines += ["", "## Options"]
         for name, spec in rule.options.items():

@@ -12,6 +12,7 @@ from lrdoctor.audit import AuditResult, iter_judged
 from lrdoctor.diagnosis import Diagnosis, Doctor
 from lrdoctor.discovery import Problem
 from lrdoctor.engine import Config, Finding, evaluate_rules, select_rules
+from lrdoctor.engine.evaluate import drop_deferred
 from lrdoctor.features import Value
 from lrdoctor.model import Run
 
@@ -82,7 +83,7 @@ class Rejudge:
         judged = {name: self.fixed[name] for name in self.fixed if name not in self.features}
         for name in self.features:
             findings = [found[name] for found in per_rule if found[name] is not None]
-            judged[name] = self._verdict(findings)
+            judged[name] = self._verdict(drop_deferred(findings))
         return judged
 
     def _rule_findings(self, active) -> dict[str, Finding | None]:
