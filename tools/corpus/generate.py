@@ -48,7 +48,8 @@ DEV_CADENCES = {
 }
 HELDOUT_CADENCES = {"keras_csv": ("epoch",), "keras_tensorboard": ("epoch",)}
 STEP_ONLY = ("minibatch_noise", "exploding_gradients")
-MAX_POINTS = {"mlflow_folder": 250, "mlflow_sqlite": 120, "hf_trainer": 150}  # bytes on disk
+MAX_POINTS = {"mlflow_folder": 200, "mlflow_sqlite": 100, "hf_trainer": 120}  # bytes on disk
+MAX_STEP_POINTS = 1000  # longer runs log interval means or samples, unless the label needs steps
 NICE = (1, 2, 5, 10, 20, 25, 50, 100)
 MAX_CANDIDATES_RATIO = 3  # give up on a split and verdict after this many candidates per run
 ADJECTIVES = ("brave", "calm", "eager", "gentle", "jolly", "lively", "proud", "witty", "bold")
@@ -82,6 +83,8 @@ def _cadence(split: str, logger: str, label: str, result: Result, rng) -> str | 
     epochs = result.planned_steps // result.steps_per_epoch
     options = DEV_CADENCES[logger] if split == "dev" else HELDOUT_CADENCES.get(logger, ("sampled",))
     usable = [c for c in options if c != "epoch" or 10 <= epochs <= 30]
+    if result.planned_steps > MAX_STEP_POINTS and label not in STEP_ONLY:  # keep files small
+        usable = [c for c in usable if c != "step"] or usable
     if label in STEP_ONLY:  # means over an interval or an epoch hide both
         usable = [c for c in usable if c in ("step", "sampled")]
     return usable[int(rng.integers(len(usable)))] if usable else None
@@ -97,7 +100,7 @@ def choose_plan(split: str, label: str, index: int, result: Result, rng) -> LogP
         if cadence:
             break
     steps = result.planned_steps
-    target = rng.uniform(150, 450) if label not in STEP_ONLY else rng.uniform(300, 1000)
+    target = rng.uniform(100, 300) if label not in STEP_ONLY else rng.uniform(200, 600)
     every = 1 if cadence == "step" else max(2, _nice_every(steps, target))
     limit = MAX_POINTS.get(logger)
     while limit and cadence != "epoch" and steps / every > limit:
