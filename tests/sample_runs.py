@@ -22,6 +22,7 @@ LABELS = json.loads((SAMPLE_LOGS / "labels.json").read_text())["runs"]
 
 def firing_run(code: str) -> str:
     """A run (a file or folder of its own) on which rule `code` is the top finding."""
+    assert CASES[code]["fires"], f"sample_logs/ has no run that shows {code}"
     name = CASES[code]["fires"][0]
     assert run_path(name).exists(), f"{code}'s first case {name} is not a file or folder"
     return name
@@ -32,7 +33,7 @@ def firing_runs_on_disk() -> dict[str, str]:
     return {
         code: case["fires"][0]
         for code, case in CASES.items()
-        if run_path(case["fires"][0]).exists()
+        if case["fires"] and run_path(case["fires"][0]).exists()
     }
 
 

@@ -8,7 +8,7 @@ from html import unescape
 from urllib.parse import unquote
 
 import pytest
-from sample_runs import firing_run, healthy_run, read_from, run_path
+from sample_runs import LABELS, firing_run, firing_runs_on_disk, healthy_run, read_from, run_path
 
 from lrdoctor.audit import audit
 from lrdoctor.discovery import read_runs
@@ -16,11 +16,10 @@ from lrdoctor.plots import sketch_runs
 from lrdoctor.reporters.markdown import plots_folder, render_markdown
 from lrdoctor.reporters.wording import GENERAL_CHECK
 
-# One run per failure verdict plus a healthy one, in several formats.
+# One run per failure verdict the corpus shows plus a healthy one, in several formats.
 DIVERGING = firing_run("LRD101")
-SUBSET = tuple(
-    firing_run(code) for code in ("LRD101", "LRD202", "LRD301", "LRD401", "LRD501", "LRD602")
-) + (healthy_run(),)
+_BY_VERDICT = {LABELS[name]["label"]: name for name in firing_runs_on_disk().values()}
+SUBSET = tuple(dict.fromkeys((DIVERGING, *_BY_VERDICT.values(), healthy_run())))
 HOSTILE_NAME = "run |<b>bold| [link](x) #1.csv"  # a file name: no slash, so no </b>
 
 
@@ -29,7 +28,8 @@ def post_mortem(tmp_path_factory):
     folder = tmp_path_factory.mktemp("post mortem")
     hostile = folder / "logs" / HOSTILE_NAME
     hostile.parent.mkdir()
-    shutil.copyfile(run_path(firing_run("LRD502")), hostile)
+    plain = next(name for name, entry in LABELS.items() if entry["logger"] == "plain_csv")
+    shutil.copyfile(run_path(plain), hostile)
     paths = [run_path(part) for part in SUBSET] + [hostile]
     result = audit(paths)
     out_path = folder / "audit report.md"

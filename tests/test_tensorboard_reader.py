@@ -832,23 +832,25 @@ def test_add_hparams_metric_named_like_a_logged_tag_adds_no_point_to_its_curve(t
 
 
 def test_a_remedy_quotes_the_lr_that_add_hparams_recorded(tmp_path):
-    """A real oscillating run, re-logged with tensorboardX: its LR reaches the remedy."""
-    name = firing_run("LRD202")
+    """A real run whose loss exploded, re-logged with tensorboardX: its LR reaches the remedy."""
+    name = firing_run("LRD102")
     (source,) = read_runs([run_path(name)]).runs
     roles = assign_roles(source)
-    writer = SummaryWriter(str(tmp_path / "osc"))
+    writer = SummaryWriter(str(tmp_path / "exploded"))
     for role, tag in (("train_loss", "train/loss"), ("val_loss", "val/loss")):
+        if role not in roles:
+            continue
         curve = source.curves[roles[role]]
         for step, value in zip(curve.steps.tolist(), curve.values.tolist(), strict=True):
             writer.add_scalar(tag, value, step)
-    lr = LABELS[name]["recipe"]["lr"]
+    lr = LABELS[name]["lr"]
     writer.add_hparams({"lr": lr, "optimizer": "sgd"}, {"hparam/val_loss": 0.0})
     writer.close()
     (run,) = read_runs([tmp_path]).runs
     diagnosis = Doctor().diagnose(run)
-    assert diagnosis.verdict == "oscillating"
+    assert diagnosis.verdict == "diverging"
     remedies = diagnosis.to_dict()["findings"][0]["remedies"]
-    assert f"Lower the learning rate from {lr:.2g} to about {lr / 3:.2g}..{lr / 2:.2g}." in remedies
+    assert f"Lower the learning rate from {lr:.2g} to {lr / 10:.2g}..{lr / 3:.2g}." in remedies
 
 
 def test_keras_batch_level_logging_keeps_every_role_on_the_epoch_axis(tmp_path):
