@@ -559,3 +559,15 @@ def short_growth(c: Prepared) -> float | None:
     if finite.size < 2 or np.any(finite <= 0):
         return None
     return float(finite[-1] / np.min(finite[:-1]))
+
+
+@feature(*LOSS_SIGNALS)
+def short_spike(c: Prepared) -> float | None:
+    """Highest finite loss before the last point over the median of the points before it,
+    for curves of any length: on a few points, an isolated jump of a thousandfold that the
+    curve then leaves again is the trace of one exploding step."""
+    finite = c.clean[np.isfinite(c.clean)]
+    if finite.size < 3 or np.any(finite <= 0):
+        return None
+    ratios = [finite[i] / np.median(finite[:i]) for i in range(1, finite.size - 1)]
+    return float(max(ratios))
