@@ -45,6 +45,7 @@ PLAN = {
     "LRD401": ("oscillating", None),
     "LRD501": ("diverging", "grad_norm"),
     "LRD502": ("minibatch_noise", "no grad_norm"),
+    "LRD503": ("diverging", None),  # a short curve that ends high is LRD104's
     "LRD601": ("too_slow", "no val_loss"),
     "LRD602": ("too_slow", "val_loss"),
     "LRD701": ("diverging", "val_loss"),  # the val loss rises, but so does the training loss
