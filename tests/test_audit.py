@@ -70,12 +70,13 @@ def test_dev_accuracy_does_not_regress(accuracy):
     """The development split is what thresholds are tuned on: guard what was reached.
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
-    this corpus (macro-F1 0.929, 3 of 40 healthy runs flagged, diverging recall 0.81 the
-    lowest); re-set them when the corpus or the rules change."""
+    this corpus and the rules of commit b00ff86 (macro-F1 0.939, 2 of 40 healthy runs
+    flagged, diverging recall 0.84 the lowest); re-set them when the corpus or the rules
+    change."""
     dev = accuracy["dev"]
-    assert dev.macro_f1 >= 0.91
-    assert dev.healthy_false_alarm_rate <= 4 / 40
-    assert min(dev.recall.values()) >= 0.78, dev.recall
+    assert dev.macro_f1 >= 0.92
+    assert dev.healthy_false_alarm_rate <= 3 / 40
+    assert min(dev.recall.values()) >= 0.82, dev.recall
 
 
 @pytest.mark.xfail(
