@@ -193,3 +193,12 @@ def test_reliability_bins_and_expected_calibration_error():
     assert rows[0.8, 0.9] == (0, 0, 0.0)
     # gaps: |2/3 - 0.9333| on 3 runs, |1 - 0.55| and |0 - 0.3| on one each
     assert ece == pytest.approx((3 * (0.9333333 - 2 / 3) + 0.45 + 0.3) / 5)
+
+
+def test_a_rule_without_a_confidence_is_uncalibrated_not_certain(rules_copy):
+    """A verdict is never 1.00 by default: a rule file that states no confidence gets 0.5."""
+    path = rules_copy / "LRD102-loss-explodes.toml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(x for x in lines if not x.startswith("confidence")), "utf-8")
+    rule = next(r for r in _rules(rules_copy) if r.code == "LRD102")
+    assert rule.confidence.evaluate({}) == 0.5

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 CODE_PATTERN = re.compile(r"[A-Z]{2,5}[0-9]{3}")
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 DEFAULT_PRIORITY = 100
-DEFAULT_CONFIDENCE = 1.0
+DEFAULT_CONFIDENCE = 0.5
+"""A rule that states no confidence is uncalibrated: as likely right as not, never certain."""
 VERDICTS_FILE = "_verdicts.toml"
 """Per-folder data for verdicts no rule gives; its `_` prefix keeps it out of the rules."""
 UNCALIBRATED_CONFIDENCE = 0.5
