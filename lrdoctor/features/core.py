@@ -160,13 +160,19 @@ class Prepared:
         return float(np.median(self.tail(0.10)))
 
     @cached_property
+    def first_level(self) -> float:
+        """Median of the first 1% of the level (3 to 20 points): where training began. On a
+        long run the first 5% can already sit at the floor the loss reached early."""
+        return float(np.median(self.level[: int(np.clip(self.level.size // 100, 3, 20))]))
+
+    @cached_property
     def drop_range(self) -> float | None:
-        """Initial minus best loss in the loss's own units: the progress the run made.
+        """First minus best loss in the loss's own units: the progress the run made.
 
         Rises, spikes and scatter measured as shares of it stay meaningful when the best loss
         sits at the floating-point floor, where ratios against the best explode.
         """
-        span = self.untransform(self.start_level) - self.untransform(float(np.min(self.trend)))
+        span = self.untransform(self.first_level) - self.untransform(float(np.min(self.trend)))
         return span if span > 0 else None
 
     def head(self, fraction: float, minimum: int = 3) -> np.ndarray:

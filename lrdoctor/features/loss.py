@@ -432,8 +432,7 @@ def best_drop(c: Prepared) -> float | None:
     """
     if not c.positive:
         return None
-    first = c.level[: int(np.clip(c.level.size // 100, 3, 20))]
-    return float(np.median(first) - np.min(c.trend))
+    return float(c.first_level - np.min(c.trend))
 
 
 @feature(*LOSS_SIGNALS)
