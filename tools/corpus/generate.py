@@ -24,6 +24,7 @@ from tools.corpus.checks import RULES, is_healthy, measure, passes
 from tools.corpus.data import known_floor
 from tools.corpus.recipes import SPLITS, VERDICTS, Candidate, candidate
 from tools.corpus.runlog import RunLog
+from tools.corpus.scrub import scrub
 from tools.corpus.train import LogPlan, Result, to_runlog, train
 
 LOGGERS = {
@@ -303,6 +304,7 @@ def generate(out: Path, splits: list[str], per_verdict: dict[str, int], seed: in
         writes = [(logger, out / split / logger, logs) for (split, logger), logs in groups.items()]
         list(pool.map(write_runs, writes))
     print(f"written in {time.perf_counter() - start:.0f}s", flush=True)
+    print(f"machine paths made relative in {scrub(out)} files", flush=True)
     return _label(out, kept, counts, dropped)
 
 
