@@ -70,28 +70,34 @@ def test_dev_accuracy_does_not_regress(accuracy):
     """The development split is what thresholds are tuned on: guard what was reached.
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
-    this corpus and the rules of commit b00ff86 (macro-F1 0.939, 2 of 40 healthy runs
-    flagged, diverging recall 0.84 the lowest); re-set them when the corpus or the rules
+    this corpus and the rules of commit 58ef6a0 (macro-F1 0.919, 2 of 40 healthy runs
+    flagged, oscillating recall 0.70 the lowest); re-set them when the corpus or the rules
     change."""
     dev = accuracy["dev"]
-    assert dev.macro_f1 >= 0.92
+    assert dev.macro_f1 >= 0.90
     assert dev.healthy_false_alarm_rate <= 3 / 40
-    assert min(dev.recall.values()) >= 0.82, dev.recall
+    present = {label: r for label, r in dev.recall.items() if sum(dev.confusion[label].values())}
+    assert min(present.values()) >= 0.65, present
 
 
 @pytest.mark.xfail(
-    reason="held-out figures are set by the lead after the rules are frozen", strict=False
+    reason="evaluated once, after the rules were frozen at 58ef6a0: macro-F1 0.756, 3 of 20 "
+    "healthy runs flagged, oscillating recall 0.25 (2 of 8); the bar is not met",
+    strict=True,
 )
 def test_held_out_accuracy_meets_the_bar(accuracy):
     """Held-out runs differ in kind (model families, optimisers, loggers, cadences) and were
     never used to tune thresholds.
 
-    The bar is the issue's: macro-F1 0.85, at most 5% of healthy runs flagged, every recall
-    at least 0.7."""
+    The bar is the issue's: macro-F1 0.90, at most 5% of healthy runs flagged, every recall
+    at least 0.8."""
     held_out = accuracy["heldout"]
-    assert held_out.macro_f1 >= 0.85
+    assert held_out.macro_f1 >= 0.90
     assert held_out.healthy_false_alarm_rate <= 0.05
-    assert min(held_out.recall.values()) >= 0.7, held_out.recall
+    present = {
+        label: r for label, r in held_out.recall.items() if sum(held_out.confusion[label].values())
+    }
+    assert min(present.values()) >= 0.8, present
 
 
 def test_findings_carry_evidence_steps_and_ordered_remedies(sample_audit):
