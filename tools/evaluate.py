@@ -1,6 +1,6 @@
 """Measure diagnosis accuracy on labelled logs: `python -m tools.evaluate sample_logs`.
 
-Labels come from `labels.json` beside the logs (written by `python -m tools.samples`).
+Labels come from `labels.json` beside the logs (written by `python -m tools.corpus`).
 Figures are reported separately for the development split, on which thresholds may be
 tuned, and the held-out split, which is never tuned on; within each, by model family, log
 format, logger and cadence, with a reliability table of the verdict confidence. `--lofo`

@@ -19,20 +19,8 @@ FAILURES: tuple[str, ...] = (
 All but the last are training dynamics; `overfitting` is a failure to generalise, given
 only when the dynamics look healthy."""
 
-LABELLED_VERDICTS: tuple[str, ...] = (
-    "healthy",
-    "diverging",
-    "oscillating",
-    "too_slow",
-    "minibatch_noise",
-    "exploding_gradients",
-    "poor_feature_scaling",
-)
-"""Verdicts the labelled sample logs carry and accuracy is measured over.
-
-`overfitting` is not among them: no generated sample shows it yet. The sample generator
-seeds each verdict's runs by its position here, so new verdicts go at the end.
-"""
+LABELLED_VERDICTS: tuple[str, ...] = ("healthy", *FAILURES)
+"""Verdicts labelled logs carry and accuracy is measured over."""
 
 LABELS: tuple[str, ...] = (*FAILURES, "insufficient_data")
 """Verdicts a rule may give; `healthy` is what a run gets when no rule fires."""

@@ -12,11 +12,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
 from tools.samples.tasks import TaskSpec, make_dataset
 from tools.samples.training import ModelSpec, Recipe
 
-VERDICTS = LABELLED_VERDICTS  # the order seeds the generator: keep it
+# The verdicts this numpy generator makes; their order seeds it, so keep it.
+VERDICTS = (
+    "healthy",
+    "diverging",
+    "oscillating",
+    "too_slow",
+    "minibatch_noise",
+    "exploding_gradients",
+    "poor_feature_scaling",
+)
 SCHEDULES = ("constant", "warmup", "step", "cosine", "linear", "onecycle", "plateau")
 
 
