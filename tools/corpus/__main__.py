@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tools.corpus.generate import main_args
+from tools.corpus.recipes import VERDICTS
 
 
 def main() -> None:
@@ -16,8 +17,15 @@ def main() -> None:
         "--per-verdict", type=int, default=None, help="kept runs per verdict (40 dev, 20 heldout)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--verdicts",
+        nargs="+",
+        choices=VERDICTS,
+        default=list(VERDICTS),
+        help="generate only these verdicts (to merge into an existing corpus)",
+    )
     args = parser.parse_args()
-    main_args(args.out, args.split, args.jobs, args.per_verdict, args.seed)
+    main_args(args.out, args.split, args.jobs, args.per_verdict, args.seed, tuple(args.verdicts))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which family, and its size. `norm` is for resnet_mlp (layer or batch)."""
+    """Which family, and its size. `norm` is for resnet_mlp (layer, batch or none)."""
 
     family: str
     width: int = 32
@@ -20,6 +20,7 @@ class ModelSpec:
     dropout: float = 0.0
     pre_ln: bool = False  # transformer: LayerNorm before (True) or after (False) each block
     he_init: bool = False  # MLPs: Kaiming-normal weights, so a deep plain net trains with SGD
+    head_scale: float = 1.0  # multiplies the output layer's initial weights
 
 
 def _activation(name: str) -> nn.Module:
@@ -29,7 +30,8 @@ def _activation(name: str) -> nn.Module:
 class _Residual(nn.Module):
     def __init__(self, width: int, norm: str, activation: str, dropout: float) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(width) if norm == "layer" else nn.BatchNorm1d(width)
+        norms = {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d, "none": lambda _: nn.Identity()}
+        self.norm = norms[norm](width)
         self.body = nn.Sequential(
             nn.Linear(width, width), _activation(activation), nn.Dropout(dropout),
             nn.Linear(width, width),
@@ -93,13 +95,23 @@ def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len:
                 if isinstance(layer, nn.Linear):
                     nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
                     nn.init.zeros_(layer.bias)
+        with torch.no_grad():
+            net[-1].weight.mul_(spec.head_scale)
         return net
     if family == "resnet_mlp":
         blocks = [
             _Residual(spec.width, spec.norm, spec.activation, spec.dropout)
             for _ in range(spec.depth)
         ]
-        return nn.Sequential(nn.Linear(inputs, spec.width), *blocks, nn.Linear(spec.width, outputs))
+        net = nn.Sequential(nn.Linear(inputs, spec.width), *blocks, nn.Linear(spec.width, outputs))
+        if spec.he_init:
+            for layer in net.modules():
+                if isinstance(layer, nn.Linear):
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                    nn.init.zeros_(layer.bias)
+        with torch.no_grad():
+            net[-1].weight.mul_(spec.head_scale)
+        return net
     if family == "cnn":
         return nn.Sequential(
             nn.Conv2d(1, 6, 3, padding=1), _activation(spec.activation), nn.MaxPool2d(2),

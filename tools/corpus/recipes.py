@@ -300,27 +300,35 @@ def minibatch_noise(rng, split, seed):
 
 
 def _exploding_deep_mlp(rng, seed):
-    """10-14 plain ReLU layers (He init, no normalisation) under SGD at a high LR: spikes."""
-    task = TaskSpec("regression", dim=8, teacher="mlp", noise=0.1, seed=seed)
-    model = ModelSpec("deep_mlp", 32, int(rng.integers(10, 15)), "relu", he_init=True)
+    """10-16 plain ReLU layers (He init, no normalisation) under SGD near the stability edge.
+
+    A small output layer (0.1x its He init) starts every net at the target's variance, so
+    whether a run spikes no longer hinges on a wild initial loss. At LR 0.065-0.085 the
+    gradient norm jumps 20-100x its running median some time in the first few hundred steps
+    and the loss recovers (or the run goes NaN: then it is diverging and dropped). Both runs
+    are cosine-annealed, so only the clipping differs and the clipped run settles.
+    """
+    dim = int(rng.integers(6, 13))
+    task = TaskSpec("regression", dim=dim, teacher="mlp", noise=0.1, seed=seed)
+    model = ModelSpec("deep_mlp", 32, int(rng.integers(10, 17)), "relu", he_init=True,
+                      head_scale=0.1)  # fmt: skip
     wild = Setup(
         task=task,
         model=model,
         optimizer="sgd",
-        lr=float(rng.uniform(0.06, 0.15)),
-        batch_size=_choice(rng, (16, 32)),
-        steps=int(rng.integers(400, 700)),
-        schedule="constant",
+        lr=float(rng.uniform(0.065, 0.085)),
+        batch_size=64,
+        steps=int(rng.integers(800, 1201)),
+        schedule="cosine",
         seed=seed,
     )
-    clip = float(_choice(rng, (1.0, 2.0, 5.0)))
-    fix = replace(wild, clip=clip)
-    return "deep_mlp", "regression-x1", "no_clip", wild, fix, f"clip_grad_norm_ at {clip:g}"
+    fix = replace(wild, clip=1.0)
+    return "deep_mlp", "regression-x1", "no_clip", wild, fix, "clip_grad_norm_ at 1"
 
 
 def exploding_gradients(rng, split, seed):
     """Recurrent nets over long sequences at a high SGD LR: gradient cliffs, no clipping."""
-    if "deep_mlp" in split.families and rng.random() < 0.8:  # dev: a deep plain ReLU net
+    if "deep_mlp" in split.families:  # dev: a deep plain ReLU net
         return _exploding_deep_mlp(rng, seed)
     family = "lstm" if "lstm" in split.families else _choice(rng, ("gru", "gru", "transformer"))
     if family == "transformer":  # post-LN, no warm-up, a high LR
