@@ -24,7 +24,8 @@ def test_train_loss_rules_see_the_val_curve_under_the_val_prefix():
     assert train["has_lr"] is ("lr" in features) and train["has_grad_norm"] is (
         "grad_norm" in features
     )
-    assert train["val_noise"] == val["noise"] != train["noise"]
+    assert train["val_noise"] == val["noise"]
+    assert train["val_initial_loss"] == val["initial_loss"] != train["initial_loss"]
     assert train["val_trend_z"] == val["trend_z"]
     assert "val_noise" in known_features() and "val_grad_norm_median" not in known_features()
 
