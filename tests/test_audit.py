@@ -70,11 +70,11 @@ def test_dev_accuracy_does_not_regress(accuracy):
     """The development split is what thresholds are tuned on: guard what was reached.
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
-    this corpus and the rules of commit 58ef6a0 (macro-F1 0.919, 2 of 40 healthy runs
-    flagged, oscillating recall 0.70 the lowest); re-set them when the corpus or the rules
-    change."""
+    this corpus (with its 40 exploding-gradient runs) and the rules of commit 58ef6a0
+    (macro-F1 0.907, 2 of 40 healthy runs flagged, oscillating recall 0.70 the lowest);
+    re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
-    assert dev.macro_f1 >= 0.90
+    assert dev.macro_f1 >= 0.89
     assert dev.healthy_false_alarm_rate <= 3 / 40
     present = {label: r for label, r in dev.recall.items() if sum(dev.confusion[label].values())}
     assert min(present.values()) >= 0.65, present

@@ -86,15 +86,17 @@ def test_no_healthy_sample_run_has_a_grad_norm_spike():
         assert features["grad_norm"]["spike_coincidence"] is None, run.name
 
 
-def test_every_gradient_explosion_in_the_samples_threw_the_loss_up_at_once():
-    """Real exploding runs: each grad-norm spike meets a loss spike."""
-    if not any(e["label"] == "exploding_gradients" for e in LABELS.values()):
-        pytest.skip("sample_logs/ holds no exploding-gradients run (the corpus kept none)")
+def test_gradient_explosions_in_the_samples_show_as_jumps_against_the_recent_level():
+    """Real exploding runs (deep plain ReLU MLPs, SGD, no clipping): the logged grad norm
+    jumps 10x or more above the median of the norms just before it, and the loss jumps and
+    holds for the next points by a fifth of its drop or more (what LRD501 asks), in most
+    runs; the label's own check saw the spike at every optimiser step, the log only sees
+    the logged steps."""
     exploding = _dev_runs_logging_grad_norm("exploding_gradients")
+    assert len(exploding) >= 20
     doctor = Doctor()
-    coincidences = {
-        run.name: doctor.features(run, assign_roles(run))["grad_norm"]["spike_coincidence"]
-        for run in exploding
-    }
-    spiked = {name: c for name, c in coincidences.items() if c is not None}
-    assert len(spiked) >= 5 and set(spiked.values()) == {1.0}, coincidences
+    measured = [doctor.features(run, assign_roles(run))["train_loss"] for run in exploding]
+    visible = [f for f in measured if f["grad_jump_ratio"] > 10 and f["held_jump_share"] > 0.2]
+    assert len(visible) >= 0.8 * len(measured), [
+        (f["grad_jump_ratio"], f["held_jump_share"]) for f in measured
+    ]
