@@ -23,6 +23,7 @@ from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine import Finding
 from lrdoctor.engine.vocabulary import VERDICT_ORDER
 from lrdoctor.features import Prepared
+from lrdoctor.features.core import recent_level
 from lrdoctor.model import Curve, Run
 
 VERDICT_COLOURS: dict[str, str] = {
@@ -159,12 +160,14 @@ def _draw_trend(axes: Axes, curve: Curve, log: bool) -> None:
 
 
 def _draw_spikes(axes: Axes, curve: Curve, finding: Finding, log: bool) -> None:
-    """Loss points above the running median by more than the rule's own limit."""
-    limit = finding.parameters.get("min_spike_decades")
+    """Loss points above the recent level by more than the rule's own limit (LRD502)."""
+    limit = finding.parameters.get("min_jump_ratio")
     prepared = Prepared(curve)
     if limit is None or not (prepared.measurable and prepared.positive):
         return
-    spikes = prepared.residual > float(limit)
+    values = np.power(10.0, prepared.level)
+    spikes = values > float(limit) * recent_level(values)
+    spikes[0] = False
     axes.scatter(
         prepared.clean_steps[spikes],
         _on_scale(prepared.clean[spikes], log),

@@ -26,6 +26,7 @@ from sample_runs import (
 from lrdoctor.audit import audit
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
+from lrdoctor.features.core import recent_level
 from lrdoctor.plots import pair_runs, plot_overview, plot_run, sketch_runs
 from lrdoctor.reporters.html import render_html
 from lrdoctor.reporters.rules import render_page
@@ -217,7 +218,10 @@ def test_spikes_are_marked_where_they_are(report):
     loss_axes = plot_run(run, diagnosis).axes[0]
     markers = next(c for c in loss_axes.collections if c.get_label() == "LRD502 spikes")
     marked_steps = markers.get_offsets()[:, 0]
-    assert len(marked_steps) >= 1 and marked_steps[0] == spikes.evidence["first_spike_step"]
+    loss = run.curves[diagnosis.signals["train_loss"]]
+    ratio = loss.values[1:] / recent_level(loss.values)[1:]
+    jumped = loss.steps[1:][ratio > spikes.parameters["min_jump_ratio"]]
+    assert len(marked_steps) >= 1 and list(marked_steps) == list(jumped)
 
 
 def test_an_oscillating_window_is_shaded(shared_fixtures):
