@@ -351,7 +351,7 @@ def _label(out: Path, kept: list[Checked], counts: dict, dropped: list) -> dict:
     if unmatched or discovery.problems:
         labels["problems"] = {
             "unmatched": unmatched,
-            "read": [f"{p.source}: {p.problem}" for p in discovery.problems],
+            "read": [str(p) for p in discovery.problems],
         }
     (out / "labels.json").write_text(json.dumps(labels, indent=1) + "\n")
     total = Counter(entry["label"] for entry in runs.values())

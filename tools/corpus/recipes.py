@@ -11,20 +11,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
 from tools.corpus.data import TEXT_MODULES, TaskSpec
 from tools.corpus.models import ModelSpec
 from tools.corpus.train import Setup
 
-VERDICTS = (
-    "healthy",
-    "diverging",
-    "oscillating",
-    "too_slow",
-    "minibatch_noise",
-    "exploding_gradients",
-    "poor_feature_scaling",
-    "overfitting",
-)
+VERDICTS = LABELLED_VERDICTS  # the order seeds the generator: new verdicts go at the end
 SCHEDULES = ("constant", "warmup", "cosine", "step", "linear_decay", "onecycle", "plateau")
 RECURRENT = ("lstm", "gru", "transformer")
 
