@@ -186,11 +186,13 @@ def test_a_malformed_verdicts_file_is_refused(rules_copy, text):
 def test_reliability_bins_and_expected_calibration_error():
     scored = [(0.95, True), (0.95, False), (0.6 + 0.3, True), (0.55, True), (0.3, False)]
     bins, ece = reliability(scored)
-    rows = {(b.low, b.high): (b.runs, b.right, round(b.mean_confidence, 4)) for b in bins}
-    assert rows[0.9, 1.0] == (3, 2, round((0.95 + 0.95 + 0.9) / 3, 4))  # 0.6 + 0.3 is 0.9
-    assert rows[0.5, 0.6] == (1, 1, 0.55)
-    assert rows[0.0, 0.5] == (1, 0, 0.3)
-    assert rows[0.8, 0.9] == (0, 0, 0.0)
+    rows = {(b.low, b.high): (b.count, b.share_right, b.mean_confidence) for b in bins}
+    count, share, mean = rows[0.9, 1.0]  # 0.6 + 0.3 is 0.9
+    assert (count, share) == (3, pytest.approx(2 / 3))
+    assert mean == pytest.approx((0.95 + 0.95 + 0.9) / 3)
+    assert rows[0.5, 0.6] == (1, 1.0, 0.55)
+    assert rows[0.0, 0.5] == (1, 0.0, 0.3)
+    assert rows[0.8, 0.9] == (0, None, None)
     # gaps: |2/3 - 0.9333| on 3 runs, |1 - 0.55| and |0 - 0.3| on one each
     assert ece == pytest.approx((3 * (0.9333333 - 2 / 3) + 0.45 + 0.3) / 5)
 

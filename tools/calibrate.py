@@ -29,6 +29,8 @@ from lrdoctor.discovery import Problem
 from lrdoctor.engine import Config, Expression, Rule, compile_expression
 from lrdoctor.engine.catalogue import VERDICTS_FILE
 from lrdoctor.engine.evaluate import UNDETERMINED_CONFIDENCE, confidence_of
+from tools.evaluation.scoring import Bin, expected_calibration_error
+from tools.evaluation.scoring import reliability as scoring_reliability
 
 PSEUDO_COUNTS = 2
 """Weight of the prior, in runs: a rule seen on 2 runs is fitted halfway to its verdict's."""
@@ -36,7 +38,6 @@ FITTED_SPLIT = "dev"
 HEALTHY = "healthy"
 UNJUDGED = ("insufficient_data", "unreadable")
 """Verdicts about the input, not the training: labels do not judge them, so they are left out."""
-BIN_EDGES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 HIGH_CONFIDENCE = 0.9
 
 Branch = bool | None
@@ -192,39 +193,11 @@ def rescore(
     return top.label, confidence
 
 
-@dataclass(frozen=True)
-class Bin:
-    """One row of a reliability table."""
-
-    low: float
-    high: float
-    runs: int
-    right: int
-    mean_confidence: float
-
-    @property
-    def share_right(self) -> float:
-        return self.right / self.runs if self.runs else 0.0
-
-
-def reliability(scored: Sequence[tuple[float, bool]]) -> tuple[list[Bin], float]:
-    """Bins of (confidence, right) pairs and the expected calibration error.
-
-    ECE is the run-weighted mean gap between each bin's share right and mean confidence.
-    The last bin includes 1.0; confidences are rounded to 6 decimals first, so 0.6 + 0.3
-    falls in the 0.9 bin.
-    """
-    bins = []
-    for low, high in zip(BIN_EDGES, BIN_EDGES[1:], strict=False):
-        top = high == BIN_EDGES[-1]
-        members = [(c, r) for c, r in scored if low <= round(c, 6) < high or top and c >= high]
-        mean = sum(c for c, _ in members) / len(members) if members else 0.0
-        bins.append(Bin(low, high, len(members), sum(r for _, r in members), mean))
-    total = sum(b.runs for b in bins)
-    ece = (
-        sum(b.runs * abs(b.share_right - b.mean_confidence) for b in bins) / total if total else 0.0
-    )
-    return bins, ece
+def reliability(scored: Sequence[tuple[float, bool]]) -> tuple[tuple[Bin, ...], float]:
+    """The evaluation harness's reliability bins and expected calibration error of
+    (confidence, right) pairs."""
+    bins = scoring_reliability([("", "" if right else "x", c) for c, right in scored])
+    return bins, expected_calibration_error(bins)
 
 
 def audit_labelled(folder: Path, rules_dir: Path) -> list[Outcome]:
@@ -327,13 +300,11 @@ def render_fit(result: Fit, tests: Mapping[str, Expression | None]) -> list[str]
 def render_reliability(title: str, scored: Sequence[tuple[float, bool]]) -> list[str]:
     """A reliability table, its ECE and how often confident (>= 0.9) verdicts are right."""
     bins, ece = reliability(scored)
-    lines = [title, f"{'confidence':<11} {'runs':>5} {'right':>5} {'share':>6} {'mean conf':>9}"]
+    lines = [title, f"{'confidence':<11} {'runs':>5} {'share':>6} {'mean conf':>9}"]
     for b in bins:
-        close = "]" if b.high == BIN_EDGES[-1] else ")"
-        lines.append(
-            f"[{b.low:.1f},{b.high:.1f}{close:<4} {b.runs:>5} {b.right:>5} "
-            f"{b.share_right:>6.2f} {b.mean_confidence:>9.2f}"
-        )
+        where = "1.0" if b.low == b.high else f"[{b.low:.1f},{b.high:.1f})"
+        share, mean = b.share_right or 0.0, b.mean_confidence or 0.0
+        lines.append(f"{where:<11} {b.count:>5} {share:>6.2f} {mean:>9.2f}")
     high = [right for confidence, right in scored if round(confidence, 6) >= HIGH_CONFIDENCE]
     share = f"{sum(high) / len(high):.0%}" if high else "n/a"
     lines.append(

@@ -160,6 +160,17 @@ class Prepared:
         return float(np.median(self.tail(0.10)))
 
     @cached_property
+    def jump_values(self) -> np.ndarray:
+        """The finite loss in its own units, exact zeros read as in `level`: what jumps and
+        spikes are measured on."""
+        return np.power(10.0, self.level) if self.positive else self.clean.astype(float)
+
+    @cached_property
+    def recent(self) -> np.ndarray:
+        """`recent_level` of `jump_values`: the level each point is compared with."""
+        return recent_level(self.jump_values)
+
+    @cached_property
     def first_level(self) -> float:
         """Median of the first 1% of the level (3 to 20 points): where training began. On a
         long run the first 5% can already sit at the floor the loss reached early."""

@@ -437,29 +437,6 @@ def best_drop(c: Prepared) -> float | None:
 
 @feature(*LOSS_SIGNALS)
 @needs_points
-def climb_share(c: Prepared) -> float | None:
-    """Largest climb of the smoothed loss above its running best, as a share of the drop.
-
-    A loss that climbs for several epochs before a scheduled LR cut rescues it ends low, so
-    its final level hides the climb; this measures the climb wherever it happened.
-    """
-    if c.drop_range is None:
-        return None
-    trend = np.array([c.untransform(level) for level in c.trend])
-    return float(np.max(trend - np.minimum.accumulate(trend)) / c.drop_range)
-
-
-@feature(*LOSS_SIGNALS)
-@needs_points
-def climb_decades(c: Prepared) -> float | None:
-    """Largest climb of the smoothed loss above its running best, in orders of magnitude."""
-    if not c.positive:
-        return None
-    return float(np.max(c.trend - np.minimum.accumulate(c.trend)))
-
-
-@feature(*LOSS_SIGNALS)
-@needs_points
 def rise_z(c: Prepared) -> float | None:
     """Mann-Kendall z of the loss after its smoothed minimum: above 3 it rises steadily.
 
@@ -504,9 +481,8 @@ def scatter_share(c: Prepared) -> float | None:
 
 def _jumps(c: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """The finite loss from its second point on (exact zeros read as the smallest positive
-    value, as in `level`), and the recent level before each point."""
-    values = np.power(10.0, c.level) if c.positive else c.clean.astype(float)
-    return values[1:], recent_level(values)[1:]
+    value, as in `level`), and the recent level before each point (computed once a curve)."""
+    return c.jump_values[1:], c.recent[1:]
 
 
 @feature(*LOSS_SIGNALS)
@@ -521,22 +497,9 @@ def jump_ratio(c: Prepared) -> float | None:
 
 @feature(*LOSS_SIGNALS)
 @needs_points
-def jump_share(c: Prepared) -> float | None:
-    """Largest rise of one point above the recent level, as a share of the drop the run made.
-
-    A spike of 1e-4 on a loss resting at 1e-7 is a thousandfold in ratio but nothing against
-    a drop from 2.3; a spike back to the starting level is a share of about 1.
-    """
-    if c.drop_range is None:
-        return None
-    values, recent = _jumps(c)
-    return float(np.max(values - recent) / c.drop_range)
-
-
-@feature(*LOSS_SIGNALS)
-@needs_points
 def held_jump_share(c: Prepared) -> float | None:
-    """Like `jump_share`, for a jump the next two points keep too (the lowest of three counts).
+    """Largest rise above the recent level that the next two points keep too (the lowest of
+    the three counts), as a share of the drop the run made.
 
     One unlucky batch gives one high point; an update that threw the weights away leaves
     the loss high for several points while it recovers.
@@ -562,11 +525,12 @@ def short_growth(c: Prepared) -> float | None:
 
 @feature(*LOSS_SIGNALS)
 def short_spike(c: Prepared) -> float | None:
-    """Highest finite loss before the last point over the median of the points before it,
-    for curves of any length: on a few points, an isolated jump of a thousandfold that the
-    curve then leaves again is the trace of one exploding step."""
+    """Highest finite loss before the last point over the median of the (up to 21) points
+    before it, for curves of any length: on a few points, an isolated jump of a thousandfold
+    that the curve then leaves again is the trace of one exploding step."""
     finite = c.clean[np.isfinite(c.clean)]
     if finite.size < 3 or np.any(finite <= 0):
         return None
-    ratios = [finite[i] / np.median(finite[:i]) for i in range(1, finite.size - 1)]
-    return float(max(ratios))
+    # The median of the points before each one; on a long curve only the last 21 of them, so
+    # the feature stays linear in the curve's length.
+    return float(np.max(finite[1:-1] / recent_level(finite)[1:-1]))
