@@ -76,6 +76,19 @@ class _Transformer(nn.Module):
         return self.head(self.blocks(hidden, mask=self.mask[:length, :length], is_causal=True))
 
 
+def _initialised(net: nn.Sequential, spec: ModelSpec) -> nn.Sequential:
+    """He initialisation of every linear layer when asked, and the output layer scaled by
+    `head_scale` (a small head keeps a deep plain net's first loss near the data's scale)."""
+    if spec.he_init:
+        for layer in net.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+    with torch.no_grad():
+        net[-1].weight.mul_(spec.head_scale)
+    return net
+
+
 def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len: int) -> nn.Module:
     """Instantiate the family; the caller seeds torch first so the weights are reproducible."""
     family = spec.family
@@ -89,29 +102,14 @@ def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len:
             if spec.dropout:
                 layers.append(nn.Dropout(spec.dropout))
             width_in = spec.width
-        net = nn.Sequential(*layers, nn.Linear(width_in, outputs))
-        if spec.he_init:
-            for layer in net:
-                if isinstance(layer, nn.Linear):
-                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                    nn.init.zeros_(layer.bias)
-        with torch.no_grad():
-            net[-1].weight.mul_(spec.head_scale)
-        return net
+        return _initialised(nn.Sequential(*layers, nn.Linear(width_in, outputs)), spec)
     if family == "resnet_mlp":
         blocks = [
             _Residual(spec.width, spec.norm, spec.activation, spec.dropout)
             for _ in range(spec.depth)
         ]
         net = nn.Sequential(nn.Linear(inputs, spec.width), *blocks, nn.Linear(spec.width, outputs))
-        if spec.he_init:
-            for layer in net.modules():
-                if isinstance(layer, nn.Linear):
-                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                    nn.init.zeros_(layer.bias)
-        with torch.no_grad():
-            net[-1].weight.mul_(spec.head_scale)
-        return net
+        return _initialised(net, spec)
     if family == "cnn":
         return nn.Sequential(
             nn.Conv2d(1, 6, 3, padding=1), _activation(spec.activation), nn.MaxPool2d(2),
