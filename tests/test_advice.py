@@ -52,8 +52,9 @@ def test_a_whole_run_finding_quotes_the_peak_and_no_curve_keeps_the_run_advice(c
     assert advise_at(advice, lr, before_any) == dict(advice)
 
 
-def test_nan_during_warm_up_quotes_the_lr_at_the_bad_step(shared_fixtures):
-    """A real log (TF2 example issue): NaN at step 750 while the LR warmed up to 6e-4."""
+def test_nan_during_warm_up_quotes_the_logged_lr(shared_fixtures):
+    """A real log (TF2 example issue): NaN at step 750 while the LR warmed up to 6e-4. The
+    LR at the bad steps is also the peak here; the cosine test above tells the two apart."""
     path = shared_fixtures / "wild2" / "csv" / "yunyang1994_tf2examples_8_warmup_lr_nan.csv"
     (run,) = read_runs([path]).runs
     entry = Doctor().diagnose(run).to_dict()
