@@ -100,3 +100,26 @@ def test_gradient_explosions_in_the_samples_show_as_jumps_against_the_recent_lev
     assert len(visible) >= 0.8 * len(measured), [
         (f["grad_jump_ratio"], f["held_jump_share"]) for f in measured
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "classes"),
+    [
+        ("archsyscall_convnets_tf2_2_mobilenet_stuck_at_chance.csv", 10),
+        ("jixing0415_caffe_mobilenetv3_1_loss_flat_at_chance.csv", 1000),
+    ],
+)
+def test_a_loss_stuck_at_ln_k_is_measured_against_k_classes(shared_fixtures, name, classes):
+    (run,) = read_runs([shared_fixtures / "wild2" / "csv" / name]).runs
+    train = Doctor().features(run, assign_roles(run))["train_loss"]
+    assert train["chance_classes"] == classes and train["chance_gap"] < 0.003
+
+
+def test_no_healthy_sample_run_begins_and_stays_at_a_chance_level():
+    """A healthy classification run passes through ln(K) only at its start: the gap of its
+    second half (or of its start, from the level it ends at) is large."""
+    healthy = [
+        n for n, e in LABELS.items() if e["label"] == "healthy" and "/" in n and e["split"] == "dev"
+    ]
+    gaps = [_features(name)["train_loss"]["chance_gap"] for name in healthy[:12]]
+    assert min(gap for gap in gaps if gap is not None) > 0.05

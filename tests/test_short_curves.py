@@ -1,5 +1,7 @@
-"""Short curves (fewer than 8 points) get a verdict only on unambiguous evidence: NaN, or a
-jump of a hundredfold; otherwise insufficient_data. Runs trained for real, logged per epoch."""
+"""Short curves (fewer than 8 points) get a verdict only on unambiguous evidence: NaN, a jump
+of a hundredfold, a rise at every logged point, a loss that begins and stays at the chance
+level; otherwise insufficient_data. Runs trained for real, logged per epoch, and real
+published logs whose authors stated the outcome."""
 
 from pathlib import Path
 
@@ -38,12 +40,34 @@ def test_five_calm_epochs_are_insufficient_data(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "verdict"),
+    ("name", "verdict", "code"),
     [
-        ("wy1iu_sphereface_103_loss_rising.csv", "insufficient_data"),  # 4 points, 1.33x
-        ("yunyang1994_tf2examples_8_warmup_lr_nan.csv", "diverging"),  # NaN at step 750
+        # 35.8, 38.8, 43.7, 47.7: up at every log, 1.33x ("loss=87.3365" follows)
+        ("wy1iu_sphereface_103_loss_rising.csv", "diverging", "LRD106"),
+        ("yunyang1994_tf2examples_8_warmup_lr_nan.csv", "diverging", "LRD101"),  # NaN at 750
+        # CIFAR-10, 2.330 -> 2.304 over 4 epochs: ln 10 = 2.3026
+        ("archsyscall_convnets_tf2_2_mobilenet_stuck_at_chance.csv", "too_slow", "LRD303"),
+        # ImageNet, 6.9116 ... 6.9070 over 5 logs: ln 1000 = 6.9078
+        ("jixing0415_caffe_mobilenetv3_1_loss_flat_at_chance.csv", "too_slow", "LRD303"),
+        # 55.98, 47.15, 47.41, 63.44, 53.04, 57.99, 50.31: noise or a bounce, 7 points can't tell
+        ("chenyilun95_tfcpn_40_loss_fluctuates.csv", "insufficient_data", "LRD001"),
     ],
 )
-def test_short_real_logs_are_judged_only_on_unambiguous_evidence(shared_fixtures, name, verdict):
+def test_short_real_logs_are_judged_only_on_unambiguous_evidence(
+    shared_fixtures, name, verdict, code
+):
     (run,) = read_runs([shared_fixtures / "wild2" / "csv" / name]).runs
-    assert Doctor().diagnose(run).verdict == verdict
+    diagnosis = Doctor().diagnose(run)
+    assert (diagnosis.verdict, diagnosis.findings[0].code) == (verdict, code)
+
+
+def test_a_short_rise_that_falls_back_is_not_called_diverging(shared_fixtures, tmp_path):
+    """The sphereface log with its last point lowered below the one before: no longer a rise
+    at every point, so the four points are too few to judge."""
+    source = shared_fixtures / "wild2" / "csv" / "wy1iu_sphereface_103_loss_rising.csv"
+    lines = source.read_text().splitlines()
+    step, loss, lr = lines[-1].split(",")
+    changed = tmp_path / "dips.csv"
+    changed.write_text("\n".join([*lines[:-1], f"{step},{float(loss) * 0.85:.4f},{lr}"]) + "\n")
+    (run,) = read_runs([changed]).runs
+    assert Doctor().diagnose(run).verdict == "insufficient_data"
