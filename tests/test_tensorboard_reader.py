@@ -713,15 +713,23 @@ def test_bad_data_checksum_skips_that_record_only(sb3_copy):
         np.testing.assert_array_equal(kept.values, curve.values[np.isin(curve.steps, kept.steps)])
 
 
-def test_bad_length_checksum_stops_reading_there(sb3_copy):
+def test_bad_length_checksum_costs_that_record_only(sb3_copy):
+    """A damaged length hides where its record ends; reading resumes at the next record."""
+    original = read_one(sb3_copy.parent)
     data = bytearray(sb3_copy.read_bytes())
-    offset, _ = record_spans(bytes(data))[1001]
+    offset, length = record_spans(bytes(data))[1001]
     data[offset + 1] ^= 0x01
     sb3_copy.write_bytes(bytes(data))
     run = read_one(sb3_copy.parent)
-    assert run.total_points == 1000  # records 1..1000 hold one value each
-    (warning,) = run.warnings
-    assert f"record 1001 at byte {offset}: length checksum mismatch" in warning
+    assert run.warnings == (
+        f"{sb3_copy.name}: 1 damaged stretch(es) skipped: length checksum mismatch, "
+        f"{16 + length} bytes (first: record 1001 at byte {offset})",
+    )
+    assert run.total_points == original.total_points - 1  # record 1001 holds one value
+    for tag, curve in original.curves.items():
+        kept = run.curves[tag]
+        assert len(set(curve.steps.tolist()) - set(kept.steps.tolist())) <= 1
+        np.testing.assert_array_equal(kept.values, curve.values[np.isin(curve.steps, kept.steps)])
 
 
 def test_garbage_file_raises_read_error(tmp_path):

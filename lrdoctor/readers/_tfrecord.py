@@ -12,7 +12,9 @@ those three fields) with numpy. Records of any other layout go through the proto
 Checksums are verified with a numpy CRC-32C over all small records at once (no compiled
 dependency). The data checksum of large records (images, histograms, graphs) is checked only
 when they carry scalars: their content is otherwise never used, and their length fields,
-which the framing depends on, are always checked.
+which the framing depends on, are always checked. Damage costs only the records it touches:
+a record whose data fails its checksum is skipped, and after a damaged length field reading
+resumes at the next record whose length is intact.
 
 The file is memory-mapped and handled in blocks of records; decoded blocks are released, so
 memory grows with the points read, not with the file.
@@ -49,6 +51,10 @@ _BLOCK_RECORDS = 1 << 17
 # After this many layouts in one block of equal-length records, the rest go to protobuf:
 # guards against quadratic work on files where every record has its own layout.
 _MAX_LAYOUT_ROUNDS = 32
+# Candidate offsets checked at once when looking for the next intact record after damage:
+# the first window is small (the next record is usually close), later ones grow to the cap.
+_RESYNC_FIRST_WINDOW = 1 << 12
+_RESYNC_MAX_WINDOW = 1 << 20
 
 _HEADER_BYTES = 12  # uint64 length + uint32 masked crc of the length
 _FOOTER_BYTES = 4  # uint32 masked crc of the data
@@ -610,7 +616,7 @@ class _FileDecoder:
         """Decode every record; the points stay in `self.collector` until `finish`."""
         size = len(self.data)
         position = records = 0
-        framing_intact = True
+        damaged: list[tuple[int, int, int]] = []  # (record, byte offset, bytes skipped)
         while True:
             offsets, following = _frame_records(self.data, position, _BLOCK_RECORDS)
             trusted = self._length_checked(offsets)
@@ -633,18 +639,56 @@ class _FileDecoder:
                 break
             else:
                 stop = following
-            framing_intact = False
+            resume = self._next_intact_record(stop + 1)
+            damaged.append((records, stop, (size if resume is None else resume) - stop))
+            if resume is None:
+                break
+            position = resume
+        if damaged:
+            record, offset, _ = damaged[0]
             self.warnings.append(
-                f"record {records} at byte {stop}: length checksum mismatch; stopped "
-                f"reading there, {size - stop} bytes skipped"
+                f"{len(damaged)} damaged stretch(es) skipped: length checksum mismatch, "
+                f"{sum(length for *_, length in damaged)} bytes (first: record {record} at "
+                f"byte {offset})"
             )
-            break
         valid_records = records - len(self.bad_data_crc) - len(self.undecodable)
         return EventFileScalars(
             records=valid_records,
-            is_event_file=valid_records > 0 or (records == 0 and framing_intact),
+            is_event_file=valid_records > 0 or (records == 0 and not damaged),
             warnings=self.warnings + self._record_warnings(),
         )
+
+    def _next_intact_record(self, start: int) -> int | None:
+        """The first offset from `start` where a whole record with an intact length field
+        begins, or None.
+
+        A damaged length field hides where its record ends; reading resumes at the next
+        length that fits in the file and matches its checksum (a chance of 2**-32 per offset
+        in random bytes), so one damaged record costs itself, not the rest of the file.
+        Only lengths from 1 byte (an Event holds at least its wall time) to 2 GiB (the limit
+        of a protobuf message) get a checksum computed, which passes over random bytes and
+        the zero-filled tail a crash can leave.
+        """
+        last_start = len(self.data) - _HEADER_BYTES - _FOOTER_BYTES
+        window = _RESYNC_FIRST_WINDOW
+        while start <= last_start:
+            stop = min(start + window, last_start + 1)
+            low_bytes = [self.bytes[start + byte : stop + byte] for byte in range(4)]
+            plausible = (np.bitwise_or.reduce(low_bytes) != 0) & (low_bytes[3] < 0x80)
+            for byte in range(4, 8):
+                plausible &= self.bytes[start + byte : stop + byte] == 0
+            starts = start + np.flatnonzero(plausible)
+            headers = self._gather(starts, _HEADER_BYTES)
+            lengths = np.ascontiguousarray(headers[:, :8]).view("<u8").ravel()
+            stored = np.ascontiguousarray(headers[:, 8:]).view("<u4").ravel()
+            computed = masked_crc32c_rows(np.ascontiguousarray(headers[:, :8]))
+            fits = lengths.astype(np.int64) <= last_start - starts
+            intact = starts[(computed == stored) & fits]
+            if intact.size:
+                return int(intact[0])
+            start = stop
+            window = min(2 * window, _RESYNC_MAX_WINDOW)
+        return None
 
     def _release_pages(self, up_to: int) -> None:
         """Drop the decoded part of the file from this process's memory (the pages stay in
