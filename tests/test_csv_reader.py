@@ -354,7 +354,7 @@ def test_rows_with_wrong_field_count_are_skipped_with_a_warning(tmp_path):
     assert run.curves["loss"].steps.tolist() == [1, 3, 5]
     assert run.curves["acc"].values.tolist() == [0.1, 0.3, 0.5]
     assert run.warnings == (
-        "skipped 3 row(s) with a number of fields other than the header's 3 (first at line 3)",
+        "log.csv: 3 rows skipped: a number of fields other than the header's 3 (first at line 3)",
     )
 
 

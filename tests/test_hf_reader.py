@@ -307,7 +307,7 @@ def test_empty_history_and_entries_without_step(tmp_path):
         "log_history is empty: the Trainer saved state before logging anything",
     )
     assert stepless_run.curves["loss"].steps.tolist() == [5, 10]
-    assert stepless_run.warnings == ("skipped 1 log_history entries without a step",)
+    assert stepless_run.warnings == ("trainer_state.json: 1 log_history entry skipped: no step",)
 
 
 # The real files in ../shared/fixtures/hf, checked against hf/PROVENANCE.md.

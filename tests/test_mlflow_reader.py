@@ -390,7 +390,9 @@ def test_malformed_metric_lines_are_skipped_with_a_warning(
 
     runs = by_name(READER.read(store, tmp_path, ReadOptions()))
 
-    assert runs["sgd-lr0.1"].warnings == ("metric 'loss': skipped 2 malformed line(s)",)
+    assert runs["sgd-lr0.1"].warnings == (
+        f"{loss_file.relative_to(store).as_posix()}: 2 lines skipped: malformed (first at line 6)",
+    )
     np.testing.assert_array_equal(
         runs["sgd-lr0.1"].curves["loss"].values, [2.3, 1.7, 1.2, 0.9, 0.7]
     )

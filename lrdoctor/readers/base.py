@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from lrdoctor.model import Run
+
+# Steps (and MLflow timestamps) are stored as int64; a number outside it would wrap around.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 class ReadError(Exception):
@@ -79,3 +85,45 @@ def relative_name(path: Path, root: Path) -> str:
         return path.name
     text = relative.as_posix()
     return text if text != "." else (root.resolve().name or str(root))
+
+
+def fits_int64(number: float) -> bool:
+    """Whether a step or timestamp can be stored as int64 without wrapping (NaN cannot)."""
+    return INT64_MIN <= number <= INT64_MAX
+
+
+def int64_steps(steps: np.ndarray) -> np.ndarray:
+    """Which float steps are finite and inside int64, so casting them is exact, not wrapped."""
+    return np.isfinite(steps) & (steps >= -(2.0**63)) & (steps < 2.0**63)
+
+
+@dataclass
+class Skipped:
+    """The points one file lost, by problem, told as one warning (readers keep reading past a
+    damaged line, entry or row instead of giving up on the file)."""
+
+    unit: str
+    units: str
+    counts: dict[str, int] = field(default_factory=dict)
+    firsts: dict[str, str] = field(default_factory=dict)
+
+    def add(self, problem: str, count: int = 1, first: str = "") -> None:
+        """Count `count` items lost to `problem`; `first` says where the first one was."""
+        if count:
+            self.counts[problem] = self.counts.get(problem, 0) + count
+            if first:
+                self.firsts.setdefault(problem, first)
+
+    def warnings(self, file: str) -> list[str]:
+        """`["<file>: 3 lines skipped: step out of range"]`, or `[]` when nothing was lost."""
+        total = sum(self.counts.values())
+        if not total:
+            return []
+        several = len(self.counts) > 1
+        detail = ", ".join(self._detail(problem, several) for problem in self.counts)
+        return [f"{file}: {total} {self.unit if total == 1 else self.units} skipped: {detail}"]
+
+    def _detail(self, problem: str, with_count: bool) -> str:
+        notes = [str(self.counts[problem])] if with_count else []
+        notes += [self.firsts[problem]] if problem in self.firsts else []
+        return f"{problem} ({', '.join(notes)})" if notes else problem

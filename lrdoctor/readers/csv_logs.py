@@ -13,6 +13,9 @@ An empty cell means "not logged at this step" and gives no point; `nan` and `inf
 and are kept. A file is rejected as not a training log only when it has neither a step-like
 column nor a column whose name contains a metric word (loss, acc, lr, ...): a table like that
 is a data set, and reading its rows as steps would invent a training curve.
+
+A row whose step is missing, NaN or outside int64 costs that row, not the file (a cast would
+wrap the step around); every row a file loses is counted in one warning.
 """
 
 from __future__ import annotations
@@ -30,7 +33,14 @@ import pandas as pd
 
 from lrdoctor.model import Curve, Run
 from lrdoctor.readers._hparams import read_hparams_beside
-from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
+from lrdoctor.readers.base import (
+    Claim,
+    ReadError,
+    ReadOptions,
+    Skipped,
+    int64_steps,
+    relative_name,
+)
 
 # Step-like column names, finest-grained first: the first usable one is the x axis.
 # Ray Tune logs to TensorBoard with `timesteps_total` as the step, so it beats the iteration.
@@ -129,12 +139,16 @@ def _has_keras_header(path: Path) -> bool:
 
 @dataclass
 class _Table:
-    """A CSV file's stripped header and its well-formed rows, cut into columns of cells."""
+    """A CSV file's stripped header and its well-formed rows, cut into columns of cells.
+
+    `skipped` counts the rows lost so far; readers add the rows they drop for their step.
+    """
 
     header: list[str]
     columns: list[tuple[str, ...]]
     row_count: int
     warnings: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=lambda: Skipped("row", "rows"))
 
 
 @dataclass(frozen=True)
@@ -189,15 +203,17 @@ def _load_table(path: Path) -> _Table:
             path, f"not parseable as CSV at line {reader.line_num} ({error})"
         ) from error
     warnings: list[str] = []
-    if bad_lines:
-        warnings.append(
-            f"skipped {len(bad_lines)} row(s) with a number of fields other than the "
-            f"header's {len(header)} (first at line {bad_lines[0]})"
-        )
     if repeated_headers:
         warnings.append(f"skipped {repeated_headers} repeated header row(s)")
     columns = list(zip(*good_rows, strict=True)) or [() for _ in header]
-    return _Table(header, columns, len(good_rows), warnings)
+    table = _Table(header, columns, len(good_rows), warnings)
+    if bad_lines:
+        table.skipped.add(
+            f"a number of fields other than the header's {len(header)}",
+            len(bad_lines),
+            first=f"first at line {bad_lines[0]}",
+        )
+    return table
 
 
 def _sniff_delimiter(path: Path, text: str) -> str:
@@ -272,14 +288,41 @@ def _to_float(cell: str) -> float | None:
 
 
 def _integral(column: _NumericColumn) -> bool:
-    """Whether every filled cell of a step column is a whole number (steps are integers)."""
-    steps = column.values[column.present]
-    return (
-        steps.size > 0
-        and column.non_numeric == 0
-        and bool(np.all(np.isfinite(steps)))
-        and bool(np.all(steps == np.floor(steps)))
+    """Whether every filled cell of a step column is a whole number (steps are integers).
+
+    Cells that are not finite or overflow int64 are damage: they cost their row later
+    (`_usable_steps`), not the column its place as the step.
+    """
+    steps = column.values[column.present & int64_steps(column.values)]
+    return steps.size > 0 and column.non_numeric == 0 and bool(np.all(steps == np.floor(steps)))
+
+
+def _usable_steps(
+    steps: np.ndarray, present: np.ndarray, step_name: str, table: _Table
+) -> np.ndarray:
+    """Rows whose step is filled, not NaN and inside int64 (casting the others would wrap
+    them); the rows dropped are counted in `table.skipped`."""
+    return _drop_rows(
+        table,
+        np.ones(steps.size, dtype=bool),
+        (
+            (f"no number in step column {step_name!r}", ~present),
+            ("step is NaN", np.isnan(steps)),
+            ("step out of range", ~int64_steps(steps)),
+        ),
     )
+
+
+def _drop_rows(
+    table: _Table, keep: np.ndarray, problems: Sequence[tuple[str, np.ndarray]]
+) -> np.ndarray:
+    """`keep` without the bad rows of each problem, each row counted under its first one."""
+    keep = keep.copy()
+    for problem, bad in problems:
+        dropped = keep & bad
+        table.skipped.add(problem, int(dropped.sum()))
+        keep &= ~dropped
+    return keep
 
 
 def _choose_step_column(
@@ -344,6 +387,7 @@ def _header_only_run(table: _Table, path: Path, root: Path, layout: str) -> Run:
     """A log created before anything was logged: a run with no points says it crashed early."""
     params, warnings = _lightning_params(path, layout)
     warnings.extend(table.warnings)
+    warnings.extend(table.skipped.warnings(path.name))
     warnings.append("the file has a header but no data rows: nothing was logged")
     return Run(
         name=_run_name(path, root, layout),
@@ -368,12 +412,8 @@ def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
         if not step_warnings:
             warnings.append("no step-like column: using row numbers (from 0) as steps")
     else:
-        steps, has_step = step_column.values, step_column.present
-        if not has_step.all():
-            warnings.append(
-                f"skipped {int((~has_step).sum())} row(s) with no value in step column "
-                f"{step_name!r}"
-            )
+        steps = step_column.values
+        has_step = _usable_steps(steps, step_column.present, step_name, table)
     wall_name, wall_times = _wall_time_column(table, {step_name} if step_name else set())
     curves: dict[str, Curve] = {}
     skipped: list[str] = []
@@ -401,6 +441,7 @@ def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
     if not curves:
         besides = f" besides the step column {step_name!r}" if step_name else ""
         raise ReadError(path, f"no numeric column{besides}")
+    warnings.extend(table.skipped.warnings(path.name))
     metadata = {"step_column": step_name or "row number", "rows": str(table.row_count)}
     if skipped:
         metadata["skipped_columns"] = ", ".join(skipped)
@@ -425,7 +466,8 @@ def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
         has_step = np.ones(table.row_count, dtype=bool)
         step_warnings.append(f"the x axis {axis!r} is not a step: using row numbers (from 0)")
     else:
-        steps, has_step = step_column.values, step_column.present
+        steps = step_column.values
+        has_step = _usable_steps(steps, step_column.present, step_name, table)
     by_run: dict[str, dict[str, Curve]] = {}
     run_warnings: dict[str, list[str]] = {}
     for name, cells in zip(table.header[1:], table.columns[1:], strict=True):
@@ -449,6 +491,7 @@ def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
         )
     if not any(by_run.values()):
         raise ReadError(path, "no numeric column in this W&B export")
+    file_warnings = table.warnings + table.skipped.warnings(path.name) + step_warnings
     return [
         Run(
             name=f"{relative_name(path, root)}/{run}",
@@ -456,7 +499,7 @@ def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
             format="wandb-csv",
             curves=curves,
             metadata={"step_column": step_name or "row number", "rows": str(table.row_count)},
-            warnings=tuple(table.warnings + step_warnings + run_warnings[run]),
+            warnings=tuple(file_warnings + run_warnings[run]),
         )
         for run, curves in by_run.items()
     ]
@@ -474,15 +517,16 @@ def _read_long(table: _Table, path: Path, root: Path) -> Run:
     steps = _parse_numbers(table.columns[table.header.index(step_name)])
     values = _parse_numbers(table.columns[table.header.index(value_name)])
     _, wall_times = _wall_time_column(table, {step_name, value_name, tag_name})
-    step_ok = steps.present & np.isfinite(steps.values)
-    step_ok[step_ok] = steps.values[step_ok] == np.floor(steps.values[step_ok])
-    keep = step_ok & values.present & (tags != "")
-    warnings = list(table.warnings)
-    dropped = int((~keep).sum())
-    if dropped:
-        warnings.append(
-            f"skipped {dropped} row(s) without a tag, a whole-number step or a numeric value"
-        )
+    keep = _drop_rows(
+        table,
+        _usable_steps(steps.values, steps.present, step_name, table),
+        (
+            ("step not a whole number", steps.values != np.floor(steps.values)),
+            ("no tag", tags == ""),
+            ("no numeric value", ~values.present),
+        ),
+    )
+    warnings = table.warnings + table.skipped.warnings(path.name)
     points = pd.DataFrame(
         {
             "tag": tags[keep],

@@ -14,13 +14,21 @@ folder's claim owns `runs/`, so one training is one run, not two.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from lrdoctor.model import Curve, Run
-from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
+from lrdoctor.readers.base import (
+    Claim,
+    ReadError,
+    ReadOptions,
+    Skipped,
+    fits_int64,
+    relative_name,
+)
 from lrdoctor.readers.tensorboard import is_event_file_name
 
 STATE_FILE = "trainer_state.json"
@@ -144,7 +152,7 @@ def _tensorboard_logs(output_dir: Path) -> list[str]:
 
 def _load_state(file: Path) -> _State:
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
+        raw = json.loads(file.read_text(encoding="utf-8"), parse_int=_json_int)
     except OSError as error:
         raise ReadError(file, f"cannot be opened ({error.strerror})") from error
     except UnicodeDecodeError as error:
@@ -156,15 +164,48 @@ def _load_state(file: Path) -> _State:
     if not isinstance(raw, dict) or not isinstance(raw.get("log_history"), list):
         raise ReadError(file, "no log_history list: not a Trainer state")
     history = [entry for entry in raw["log_history"] if isinstance(entry, dict)]
-    steps = [entry["step"] for entry in history if _is_number(entry.get("step"))]
     global_step = raw.get("global_step")
-    if not _is_number(global_step):
-        global_step = max(steps, default=0)
+    if _step_problem(global_step):
+        steps = [entry.get("step") for entry in history]
+        global_step = max((step for step in steps if not _step_problem(step)), default=0)
     return _State(file, raw, history, int(global_step))
+
+
+def _json_int(text: str) -> int | float:
+    """A JSON integer; one past Python's digit limit for int() is read as a float (infinite),
+    so it costs its entry instead of the file."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _step_problem(step: object) -> str:
+    """Why `step` cannot place an entry's values on the step axis ("" when it can): Python's
+    json reads NaN, Infinity and integers of any size, and none of those is a step."""
+    if not _is_number(step):
+        return "no step"
+    if isinstance(step, float):
+        if math.isnan(step):
+            return "step is NaN"
+        if math.isinf(step):
+            return "step out of range"
+        if not step.is_integer():
+            return "step not a whole number"
+    return "" if fits_int64(int(step)) else "step out of range"
+
+
+def _as_float(value: int | float) -> float:
+    """A logged value as a float; an integer too large for one is infinite, as json reads
+    the same number written with an exponent."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _is_summary(entry: dict) -> bool:
@@ -189,8 +230,7 @@ def _shown(file: Path, output_dir: Path) -> str:
 def _to_run(state: _State, name: str, output_dir: Path, warnings: list[str]) -> Run:
     points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     metadata = {"trainer_state": _shown(state.file, output_dir)}
-    unstepped = 0
-    non_integral = 0
+    skipped = Skipped("log_history entry", "log_history entries")
     for entry in state.history:
         if _is_summary(entry):
             metadata.update(
@@ -198,21 +238,15 @@ def _to_run(state: _State, name: str, output_dir: Path, warnings: list[str]) -> 
             )
             continue
         step = entry.get("step")
-        if not _is_number(step):
-            unstepped += 1
-            continue
-        if step != int(step):
-            non_integral += 1
+        if problem := _step_problem(step):
+            skipped.add(problem)
             continue
         for key, value in entry.items():
             if key != "step" and _is_number(value):
                 steps, values = points[key]
                 steps.append(int(step))
-                values.append(float(value))
-    if unstepped:
-        warnings.append(f"skipped {unstepped} log_history entries without a step")
-    if non_integral:
-        warnings.append(f"skipped {non_integral} log_history entries whose step is fractional")
+                values.append(_as_float(value))
+    warnings.extend(skipped.warnings(_shown(state.file, output_dir)))
     if not state.history:
         warnings.append("log_history is empty: the Trainer saved state before logging anything")
     for key in OUTCOME_KEYS:

@@ -38,7 +38,14 @@ import numpy as np
 import yaml
 
 from lrdoctor.model import Curve, Run
-from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
+from lrdoctor.readers.base import (
+    Claim,
+    ReadError,
+    ReadOptions,
+    Skipped,
+    fits_int64,
+    relative_name,
+)
 
 FORMAT = "mlflow"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -302,15 +309,12 @@ def _parse_folder_run(folder: Path, experiment_name: str) -> RunRecord | None:
         return None
     status = meta.get("status", 1)
     warnings: list[str] = []
-    metrics = {}
+    metrics: dict[str, MetricHistory] = {}
+    store = folder.parent.parent
     for key, path in _value_files(folder / "metrics"):
-        history, malformed = _read_metric_file(path)
-        if malformed:
-            warnings.append(f"metric {key!r}: skipped {malformed} malformed line(s)")
-        if history.steps.size:
-            metrics[key] = history
-        else:
-            warnings.append(f"metric {key!r}: no points")
+        history, skipped = _read_metric_file(path)
+        warnings.extend(skipped.warnings(_store_path(path, store)))
+        _keep_history(metrics, warnings, key, history)
     return RunRecord(
         run_id=folder.name,
         run_name=str(meta.get("run_name") or ""),
@@ -335,31 +339,46 @@ def _value_files(folder: Path) -> list[tuple[str, Path]]:
     return [(path.relative_to(folder).as_posix(), path) for path in files]
 
 
-def _read_metric_file(path: Path) -> tuple[MetricHistory, int]:
-    """Points of a metric file and how many lines were malformed.
+def _read_metric_file(path: Path) -> tuple[MetricHistory, Skipped]:
+    """Points of a metric file, and the lines skipped as malformed or out of range.
 
     Lines are `<timestamp_ms> <value> [<step> [<dataset name> <dataset digest>]]`, as
     FileStore writes them; a missing step is step 0, as FileStore reads it. The usual file,
     every line with three fields, is parsed by numpy in one go.
     """
-    lines = [line for line in _read_text(path).splitlines() if line.strip()]
+    lines = [
+        (number, line)
+        for number, line in enumerate(_read_text(path).splitlines(), 1)
+        if line.strip()
+    ]
     if lines:
         try:
-            points = np.loadtxt(lines, dtype=list(METRIC_LINE.items()), comments=None, ndmin=1)
-            return MetricHistory(points["steps"], points["values"], points["timestamps_ms"]), 0
+            points = np.loadtxt(
+                [line for _, line in lines],
+                dtype=list(METRIC_LINE.items()),
+                comments=None,
+                ndmin=1,
+            )
         except ValueError:
-            pass  # Some line is not three numbers: go line by line.
+            pass  # Some line is not three numbers that fit int64 where needed: line by line.
+        else:
+            history = MetricHistory(points["steps"], points["values"], points["timestamps_ms"])
+            return history, Skipped("line", "lines")
     return _parse_metric_lines(lines)
 
 
-def _parse_metric_lines(lines: list[str]) -> tuple[MetricHistory, int]:
-    """Line by line, for files with short, dataset-tagged or malformed lines."""
+def _parse_metric_lines(lines: list[tuple[int, str]]) -> tuple[MetricHistory, Skipped]:
+    """Line by line, for files with short, dataset-tagged, malformed or out-of-range lines.
+
+    A step or timestamp outside int64 is a damaged line, not a number to wrap around; it
+    costs that point only.
+    """
     points: dict[str, list] = {name: [] for name in METRIC_LINE}
-    malformed = 0
-    for line in lines:
+    skipped = Skipped("line", "lines")
+    for number, line in lines:
         fields = line.split()
         if len(fields) not in (2, 3, 5):
-            malformed += 1
+            skipped.add("malformed", first=f"first at line {number}")
             continue
         try:
             point = {
@@ -368,12 +387,35 @@ def _parse_metric_lines(lines: list[str]) -> tuple[MetricHistory, int]:
                 "steps": int(fields[2]) if len(fields) > 2 else 0,
             }
         except ValueError:
-            malformed += 1
+            skipped.add("malformed", first=f"first at line {number}")
+            continue
+        problem = _point_problem(point["steps"], point["timestamps_ms"])
+        if problem:
+            skipped.add(problem, first=f"first at line {number}")
             continue
         for name, value in point.items():
             points[name].append(value)
     columns = {name: np.array(points[name], dtype=dtype) for name, dtype in METRIC_LINE.items()}
-    return MetricHistory(**columns), malformed
+    return MetricHistory(**columns), skipped
+
+
+def _point_problem(step: float, timestamp_ms: float) -> str:
+    """Why a point cannot be kept as int64 step and timestamp ("" when it can)."""
+    if not fits_int64(step):
+        return "step out of range"
+    if not fits_int64(timestamp_ms):
+        return "timestamp out of range"
+    return ""
+
+
+def _keep_history(
+    metrics: dict[str, MetricHistory], warnings: list[str], key: str, history: MetricHistory
+) -> None:
+    """Keep a metric with points; one whose every line was lost is named instead."""
+    if history.steps.size:
+        metrics[key] = history
+    else:
+        warnings.append(f"metric {key!r}: no points")
 
 
 def _filter_records(records: list[RunRecord], filter_string: str, label: str) -> list[RunRecord]:
@@ -641,6 +683,12 @@ def _read_with_client(client, label: str, options: ReadOptions) -> list[Run]:
     records = []
     for run in runs:
         info, data = run.info, run.data
+        metrics: dict[str, MetricHistory] = {}
+        warnings: list[str] = []
+        for key in data.metrics:
+            history, skipped = _client_history(client.get_metric_history(info.run_id, key))
+            warnings.extend(skipped.warnings(f"metric {key!r}"))
+            _keep_history(metrics, warnings, key, history)
         records.append(
             RunRecord(
                 run_id=info.run_id,
@@ -653,10 +701,8 @@ def _read_with_client(client, label: str, options: ReadOptions) -> list[Run]:
                 end_time_ms=info.end_time,
                 params=dict(data.params),
                 tags=dict(data.tags),
-                metrics={
-                    key: _client_history(client.get_metric_history(info.run_id, key))
-                    for key in data.metrics
-                },
+                metrics=metrics,
+                warnings=warnings,
             )
         )
     return [record.to_run(label, []) for record in records]
@@ -672,12 +718,23 @@ def _all_pages(fetch_page: Callable) -> list:
             return items
 
 
-def _client_history(metrics: list) -> MetricHistory:
-    values = np.array([metric.value for metric in metrics], dtype=np.float64)
+def _client_history(metrics: list) -> tuple[MetricHistory, Skipped]:
+    """A metric's points as the client returns them, without those whose step or timestamp
+    does not fit int64 (a damaged row of the store)."""
+    skipped = Skipped("point", "points")
+    kept = []
+    for metric in metrics:
+        problem = _point_problem(metric.step, metric.timestamp)
+        if problem:
+            skipped.add(problem)
+        else:
+            kept.append(metric)
+    values = np.array([metric.value for metric in kept], dtype=np.float64)
     values[values == SQL_INFINITY] = np.inf
     values[values == -SQL_INFINITY] = -np.inf
-    return MetricHistory(
-        steps=np.array([metric.step for metric in metrics], dtype=np.int64),
+    history = MetricHistory(
+        steps=np.array([metric.step for metric in kept], dtype=np.int64),
         values=values,
-        timestamps_ms=np.array([metric.timestamp for metric in metrics], dtype=np.int64),
+        timestamps_ms=np.array([metric.timestamp for metric in kept], dtype=np.int64),
     )
+    return history, skipped
