@@ -1,6 +1,8 @@
 """Features on real sample runs: the val-loss view train-loss rules get, trend_z, and the
 features measured across two curves."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sample_runs import LABELS, SAMPLE_LOGS, firing_run, run_path
@@ -123,3 +125,18 @@ def test_no_healthy_sample_run_begins_and_stays_at_a_chance_level():
     ]
     gaps = [_features(name)["train_loss"]["chance_gap"] for name in healthy[:12]]
     assert min(gap for gap in gaps if gap is not None) > 0.05
+
+
+def test_a_degenerate_step_axis_gives_no_numpy_warning(tmp_path):
+    """A real run's CSV with its first step moved to -9e18 (valid in 64 bits): every other
+    step collapses to one point of the progress axis, yet no arithmetic warning escapes."""
+    name = next(n for n, e in LABELS.items() if e["split"] == "dev" and n.endswith(".csv"))
+    header, first, *rows = run_path(name).read_text().splitlines()
+    (tmp_path / "extreme.csv").write_text(
+        "\n".join([header, "-9000000000000000000," + first.split(",", 1)[1], *rows]) + "\n"
+    )
+    (run,) = read_runs([tmp_path / "extreme.csv"]).runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diagnosis = Doctor().diagnose(run)
+    assert diagnosis.findings or diagnosis.verdict == "healthy"

@@ -13,7 +13,9 @@ additive.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -230,20 +232,32 @@ def across(*signals: str) -> Callable:
     return _registrar(ACROSS, signals)
 
 
+@contextmanager
+def quiet_numerics() -> Iterator[None]:
+    """Silence numpy and scipy arithmetic warnings while features are measured: a degenerate
+    curve (every step but one far away, a constant loss) yields NaN or None features, which
+    the rules read as "not measurable"; the warnings would only reach the user's terminal."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
 def measure(prepared: Prepared, signal_role: str) -> dict[str, Value]:
     """Every feature registered for `signal_role`, measured on one prepared curve."""
-    return {
-        name: spec.function(prepared)
-        for name, spec in FEATURES.items()
-        if signal_role in spec.signals
-    }
+    with quiet_numerics():
+        return {
+            name: spec.function(prepared)
+            for name, spec in FEATURES.items()
+            if signal_role in spec.signals
+        }
 
 
 def measure_across(prepared: dict[str, Prepared]) -> dict[str, Value]:
     """Every across-signal feature: None unless each of its signals is present and measurable."""
-    return {
-        name: spec.function(*(prepared[role] for role in spec.signals))
-        if all(role in prepared and prepared[role].measurable for role in spec.signals)
-        else None
-        for name, spec in ACROSS.items()
-    }
+    with quiet_numerics():
+        return {
+            name: spec.function(*(prepared[role] for role in spec.signals))
+            if all(role in prepared and prepared[role].measurable for role in spec.signals)
+            else None
+            for name, spec in ACROSS.items()
+        }
