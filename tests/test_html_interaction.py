@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from lrdoctor.cli import EXIT_OK, main
 
 # Five runs a Keras TensorBoard callback wrote, three verdicts among them.
-KERAS = Path(__file__).resolve().parents[1] / "sample_logs" / "heldout" / "keras_tensorboard"
+KERAS = Path(__file__).resolve().parents[1] / "sample_logs" / "dev" / "keras_tensorboard"
 
 
 @pytest.fixture(scope="module")
