@@ -67,8 +67,14 @@ def _points_to_ancestor(link: Path) -> bool:
     return target == link.parent.resolve() or target in link.parent.resolve().parents
 
 
-def _walk(root: Path, readers: dict, problems: list[Problem]) -> Iterator[Source]:
-    """Walk `root` once, following symlinks but never into the same folder twice."""
+def _walk(
+    root: Path, readers: dict, problems: list[Problem]
+) -> Iterator[tuple[Source, tuple[Path, ...]]]:
+    """Walk `root` once, following symlinks but never into the same folder twice.
+
+    Each source comes with the paths its claim owns, so a source found again inside them
+    from another of the user's paths is known to be part of it.
+    """
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -116,7 +122,8 @@ def _walk(root: Path, readers: dict, problems: list[Problem]) -> Iterator[Source
                 filenames.append(entry.name)
         for name, reader in readers.items():
             for claim in reader.claim(directory, list(dirnames), list(filenames)):
-                yield Source(name, str(claim.path), str(root))
+                owned = tuple(directory / n for n in claim.owned_dirs + claim.owned_files)
+                yield Source(name, str(claim.path), str(root)), owned
                 dirnames = [d for d in dirnames if d not in claim.owned_dirs]
                 filenames = [f for f in filenames if f not in claim.owned_files]
                 if Path(claim.path).parent == directory:
@@ -127,14 +134,15 @@ def _walk(root: Path, readers: dict, problems: list[Problem]) -> Iterator[Source
 def find_sources(
     paths: Iterable[str | os.PathLike], format_in: str | None = None
 ) -> tuple[list[Source], list[Problem]]:
-    """Every source under `paths` (files, folders, tracking URIs), each listed once."""
+    """Every source under `paths` (files, folders, tracking URIs), each listed once however
+    the paths overlap (nested folders, a file inside a folder given, symbolic links)."""
     readers = _readers_for(format_in)
-    sources: list[Source] = []
+    found: list[tuple[Source, tuple[Path, ...]]] = []
     problems: list[Problem] = []
     for given in paths:
         text = os.fspath(given)
         if is_uri(text) and not Path(text).exists():
-            sources.append(Source("mlflow", text, text))
+            found.append((Source("mlflow", text, text), ()))
             continue
         path = Path(text)
         if not path.exists():
@@ -146,14 +154,48 @@ def find_sources(
             if reader is None:
                 problems.append(Problem(text, "not a log format lrdoctor can read"))
             else:
-                sources.append(Source(reader, text, str(path.parent)))
+                found.append((Source(reader, text, str(path.parent)), ()))
             continue
-        found = list(_walk(path, readers, problems))
-        if not found:
+        walked = list(_walk(path, readers, problems))
+        if not walked:
             problems.append(Problem(text, "no training runs found in this folder"))
-        sources.extend(found)
-    unique = list(dict.fromkeys(sources))
-    return unique, problems
+        found.extend(walked)
+    return _once(found), list(dict.fromkeys(problems))
+
+
+def _identity(source: Source) -> tuple[str, str]:
+    """What a source is, whichever of the user's paths led to it."""
+    if is_uri(source.location) and not Path(source.location).exists():
+        return source.reader, source.location
+    return source.reader, os.path.realpath(source.location)
+
+
+def _once(found: list[tuple[Source, tuple[Path, ...]]]) -> list[Source]:
+    """The first of any source found twice, and none inside what another source owns (an
+    experiment folder of a store given too, the checkpoints of a Trainer folder)."""
+    identified = [(_identity(source), source, owned) for source, owned in found]
+    owner: dict[str, tuple[str, str]] = {}
+    for identity, _, owned in identified:
+        for path in owned:
+            owner.setdefault(os.path.realpath(path), identity)
+    unique: dict[tuple[str, str], Source] = {}
+    for identity, source, _ in identified:
+        if identity not in unique and not _owned_by_another(identity, owner):
+            unique[identity] = source
+    return list(unique.values())
+
+
+def _owned_by_another(identity: tuple[str, str], owner: dict[str, tuple[str, str]]) -> bool:
+    _, path = identity
+    if not os.path.isabs(path):  # a tracking URI
+        return False
+    while True:
+        if owner.get(path, identity) != identity:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
 
 
 def read_source(source: Source, options: ReadOptions) -> list[Run]:
