@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import repeat
 from pathlib import Path
 
@@ -51,6 +51,11 @@ class AuditResult:
                 return plot_run(run, diagnosis)
         raise KeyError(f"no readable run named {name!r} in this audit")
 
+    @property
+    def nothing_read(self) -> bool:
+        """Whether no run could be read at all: the audit judged nothing."""
+        return all(d.verdict == "unreadable" for d in self.diagnoses)
+
     def by_diagnosis(self) -> dict[str, int]:
         counts = Counter(d.verdict for d in self.diagnoses)
         return {verdict: counts[verdict] for verdict in VERDICTS if counts[verdict]}
@@ -86,6 +91,7 @@ class AuditResult:
             "lrdoctor": __version__,
             "runs": [diagnosis.to_dict() for diagnosis in self.diagnoses],
             "summary": {"runs": len(self.diagnoses), "by_diagnosis": self.by_diagnosis()},
+            "problems": [{"source": p.source, "message": p.message} for p in self.problems],
         }
 
 
@@ -108,7 +114,8 @@ def _diagnose_source(
 ) -> list[tuple[Diagnosis, object]]:
     """Every run of one source, each with what `keep` takes from it while it is in memory.
 
-    A source that cannot be read is one `unreadable` diagnosis.
+    A source that cannot be read is one `unreadable` diagnosis, and so is a run without a
+    single data point: nothing of it could be read, whatever its reader warned.
     """
     try:
         runs = read_source(source, options)
@@ -117,6 +124,10 @@ def _diagnose_source(
         return [(unreadable(name, source.location, error.problem), None)]
     judged = []
     for run in runs:
+        if not run.total_points:
+            empty = unreadable(run.name, run.source, "no data points")
+            judged.append((replace(empty, format=run.format, warnings=run.warnings), None))
+            continue
         diagnosis = doctor.diagnose(run)
         judged.append((diagnosis, keep(run, diagnosis) if keep else None))
     return judged

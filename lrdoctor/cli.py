@@ -30,6 +30,7 @@ from lrdoctor.readers import ReadOptions, registry
 from lrdoctor.reporters import audit as audit_report
 from lrdoctor.reporters import rules as rules_report
 from lrdoctor.reporters import runs as runs_report
+from lrdoctor.reporters.escaping import printable
 from lrdoctor.reporters.registry import REPORTERS
 
 EXIT_OK = 0
@@ -43,6 +44,14 @@ class InputError(click.ClickException):
     """Nothing usable could be read: exit status 2, message on stderr, no traceback."""
 
     exit_code = EXIT_INPUT_ERROR
+
+    def __init__(self, message: str):
+        super().__init__(printable(message))
+
+
+def _report_problems(problems) -> None:
+    for problem in problems:
+        click.echo(f"lrdoctor: {printable(problem)}", err=True)
 
 
 def input_options(command):
@@ -179,8 +188,7 @@ def _read_options(experiment, run_id, filter_string, timeout) -> ReadOptions:
 def _read(paths, format_in, experiment, run_id, filter_string, timeout) -> Discovery:
     options = _read_options(experiment, run_id, filter_string, timeout)
     discovery = read_runs(paths, options, format_in)
-    for problem in discovery.problems:
-        click.echo(f"lrdoctor: {problem}", err=True)
+    _report_problems(discovery.problems)
     if not any(run.total_points for run in discovery.runs):
         found = f"{len(discovery.runs)} run(s) with no data points" if discovery.runs else "no runs"
         raise InputError(f"nothing could be read from {', '.join(paths)}: {found}")
@@ -268,16 +276,41 @@ def _audit(
             diagnoses.append(diagnosis)
             if extra is not None:
                 kept[(diagnosis.name, diagnosis.source)] = extra
-    for problem in problems:
-        click.echo(f"lrdoctor: {problem}", err=True)
+    _report_problems(problems)
     if not diagnoses:
         raise InputError(f"nothing could be read from {', '.join(paths)}")
-    return config, doctor, AuditResult(tuple(diagnoses), tuple(problems)), kept
+    result = AuditResult(tuple(diagnoses), tuple(problems), tuple(paths), options, format_in)
+    return config, doctor, result, kept
 
 
 def _exit_status(config: Config, result: AuditResult) -> int:
+    """2 when no run could be read, whatever --fail-on says: an audit of nothing passed no
+    check. The report listing each unreadable run and why has been written by then."""
+    if result.nothing_read:
+        message = f"nothing could be read from {', '.join(result.paths)}"
+        click.echo(f"Error: {printable(message)}", err=True)
+        return EXIT_INPUT_ERROR
     findings = [finding for d in result.diagnoses for finding in d.findings]
     return EXIT_FINDINGS if fails(findings, config.fail_on) else EXIT_OK
+
+
+def _writable(output: Path) -> None:
+    """Create the report's folder before the audit starts, so a path that cannot be written
+    fails at once with one line instead of after the audit."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as error:
+        raise InputError(
+            f"cannot write the report to {output}: {error.filename} is a file, not a folder"
+        ) from error
+    except OSError as error:
+        raise _cannot_write(output, error) from error
+
+
+def _cannot_write(output: Path, error: OSError) -> InputError:
+    """One line naming the report, and the path that failed when it is another one."""
+    where = f"{error.filename}: " if error.filename and Path(error.filename) != output else ""
+    return InputError(f"cannot write the report to {output}: {where}{error.strerror or error}")
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -297,14 +330,15 @@ def _exit_status(config: Config, result: AuditResult) -> int:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file.",
+    help="Write the report to this file, creating its folder if missing.",
 )
 @click.pass_context
 def audit(ctx, output_format, output, **inputs) -> None:
     """Diagnose every run found in PATHS and summarise the verdicts.
 
     Exit status: 0 when the audit ran (and no finding reached --fail-on), 1 when a finding
-    is at or above --fail-on, 2 when nothing could be read or the options are wrong.
+    is at or above --fail-on, 2 when no run could be read (whatever --fail-on says), the
+    report cannot be written or the options are wrong.
 
     \b
     Examples:
@@ -317,12 +351,17 @@ def audit(ctx, output_format, output, **inputs) -> None:
     reporter = REPORTERS[output_format]
     if reporter.needs_output and output is None:
         raise click.UsageError(f"--format {output_format} needs --output FILE")
+    if output is not None:
+        _writable(output)
     keep = sketch if reporter.needs_sketches else None
     config, doctor, result, sketches = _audit(keep=keep, **inputs)
-    text = reporter.render(result, sketches, output, doctor.catalogue)
-    if output:
-        output.write_text(click.unstyle(text) + "\n", encoding="utf-8")
-    else:
+    try:
+        text = reporter.render(result, sketches, output, doctor.catalogue)
+        if output:
+            output.write_text(click.unstyle(text) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise _cannot_write(output, error) from error
+    if not output:
         click.echo(text, color=_colour())
     ctx.exit(_exit_status(config, result))
 

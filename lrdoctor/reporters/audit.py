@@ -7,6 +7,7 @@ import click
 from lrdoctor.audit import AuditResult
 from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine.vocabulary import VERDICT_ORDER
+from lrdoctor.reporters.escaping import printable
 from lrdoctor.reporters.wording import GENERAL_CHECK
 
 _VERDICT_COLOURS = {"healthy": "green", "insufficient_data": "yellow", "unreadable": "yellow"}
@@ -34,14 +35,22 @@ def _top(entry: dict) -> str:
 
 
 def render_text(result: AuditResult) -> str:
-    """A table of runs, worst verdict first, and a count per verdict."""
+    """A table of runs, worst verdict first, each run's warnings under it, and a count per
+    verdict. Text from the logs has its control characters escaped."""
     entries = sorted(
         result.to_dict()["runs"],
         key=lambda e: (VERDICT_ORDER.index(e["diagnosis"]), -e["confidence"], e["name"]),
     )
     header = ["RUN", "FORMAT", "VERDICT", "CONF", "TOP FINDING", "STEPS"]
     rows = [
-        [e["name"], e["format"], e["diagnosis"], f"{e['confidence']:.2f}", _top(e), _steps(e)]
+        [
+            printable(e["name"]),
+            printable(e["format"]),
+            e["diagnosis"],
+            f"{e['confidence']:.2f}",
+            printable(_top(e)),
+            _steps(e),
+        ]
         for e in entries
     ]
     widths = [min(60, max(len(row[i]) for row in [header, *rows])) for i in range(len(header))]
@@ -50,6 +59,9 @@ def render_text(result: AuditResult) -> str:
         cells = [cell[:width].ljust(width) for cell, width in zip(row, widths, strict=True)]
         cells[2] = _verdict(cells[2], entry["diagnosis"])
         lines.append("  ".join(cells).rstrip())
+        # A warning shown whole as the top finding is not repeated; a cut one is.
+        shown = _top(entry) if len(row[4]) <= widths[4] else None
+        lines += [f"    warning: {printable(w)}" for w in entry["warnings"] if w != shown]
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.by_diagnosis().items())
     lines.append(f"\n{len(entries)} runs: {counts}" if entries else "no runs found")
     return "\n".join(lines)
@@ -58,12 +70,12 @@ def render_text(result: AuditResult) -> str:
 def render_diagnosis_text(diagnosis: Diagnosis) -> str:
     """One run in full: verdict, each finding with its evidence, remedies in order."""
     entry = diagnosis.to_dict()
+    signals = ", ".join(f"{role}={tag}" for role, tag in entry["signals"].items())
     lines = [
-        f"{entry['name']}  ({entry['format']}, {entry['source']})",
+        printable(f"{entry['name']}  ({entry['format']}, {entry['source']})"),
         f"verdict: {_verdict(entry['diagnosis'], entry['diagnosis'])}"
         f"  (confidence {entry['confidence']:.2f})",
-        "signals: "
-        + (", ".join(f"{role}={tag}" for role, tag in entry["signals"].items()) or "none"),
+        f"signals: {printable(signals or 'none')}",
     ]
     for finding in entry["findings"]:
         steps = finding["steps"]
@@ -71,18 +83,18 @@ def render_diagnosis_text(diagnosis: Diagnosis) -> str:
         lines += [
             "",
             f"{finding['rule']} {finding['name']} [{finding['severity']}]{where}",
-            f"  {finding['message']}",
+            f"  {printable(finding['message'])}",
             "  evidence: "
             + ", ".join(f"{name}={_number(value)}" for name, value in finding["evidence"].items()),
             "  remedies, in order:",
         ]
         lines += [
-            f"    {i}. {text}{GENERAL_CHECK[basis]}"
+            f"    {i}. {printable(text)}{GENERAL_CHECK[basis]}"
             for i, (text, basis) in enumerate(
                 zip(finding["remedies"], finding["remedy_basis"], strict=True), start=1
             )
         ]
-    lines += [f"warning: {warning}" for warning in entry["warnings"]]
+    lines += [f"warning: {printable(warning)}" for warning in entry["warnings"]]
     return "\n".join(lines)
 
 

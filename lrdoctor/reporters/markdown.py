@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from lrdoctor.audit import AuditResult
 from lrdoctor.plots import Sketch, figure_png, plot_overview, sketch_pairs
+from lrdoctor.reporters.escaping import printable
 from lrdoctor.reporters.wording import GENERAL_CHECK
 
 # Characters that start emphasis, code, links or table cells anywhere in a line.
@@ -22,8 +23,9 @@ _UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _text(value: object) -> str:
-    """Log text shown as itself: Markdown punctuation and HTML tags neutralised."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", escape(str(value), quote=False))
+    """Log text shown as itself on one line: control characters escaped (a newline would end
+    a table row), Markdown punctuation and HTML tags neutralised."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escape(printable(value), quote=False))
 
 
 def _number(value) -> str:

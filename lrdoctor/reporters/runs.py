@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from lrdoctor.discovery import Problem
 from lrdoctor.inventory import RunSummary
+from lrdoctor.reporters.escaping import printable
 
 _ROLE_COLUMNS = ("train_loss", "val_loss", "grad_norm", "lr")
 
@@ -22,16 +23,22 @@ def render_json(summaries: Sequence[RunSummary], problems: Sequence[Problem]) ->
 
 def _role_cell(summary: RunSummary, role: str) -> str:
     tag = summary.signals.get(role)
-    return "-" if tag is None else f"{tag} ({summary.points[tag]})"
+    return "-" if tag is None else f"{printable(tag)} ({summary.points[tag]})"
 
 
 def render_text(summaries: Sequence[RunSummary]) -> str:
-    """An aligned table, one line per run, each run's warnings indented under it."""
+    """An aligned table, one line per run, each run's warnings indented under it. Text from
+    the logs has its control characters escaped."""
     if not summaries:
         return "no runs found"
     header = ["RUN", "FORMAT", "POINTS", *(role.upper() for role in _ROLE_COLUMNS)]
     rows = [
-        [s.name, s.format, str(sum(s.points.values())), *(_role_cell(s, r) for r in _ROLE_COLUMNS)]
+        [
+            printable(s.name),
+            printable(s.format),
+            str(sum(s.points.values())),
+            *(_role_cell(s, r) for r in _ROLE_COLUMNS),
+        ]
         for s in summaries
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -42,8 +49,8 @@ def render_text(summaries: Sequence[RunSummary]) -> str:
         lines.append(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
-        lines.extend(f"    warning: {warning}" for warning in summary.warnings)
+        lines.extend(f"    warning: {printable(warning)}" for warning in summary.warnings)
     formats = Counter(s.format for s in summaries)
-    breakdown = ", ".join(f"{count} {name}" for name, count in formats.most_common())
+    breakdown = ", ".join(f"{count} {printable(name)}" for name, count in formats.most_common())
     lines.append(f"{len(summaries)} run{'s' if len(summaries) != 1 else ''}: {breakdown}")
     return "\n".join(lines)
