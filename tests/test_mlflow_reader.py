@@ -442,6 +442,27 @@ def test_an_unreadable_run_is_skipped_and_named_in_the_warnings(
     assert raised.value.source == "mlruns"
 
 
+def test_a_run_folder_without_meta_yaml_is_a_run_without_points_saying_why(
+    folder_store: WrittenStore, tmp_path: Path
+):
+    store = tmp_path / "mlruns"
+    shutil.copytree(folder_store.path, store)
+    run_id = folder_store.run_ids["adam-lr0.001"]
+    meta_file = next(store.glob(f"*/{run_id}/meta.yaml"))
+    meta_file.unlink()
+    reason = f"{meta_file.parent.relative_to(store).as_posix()}/: no meta.yaml, run not read"
+
+    runs = by_name(READER.read(store, tmp_path, ReadOptions()))
+
+    assert set(runs) == {"sgd-lr0.1", "sgd-lr1.0", run_id}
+    assert runs["sgd-lr0.1"].warnings == runs["sgd-lr1.0"].warnings == ()
+    lost = runs[run_id]
+    assert (lost.source, lost.total_points, lost.warnings) == (f"mlruns#{run_id}", 0, (reason,))
+    (alone,) = READER.read(store, tmp_path, ReadOptions(experiment="sweep"))
+    assert alone == lost  # not a ReadError: the run is named, the store is not blamed
+    assert READER.read(store, tmp_path, ReadOptions(run_id=run_id)) == [lost]
+
+
 def test_claims_a_folder_store_once_owning_all_its_folders(folder_store: WrittenStore):
     store = folder_store.path
 

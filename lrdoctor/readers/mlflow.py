@@ -232,11 +232,15 @@ def _read_folder_store(
     store_warnings: list[str] = []
     unreadable: list[str] = []
     records: list[RunRecord] = []
+    without_meta: list[Path] = []
     for experiment_folder, experiment in _folder_experiments(store, store_warnings, unreadable):
         experiment_name = str(experiment.get("name", ""))
         if options.experiment is not None and experiment_name != options.experiment:
             continue
         for candidate in _folder_runs(experiment_folder, options.run_id):
+            if not (candidate / "meta.yaml").is_file():
+                without_meta.append(candidate)
+                continue
             try:
                 record = _parse_folder_run(candidate, experiment_name)
             except (OSError, yaml.YAMLError, ValueError) as error:
@@ -244,12 +248,28 @@ def _read_folder_store(
                 continue
             if record is not None:
                 records.append(record)
-    if not records and unreadable:
+    if not records and not without_meta and unreadable:
         raise ReadError(label, "; ".join(unreadable))
     store_warnings.extend(unreadable)
     if options.filter_string:
         records = _filter_records(records, options.filter_string, label)
-    return [record.to_run(label, store_warnings) for record in records]
+    runs = [record.to_run(label, store_warnings) for record in records]
+    return runs + [
+        _run_without_meta(folder, store, label, store_warnings) for folder in without_meta
+    ]
+
+
+def _run_without_meta(folder: Path, store: Path, label: str, store_warnings: list[str]) -> Run:
+    """A run folder without meta.yaml, as a run without points: every report then lists it
+    as unreadable with this reason (FileStore drops it with a log line). Its metrics are not
+    read, as meta.yaml alone says whether the run was deleted."""
+    return Run(
+        name=folder.name,
+        source=f"{label}#{folder.name}",
+        format=FORMAT,
+        metadata={"experiment_id": folder.parent.name, "run_id": folder.name},
+        warnings=(*store_warnings, f"{_store_path(folder, store)}/: no meta.yaml, run not read"),
+    )
 
 
 def _folder_experiments(
@@ -291,6 +311,8 @@ def _holds_runs(folder: Path) -> bool:
 
 
 def _folder_runs(experiment_folder: Path, run_id: str | None) -> list[Path]:
+    """Run folders of an experiment: every sub-folder but reserved and hidden ones, those
+    without meta.yaml included so that they are reported, not dropped."""
     if run_id is not None:
         candidates = [experiment_folder / run_id]
     else:
@@ -298,7 +320,9 @@ def _folder_runs(experiment_folder: Path, run_id: str | None) -> list[Path]:
     return [
         folder
         for folder in candidates
-        if folder.name not in NOT_RUN_FOLDERS and (folder / "meta.yaml").is_file()
+        if folder.name not in NOT_RUN_FOLDERS
+        and not folder.name.startswith(".")
+        and folder.is_dir()
     ]
 
 
