@@ -16,7 +16,7 @@ TEXT_MODULES = ("argparse", "typing", "inspect", "difflib", "dataclasses", "path
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What to learn. `kind`: blobs, spiral, regression, images, charlm or seqreg."""
+    """What to learn. `kind`: blobs, spiral, regression, images, charlm, seqreg or reconstruct."""
 
     kind: str
     classes: int = 2  # classification: number of classes
@@ -30,6 +30,7 @@ class TaskSpec:
     seq_len: int = 32
     label_noise: float = 0.0  # classification: share of labels replaced by random ones
     seed: int = 0
+    rank: int = 4  # reconstruct: dimension of the subspace the clean data lie in
 
 
 @dataclass
@@ -133,6 +134,15 @@ def _seqreg(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor,
     return x, (y + spec.noise * torch.randn(y.shape, generator=gen)) * spec.target_scale
 
 
+def _reconstruct(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit-variance points near a `rank`-dimensional subspace; the target is the input."""
+    basis_gen = torch.Generator().manual_seed(spec.seed + 11)
+    basis = torch.randn(spec.rank, spec.dim, generator=basis_gen) / math.sqrt(spec.rank)
+    x = torch.randn(n, spec.rank, generator=gen) @ basis
+    x = x + spec.noise * torch.randn(n, spec.dim, generator=gen)
+    return x, x
+
+
 def make_data(spec: TaskSpec) -> Data:
     """Build the task's train and validation sets from its seed."""
     if spec.kind == "charlm":
@@ -143,6 +153,7 @@ def make_data(spec: TaskSpec) -> Data:
         "regression": _regression,
         "images": _images,
         "seqreg": _seqreg,
+        "reconstruct": _reconstruct,
     }[spec.kind]
     x_train, y_train = make(spec, torch.Generator().manual_seed(spec.seed + 1), spec.n_train)
     x_val, y_val = make(spec, torch.Generator().manual_seed(spec.seed + 2), spec.n_val)
@@ -153,6 +164,8 @@ def make_data(spec: TaskSpec) -> Data:
             y[flip] = torch.randint(0, spec.classes, (int(flip.sum()),), generator=gen)
     if spec.kind in ("regression", "seqreg"):
         return Data(x_train, y_train, x_val, y_val, 1, "mse")
+    if spec.kind == "reconstruct":
+        return Data(x_train, y_train, x_val, y_val, spec.dim, "mse")
     return Data(x_train, y_train, x_val, y_val, spec.classes, "ce")
 
 
@@ -160,6 +173,8 @@ def known_floor(spec: TaskSpec) -> float | None:
     """The lowest loss the task allows, where the data say it: None for text."""
     if spec.kind in ("regression", "seqreg"):
         return (spec.noise * spec.target_scale) ** 2
+    if spec.kind == "reconstruct":  # a code of the data's rank loses the noise off the subspace
+        return spec.noise**2 * (spec.dim - spec.rank) / spec.dim
     if spec.kind == "charlm" or spec.label_noise:
         return None
     return 0.0  # separable classes: cross-entropy -> 0

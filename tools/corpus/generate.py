@@ -37,9 +37,23 @@ LOGGERS = {
         "mlflow_sqlite",
         "wandb_csv",
     ),
+    "fresh": (
+        "plain_csv",
+        "torch_tensorboard",
+        "mlflow_sqlite",
+        "keras_csv",
+        "lightning_csv",
+        "wandb_csv",
+        "tensorboardx",
+        "mlflow_folder",
+        "keras_tensorboard",
+        "lightning_tensorboard",
+    ),
 }
 # Cadences per logger in each split: dev logs every step, interval means or epoch means;
-# held-out logs one sampled step every k, or epoch means for the Keras loggers.
+# held-out logs one sampled step every k, or epoch means for the Keras loggers; fresh logs
+# a smoothed loss (ema) or a running mean since the epoch began, the STEP_ONLY labels steps
+# or samples, and the Keras loggers epoch means.
 DEV_CADENCES = {
     "torch_tensorboard": ("step", "interval_mean"),
     "lightning_csv": ("step", "epoch"),
@@ -49,6 +63,7 @@ DEV_CADENCES = {
 }
 HELDOUT_CADENCES = {"keras_csv": ("epoch",), "keras_tensorboard": ("epoch",)}
 STEP_ONLY = ("minibatch_noise", "exploding_gradients")
+KERAS = ("keras_csv", "keras_tensorboard")
 MAX_POINTS = {"mlflow_folder": 200, "mlflow_sqlite": 100, "hf_trainer": 120}  # bytes on disk
 MAX_STEP_POINTS = 1000  # longer runs log interval means or samples, unless the label needs steps
 NICE = (1, 2, 5, 10, 20, 25, 50, 100)
@@ -81,9 +96,19 @@ def _nice_every(steps: int, points: float) -> int:
     return min(NICE, key=lambda n: abs(math.log(n / wanted)))
 
 
+def _cadence_options(split: str, logger: str, label: str) -> tuple[str, ...]:
+    if split == "dev":
+        return DEV_CADENCES[logger]
+    if split == "heldout":
+        return HELDOUT_CADENCES.get(logger, ("sampled",))
+    if logger in KERAS:
+        return ("epoch",)
+    return ("step", "sampled") if label in STEP_ONLY else ("ema", "running_mean")
+
+
 def _cadence(split: str, logger: str, label: str, result: Result, rng) -> str | None:
     epochs = result.planned_steps // result.steps_per_epoch
-    options = DEV_CADENCES[logger] if split == "dev" else HELDOUT_CADENCES.get(logger, ("sampled",))
+    options = _cadence_options(split, logger, label)
     usable = [c for c in options if c != "epoch" or 10 <= epochs <= 30]
     if result.planned_steps > MAX_STEP_POINTS and label not in STEP_ONLY:  # keep files small
         usable = [c for c in usable if c != "step"] or usable
@@ -340,7 +365,8 @@ def _label(out: Path, kept: list[Checked], counts: dict, dropped: list) -> dict:
             "Real PyTorch training runs on CPU, logged through the frameworks' own writers. "
             "Each failure is caused by its set-up and kept only if it passes the written "
             "criteria in `rules` and its counterfactual fix (check.fix) behaves as stated. "
-            "Held-out differs from dev in kind: model families, optimisers, loggers, cadences."
+            "Held-out and fresh differ from dev and from each other in kind: model families, "
+            "optimisers, loggers, cadences."
         ),
         "verdicts": list(VERDICTS),
         "rules": RULES,
@@ -368,6 +394,6 @@ def main_args(
     verdicts: tuple[str, ...] = VERDICTS,
 ) -> None:
     splits = ["dev", "heldout"] if split == "all" else [split]
-    counts = {"dev": per_verdict or 40, "heldout": per_verdict or 20}
+    counts = {"dev": per_verdict or 40, "heldout": per_verdict or 20, "fresh": per_verdict or 15}
     jobs = max(1, min(jobs, os.cpu_count() or 1, 2))
     generate(Path(out), splits, counts, seed, jobs, verdicts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -10,7 +11,8 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which family, and its size. `norm` is for resnet_mlp (layer, batch or none)."""
+    """Which family, and its size. `norm` is for resnet_mlp (layer, batch or none) and
+    resnet_cnn (batch or none); `bottleneck` is the autoencoder's code width."""
 
     family: str
     width: int = 32
@@ -21,6 +23,7 @@ class ModelSpec:
     pre_ln: bool = False  # transformer: LayerNorm before (True) or after (False) each block
     he_init: bool = False  # MLPs: Kaiming-normal weights, so a deep plain net trains with SGD
     head_scale: float = 1.0  # multiplies the output layer's initial weights
+    bottleneck: int = 4
 
 
 def _activation(name: str) -> nn.Module:
@@ -76,12 +79,89 @@ class _Transformer(nn.Module):
         return self.head(self.blocks(hidden, mask=self.mask[:length, :length], is_causal=True))
 
 
+class _ResidualConv(nn.Module):
+    """A ResNet basic block at constant width: conv-norm-act-conv-norm, plus the input."""
+
+    def __init__(self, channels: int, norm: str, activation: str) -> None:
+        super().__init__()
+        bn = {"batch": nn.BatchNorm2d, "none": lambda _: nn.Identity()}[norm]
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"), bn(channels),
+            _activation(activation),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"), bn(channels),
+        )  # fmt: skip
+        self.act = _activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.body(x))
+
+
+def _resnet_cnn(spec: ModelSpec, outputs: int) -> nn.Sequential:
+    """A conv stem, a 2x2 pool (the blocks run at half resolution, for speed), `depth`
+    residual blocks, global average pooling and a linear head."""
+    bn = {"batch": nn.BatchNorm2d, "none": lambda _: nn.Identity()}[spec.norm]
+    width = spec.width
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1, bias=spec.norm == "none"), bn(width),
+        _activation(spec.activation), nn.MaxPool2d(2),
+        *[_ResidualConv(width, spec.norm, spec.activation) for _ in range(spec.depth)],
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(spec.dropout), nn.Linear(width, outputs),
+    )  # fmt: skip
+
+
+class _CausalConv(nn.Module):
+    """Conv1d padded on the left only, so position t sees no input after t."""
+
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.pad = 2 * dilation
+        self.conv = nn.Conv1d(channels, channels, 3, dilation=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(nn.functional.pad(x, (self.pad, 0)))
+
+
+class _TemporalConv(nn.Module):
+    """A plain causal dilated 1-D conv stack (no residuals, no normalisation) over
+    characters (vocab > 0) or real-valued channels; one output per position."""
+
+    def __init__(self, spec: ModelSpec, inputs: int, outputs: int, vocab: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, spec.width) if vocab else nn.Linear(inputs, spec.width)
+        layers: list[nn.Module] = []
+        for i in range(spec.depth):
+            layers += [_CausalConv(spec.width, 2 ** (i % 4)), _activation(spec.activation)]
+            if spec.dropout:
+                layers.append(nn.Dropout(spec.dropout))
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(spec.width, outputs)
+        _initialised(nn.Sequential(self.body, self.head), spec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.body(self.embed(x).transpose(1, 2)).transpose(1, 2)
+        return self.head(hidden)
+
+
+def _autoencoder(spec: ModelSpec, inputs: int) -> nn.Sequential:
+    """`depth` hidden layers each side of a linear code of `bottleneck` units."""
+    hidden = [spec.width] * spec.depth
+    layers: list[nn.Module] = []
+    for sizes in ([inputs, *hidden, spec.bottleneck], [spec.bottleneck, *hidden, inputs]):
+        for width_in, width_out in itertools.pairwise(sizes[:-1]):
+            layers += [nn.Linear(width_in, width_out), _activation(spec.activation)]
+            if spec.dropout:
+                layers.append(nn.Dropout(spec.dropout))
+        layers.append(nn.Linear(sizes[-2], sizes[-1]))  # the code and the output are linear
+    return _initialised(nn.Sequential(*layers), spec)
+
+
 def _initialised(net: nn.Sequential, spec: ModelSpec) -> nn.Sequential:
-    """He initialisation of every linear layer when asked, and the output layer scaled by
-    `head_scale` (a small head keeps a deep plain net's first loss near the data's scale)."""
+    """He initialisation of every linear and conv layer when asked, and the output layer
+    scaled by `head_scale` (a small head keeps a deep plain net's first loss near the data's
+    scale)."""
     if spec.he_init:
         for layer in net.modules():
-            if isinstance(layer, nn.Linear):
+            if isinstance(layer, nn.Linear | nn.Conv1d):
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
                 nn.init.zeros_(layer.bias)
     with torch.no_grad():
@@ -121,4 +201,10 @@ def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len:
         return _Recurrent(family, spec, inputs, outputs, vocab)
     if family == "transformer":
         return _Transformer(spec, vocab, seq_len)
+    if family == "resnet_cnn":
+        return _resnet_cnn(spec, outputs)
+    if family == "conv1d":
+        return _TemporalConv(spec, inputs, outputs, vocab)
+    if family == "autoencoder":
+        return _autoencoder(spec, inputs)
     raise ValueError(f"unknown family {family!r}")

@@ -1,7 +1,8 @@
 """Candidate set-ups per verdict and split, each with the counterfactual that removes its cause.
 
-The held-out split differs from dev in kind: other model families, optimisers, loggers and
-cadences. A candidate is only a plan; the checks decide whether it keeps its label.
+The held-out and fresh splits differ from dev, and from each other, in kind: other model
+families, optimisers, loggers and cadences. A candidate is only a plan; the checks decide
+whether it keeps its label.
 """
 
 from __future__ import annotations
@@ -35,10 +36,18 @@ SPLITS = {
     "heldout": Split(
         ("resnet_mlp", "gru", "transformer"), ("nesterov", "adamw", "adagrad"), ("sgd", "adam")
     ),
+    "fresh": Split(
+        ("resnet_cnn", "conv1d", "autoencoder"), ("nadam", "radam", "adamax"), ("momentum", "adamw")
+    ),
 }
 
 # LRs that train each family well at batch 16-32 (from sweeps of 4-6 LRs per optimiser); the
-# plain deep MLP does not train with SGD at any LR (vanishing signal), so it gets none.
+# plain deep MLP does not train with SGD at any LR (vanishing signal), so it gets none. The
+# fresh families were swept at batch 32, two seeds, constant and cosine schedules, over six
+# LRs a factor of 3 apart (NAdam, RAdam, AdamW 1e-4 to 3e-2; Adamax 3e-4 to 0.1; momentum
+# 3e-3 to 1): the LR with the lowest final clean loss under both schedules, the larger of
+# two that tie. conv1d's are the best for seqreg and charlm together (charlm wants the
+# larger); its momentum LR is charlm's, a third of it (tuned_lr) the best for seqreg.
 TUNED_LR = {
     "linear": {"sgd": 0.3, "momentum": 0.03, "adam": 0.01, "rmsprop": 3e-3},
     "mlp": {"sgd": 0.1, "momentum": 0.03, "adam": 1e-2, "rmsprop": 3e-3},
@@ -48,6 +57,9 @@ TUNED_LR = {
     "resnet_mlp": {"nesterov": 0.03, "adamw": 3e-3, "adagrad": 0.03, "sgd": 0.1, "adam": 3e-3},
     "gru": {"nesterov": 0.1, "adamw": 1e-2, "adagrad": 0.1, "sgd": 1.0, "adam": 1e-2},
     "transformer": {"nesterov": 0.3, "adamw": 1e-2, "adagrad": 0.1, "sgd": 1.0, "adam": 1e-2},
+    "resnet_cnn": {"nadam": 1e-2, "radam": 3e-2, "adamax": 3e-2, "momentum": 0.1, "adamw": 1e-2},
+    "conv1d": {"nadam": 1e-2, "radam": 3e-2, "adamax": 3e-2, "momentum": 0.3, "adamw": 1e-2},
+    "autoencoder": {"nadam": 3e-3, "radam": 1e-2, "adamax": 3e-2, "momentum": 0.1, "adamw": 3e-3},
 }
 STEPS = {
     "linear": (200, 1500),
@@ -58,6 +70,9 @@ STEPS = {
     "resnet_mlp": (200, 800),
     "gru": (150, 250),
     "transformer": (150, 250),
+    "resnet_cnn": (200, 400),
+    "conv1d": (200, 500),
+    "autoencoder": (300, 1000),
 }
 
 
@@ -76,6 +91,7 @@ class Candidate:
 
 
 SGD_FAMILY = ("sgd", "momentum", "nesterov")
+ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad", "nadam", "radam", "adamax")
 DECAYING = ("cosine", "linear_decay", "onecycle", "step", "plateau")
 
 
@@ -84,6 +100,10 @@ def tuned_lr(family: str, optimizer: str, task: TaskSpec | None = None) -> float
     lr = TUNED_LR[family][optimizer]
     mse = task is not None and task.kind in ("regression", "seqreg") and family != "linear"
     return lr / 3 if mse and optimizer in SGD_FAMILY else lr
+
+
+def _split_name(split: Split) -> str:
+    return next(name for name, known in SPLITS.items() if known == split)
 
 
 def _choice(rng: np.random.Generator, options):
@@ -103,18 +123,26 @@ def _optimizer(rng: np.random.Generator, split: Split, family: str, allowed=None
 
 def _task(rng: np.random.Generator, family: str, seed: int) -> tuple[TaskSpec, str]:
     """A task the family can learn, and a short name for it."""
+    if family == "conv1d":
+        if rng.random() < 0.4:
+            return _charlm(rng, seed)
+        task = TaskSpec("seqreg", dim=int(rng.integers(2, 7)), seq_len=16, seed=seed)
+        return task, "seqreg"
+    if family == "autoencoder":
+        dim, rank = int(rng.integers(8, 25)), int(rng.integers(2, 7))
+        task = TaskSpec("reconstruct", dim=dim, rank=rank, noise=float(rng.uniform(0.05, 0.2)),
+                        seed=seed)  # fmt: skip
+        return task, f"reconstruct-{dim}d-r{rank}"
     if family in ("lstm", "gru"):
         if family == "gru" and rng.random() < 0.3:
-            text = _choice(rng, TEXT_MODULES)
-            task = TaskSpec("charlm", n_train=256, n_val=48, text=text, seq_len=24, seed=seed)
-            return task, f"charlm-{text}"
+            return _charlm(rng, seed)
         task = TaskSpec("seqreg", dim=4, seq_len=16, n_train=512, seed=seed)
         return task, "seqreg"
     if family == "transformer":
         text = _choice(rng, TEXT_MODULES[:-1])  # textwrap is too short for 768 windows
         task = TaskSpec("charlm", n_train=768, n_val=48, text=text, seq_len=24, seed=seed)
         return task, f"charlm-{text}"
-    if family == "cnn":
+    if family in ("cnn", "resnet_cnn"):
         side, classes = _choice(rng, (8, 8, 12)), _choice(rng, (4, 8))  # 12x12: a third
         task = TaskSpec("images", classes=classes, dim=side, noise=0.2, seed=seed)
         return task, f"images{side}-{classes}c"
@@ -133,7 +161,22 @@ def _task(rng: np.random.Generator, family: str, seed: int) -> tuple[TaskSpec, s
     return task, f"regression-x{scale:g}"
 
 
-def _model(rng: np.random.Generator, family: str) -> ModelSpec:
+def _charlm(rng: np.random.Generator, seed: int, n_train: int = 256) -> tuple[TaskSpec, str]:
+    text = _choice(rng, TEXT_MODULES)
+    task = TaskSpec("charlm", n_train=n_train, n_val=48, text=text, seq_len=24, seed=seed)
+    return task, f"charlm-{text}"
+
+
+def _model(rng: np.random.Generator, family: str, task: TaskSpec) -> ModelSpec:
+    if family == "resnet_cnn":
+        return ModelSpec("resnet_cnn", _choice(rng, (8, 12)), int(rng.integers(1, 3)),
+                         _choice(rng, ("relu", "gelu")), "batch")  # fmt: skip
+    if family == "conv1d":  # depth 3-5: the receptive field (15-31 steps) covers seqreg's memory
+        return ModelSpec("conv1d", _choice(rng, (24, 32)), int(rng.integers(3, 6)),
+                         _choice(rng, ("relu", "gelu", "tanh")))  # fmt: skip
+    if family == "autoencoder":  # a code of the data's rank: the known floor holds
+        return ModelSpec("autoencoder", _choice(rng, (32, 64)), int(rng.integers(1, 3)),
+                         _choice(rng, ("relu", "tanh", "gelu")), bottleneck=task.rank)  # fmt: skip
     if family == "linear":
         return ModelSpec("linear")
     if family == "mlp":
@@ -167,7 +210,7 @@ def _base(rng: np.random.Generator, split: Split, seed: int, families=None, allo
         optimizer = _choice(rng, ("sgd", "momentum"))
     setup = Setup(
         task=task,
-        model=_model(rng, family),
+        model=_model(rng, family, task),
         optimizer=optimizer,
         lr=tuned_lr(family, optimizer, task),
         batch_size=_choice(rng, (16, 32, 64, 128)),
@@ -192,22 +235,26 @@ def healthy(rng, split, seed):
 
 
 def diverging(rng, split, seed):
+    """A far too high LR: at once, late (warm-up to it) or after dead ReLUs. Adamax is left
+    out: its step is bounded by its LR (an infinity-norm scale), so the fresh split's nets
+    converged even at 30x its tuned LR."""
     variant = _choice(rng, ("high_lr", "late", "dead_relu"))
-    adaptive = ("adam", "adamw", "rmsprop", "adagrad")
+    adaptive = tuple(o for o in ADAPTIVE if o != "adamax")
     if variant == "dead_relu":
-        families = tuple(f for f in split.families if f in ("mlp", "deep_mlp", "cnn", "resnet_mlp"))
-        family, task, setup = _base(rng, split, seed, families=families)
+        plain_relu = ("mlp", "deep_mlp", "cnn", "resnet_mlp", "conv1d", "autoencoder")
+        families = tuple(f for f in split.families if f in plain_relu)
+        family, task, setup = _base(rng, split, seed, families, SGD_FAMILY + adaptive)
         setup = replace(setup, model=replace(setup.model, activation="relu"))
     elif variant == "late":  # warm-up to a far too high peak: the loss falls, then climbs
         families = tuple(f for f in split.families if f != "linear")
         family, task, setup = _base(rng, split, seed, families=families, allowed=adaptive)
         setup = replace(setup, schedule="warmup", warmup_fraction=float(rng.uniform(0.2, 0.5)))
     else:
-        family, task, setup = _base(rng, split, seed)
+        family, task, setup = _base(rng, split, seed, allowed=SGD_FAMILY + adaptive)
         if family == "linear" and setup.task.kind != "regression":  # convex CE cannot blow up
             setup = replace(setup, task=TaskSpec("regression", dim=8, seed=seed))
             task = "regression-x1"
-    factor = float(rng.uniform(10, 100)) * (3 if setup.optimizer in adaptive else 1)
+    factor = float(rng.uniform(10, 100)) * (3 if setup.optimizer in ADAPTIVE else 1)
     if variant == "dead_relu":
         factor = float(rng.uniform(10, 30))
     if variant == "dead_relu":  # the loss falls first, then the climbing LR kills the units
@@ -218,20 +265,27 @@ def diverging(rng, split, seed):
     return family, task, variant, wild, fix, "tuned LR, cosine-annealed"
 
 
+# Adaptive LR multiples that bounce without blowing up; the fresh split's nets died or went NaN
+# at 10-60x (conv1d: all its units dead at the mean; the autoencoder: 1000x its start).
+ADAPTIVE_HIGH = {"conv1d": (3, 10), "autoencoder": (3, 10)}
+
+
 def oscillating(rng, split, seed):
     """A noisy regression at a too-high constant LR: the weights hop around the optimum.
 
     Smallish batches and noisy targets give the gradient the spread that keeps an SGD step near
     the stability edge, or Adam's step of about its LR, from settling.
     """
-    families = tuple(f for f in split.families if f not in ("cnn", "deep_mlp", "lstm"))
+    families = tuple(f for f in split.families if f not in ("cnn", "deep_mlp", "lstm", "resnet_cnn"))
     family, task, setup = _base(rng, split, seed, families=families)
-    if setup.task.kind != "charlm":
+    if setup.task.kind != "charlm" or family == "conv1d":  # conv1d's text loss barely bounces
         dim, noise = int(rng.integers(4, 13)), float(rng.uniform(0.2, 0.5))
         spec = TaskSpec("regression", dim=dim, noise=noise, n_train=2048, seed=seed,
                         teacher="linear" if family == "linear" else "mlp")  # fmt: skip
-        if family == "gru":
+        if family in ("gru", "conv1d"):
             spec = TaskSpec("seqreg", dim=4, seq_len=16, noise=noise, n_train=1024, seed=seed)
+        if family == "autoencoder":  # the same subspace (the code matches its rank), noisier
+            spec = replace(setup.task, noise=noise, n_train=2048)
         task = f"{spec.kind}-noisy"
         steps, batch = int(rng.integers(600, 1000)), _choice(rng, (16, 32))
         lr = tuned_lr(family, setup.optimizer, spec)
@@ -240,7 +294,8 @@ def oscillating(rng, split, seed):
     if setup.optimizer in SGD_FAMILY:
         factor, variant = float(rng.uniform(2, 4)), "sgd_edge"
     else:
-        factor, variant = float(math.exp(rng.uniform(math.log(10), math.log(60)))), "adaptive_high"
+        low, high = ADAPTIVE_HIGH.get(family, (10, 60))
+        factor, variant = float(math.exp(rng.uniform(math.log(low), math.log(high)))), "adaptive_high"
     high = replace(setup, lr=setup.lr * factor, clip=None)
     return family, task, variant, high, replace(high, lr=high.lr / 10), "LR/10"
 
@@ -264,7 +319,7 @@ def too_slow(rng, split, seed):
 
 
 def minibatch_noise(rng, split, seed):
-    families = tuple(f for f in split.families if f in ("linear", "mlp", "resnet_mlp"))
+    families = tuple(f for f in split.families if f in ("linear", "mlp", "resnet_mlp", "conv1d"))
     family, task, setup = _base(rng, split, seed, families=families)
     # Classes with some noisy labels: the loss settles above zero, where one example's loss
     # swings between near 0 and several nats; 2048 examples keep batch 64 from memorising.
@@ -272,8 +327,11 @@ def minibatch_noise(rng, split, seed):
     spec = TaskSpec("blobs", classes=classes, dim=8, n_train=2048, label_noise=0.1, seed=seed)
     if family != "linear" and rng.random() < 0.5:
         spec = replace(spec, kind="spiral", dim=2, classes=min(classes, 4))
+    if family == "conv1d":  # noisy sensor targets: one sequence's error swings widely
+        spec = TaskSpec("seqreg", dim=4, seq_len=16, noise=float(rng.uniform(1.2, 2.0)),
+                        n_train=2048, seed=seed)  # fmt: skip
     setup = replace(setup, task=spec, lr=tuned_lr(family, setup.optimizer, spec))
-    task = f"{spec.kind}-{spec.classes}c-noisy"
+    task = f"{spec.kind}-{spec.classes}c-noisy" if spec.kind != "seqreg" else "seqreg-noisy"
     batch = int(_choice(rng, (1, 2, 4)))
     if setup.model.norm == "batch":  # BatchNorm cannot train on one example
         setup = replace(setup, model=replace(setup.model, norm="layer"))
@@ -318,14 +376,45 @@ def _exploding_deep_mlp(rng, seed):
     return "deep_mlp", "regression-x1", "no_clip", wild, fix, "clip_grad_norm_ at 1"
 
 
+def _exploding_autoencoder(rng, seed):
+    """A deep plain ReLU autoencoder (5-7 layers each side, He init, no normalisation) under
+    plain SGD near its stability edge, cosine-annealed.
+
+    At LR 0.2-0.3 the gradient norm jumps 20-70x its running median now and then while the
+    reconstruction error still falls; above that the run goes NaN (then it is dropped).
+    Momentum at the matching LR (0.02-0.04) only ever gave 4-9x jumps, or NaN, so it is SGD.
+    The clipped run is the same in everything else.
+    """
+    dim, rank = int(rng.integers(12, 21)), int(rng.integers(3, 6))
+    task = TaskSpec("reconstruct", dim=dim, rank=rank, noise=0.1, seed=seed)
+    model = ModelSpec("autoencoder", 32, int(rng.integers(5, 8)), "relu", he_init=True,
+                      head_scale=0.1, bottleneck=rank)  # fmt: skip
+    wild = Setup(
+        task=task,
+        model=model,
+        optimizer="sgd",
+        lr=float(rng.uniform(0.2, 0.3)),
+        batch_size=64,
+        steps=int(rng.integers(800, 1201)),
+        schedule="cosine",
+        seed=seed,
+    )
+    fix = replace(wild, clip=1.0)
+    name = f"reconstruct-{dim}d-r{rank}"
+    return "autoencoder", name, "no_clip", wild, fix, "clip_grad_norm_ at 1"
+
+
 def exploding_gradients(rng, split, seed):
     """Dev: a deep plain ReLU net. Held-out: GRU/transformer at a high SGD LR, no clipping.
+    Fresh: a deep plain ReLU autoencoder under SGD.
 
     The held-out set-ups do not pass yet: they either stay below 20x grad spikes (GRU: 3-12x,
     though its loss spikes 5-8x) or go NaN without a spike first (post-LN transformer).
     """
     if "deep_mlp" in split.families:  # dev: a deep plain ReLU net
         return _exploding_deep_mlp(rng, seed)
+    if "autoencoder" in split.families:
+        return _exploding_autoencoder(rng, seed)
     family = "lstm" if "lstm" in split.families else _choice(rng, ("gru", "gru", "transformer"))
     if family == "transformer":  # post-LN, no warm-up, a high LR
         task = TaskSpec("charlm", n_train=512, n_val=48, text=_choice(rng, TEXT_MODULES[:-1]),
@@ -357,13 +446,12 @@ def exploding_gradients(rng, split, seed):
 
 
 def poor_feature_scaling(rng, split, seed):
-    families = {"dev": ("linear", "mlp"), "heldout": ("resnet_mlp", "gru")}
-    split_name = "dev" if "linear" in split.families else "heldout"
-    family = _choice(rng, families[split_name])
+    families = {"dev": ("linear", "mlp"), "heldout": ("resnet_mlp", "gru"), "fresh": ("conv1d",)}
+    family = _choice(rng, families[_split_name(split)])
     dim = int(rng.integers(6, 17))  # regression: a bounded cross-entropy hid the crawl
     teacher = "linear" if family == "linear" else "mlp"
     task = TaskSpec("regression", dim=dim, teacher=teacher, seed=seed)
-    if family == "gru":  # sensor channels in raw units
+    if family in ("gru", "conv1d"):  # sensor channels in raw units
         dim = int(rng.integers(4, 9))
         task = TaskSpec("seqreg", dim=dim, seq_len=16, n_train=512, seed=seed)
     # One feature at 1e3-1e4 sets the largest stable LR; one or two scaled so that their
@@ -383,7 +471,7 @@ def poor_feature_scaling(rng, split, seed):
         lr = tuned_lr(family, optimizer, task)
     setup = Setup(
         task=task,
-        model=_model(rng, family),
+        model=_model(rng, family, task),
         optimizer=optimizer,
         lr=lr,
         batch_size=_choice(rng, (32, 64, 128)),
@@ -397,24 +485,31 @@ def poor_feature_scaling(rng, split, seed):
     return family, name, "raw_units", setup, fix, "standardised inputs, tuned LR"
 
 
+OVERFIT_OPTIMIZERS = ("adam", "adamw", "rmsprop", "nesterov", "momentum", "nadam", "radam", "adamax")
+
+
 def overfitting(rng, split, seed):
-    split_name = "dev" if "mlp" in split.families else "heldout"
-    family = _choice(
-        rng,
-        {"dev": ("mlp", "cnn", "lstm"), "heldout": ("resnet_mlp", "transformer", "gru")}[
-            split_name
-        ],
-    )
+    families = {
+        "dev": ("mlp", "cnn", "lstm"),
+        "heldout": ("resnet_mlp", "transformer", "gru"),
+        "fresh": ("resnet_cnn", "conv1d", "autoencoder"),
+    }
+    family = _choice(rng, families[_split_name(split)])
     task, task_name = _task(rng, family, seed)
-    if task.kind in ("regression", "seqreg"):  # a noisy regression barely overfits
+    if family == "conv1d" and task.kind == "seqreg":
+        task, task_name = _charlm(rng, seed)
+    elif task.kind in ("regression", "seqreg"):  # a noisy regression barely overfits
         task, task_name = TaskSpec("spiral", classes=3, dim=2, seed=seed), "spiral-3c"
+    if task.kind == "reconstruct":  # noise a small set's reconstruction can memorise
+        task = replace(task, noise=float(rng.uniform(0.3, 0.5)))
     if task.kind in ("blobs", "spiral", "images"):
         task = replace(task, label_noise=0.2)
     n_small = {"charlm": 32, "images": 48}.get(task.kind, 24)
     task = replace(task, n_train=n_small, n_val=128 if task.kind != "charlm" else 64)
-    model = _model(rng, family)
-    model = replace(model, width=128 if family not in RECURRENT else 64)
-    optimizer = _optimizer(rng, split, family, ("adam", "adamw", "rmsprop", "nesterov", "momentum"))
+    model = _model(rng, family, task)
+    width = {"resnet_cnn": 16, "conv1d": 64}.get(family, 128 if family not in RECURRENT else 64)
+    model = replace(model, width=width)
+    optimizer = _optimizer(rng, split, family, OVERFIT_OPTIMIZERS)
     setup = Setup(
         task=task,
         model=model,
@@ -426,7 +521,7 @@ def overfitting(rng, split, seed):
         clip=1.0 if family in RECURRENT else None,
         seed=seed,
     )
-    if family in ("cnn", "transformer", "lstm", "gru") or rng.random() < 0.6:
+    if family in ("cnn", "transformer", "lstm", "gru", "resnet_cnn", "conv1d") or rng.random() < 0.6:
         fix = replace(setup, task=replace(task, n_train=10 * n_small))
         change = "10x more training data, same steps"
     else:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CADENCES = ("step", "interval_mean", "sampled", "epoch")
+CADENCES = ("step", "interval_mean", "sampled", "epoch", "ema", "running_mean")
 """How logged training-loss points relate to optimiser steps:
 step: every step's mini-batch loss; interval_mean: the mean over each `every` steps (the
 Hugging Face Trainer, Lightning's on_epoch=False with accumulation); sampled: one step's
-loss every `every` steps; epoch: the mean over each epoch (Keras, Lightning on_epoch)."""
+loss every `every` steps; epoch: the mean over each epoch (Keras, Lightning on_epoch);
+ema: every `every` steps, the debiased exponential moving average of all step losses so far
+(beta 0.98, fastai's smoothed loss); running_mean: every `every` steps, the mean since the
+current epoch began (Keras' batch-level logs, a torchmetrics MeanMetric reset per epoch)."""
 
 
 @dataclass

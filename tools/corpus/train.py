@@ -30,7 +30,8 @@ class Setup:
 
     task: TaskSpec
     model: ModelSpec
-    optimizer: str = "adam"  # sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad
+    optimizer: str = "adam"  # sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad, nadam,
+    # radam, adamax
     lr: float = 1e-3
     batch_size: int = 32
     steps: int = 600  # planned; rounded to whole epochs
@@ -85,6 +86,12 @@ def _optimizer(setup: Setup, params) -> torch.optim.Optimizer:
         return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+    if name == "nadam":
+        return torch.optim.NAdam(params, lr=lr, weight_decay=wd)
+    if name == "radam":
+        return torch.optim.RAdam(params, lr=lr, weight_decay=wd)
+    if name == "adamax":
+        return torch.optim.Adamax(params, lr=lr, weight_decay=wd)
     raise ValueError(f"unknown optimizer {name!r}")
 
 
@@ -240,15 +247,33 @@ class LogPlan:
     val: bool
 
 
+EMA_BETA = 0.98  # fastai's Recorder (AvgSmoothLoss)
+
+
+def _debiased_ema(losses: np.ndarray) -> np.ndarray:
+    """fastai's smoothed loss after each step: an EMA started at 0, divided by 1 - beta^t."""
+    out = np.empty(losses.size)
+    average = 0.0
+    for t, loss in enumerate(losses, start=1):
+        average = EMA_BETA * average + (1 - EMA_BETA) * float(loss)
+        out[t - 1] = average / (1 - EMA_BETA**t)
+    return out
+
+
 def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
     """What the logger would have recorded of `result` under `plan`."""
     per_epoch = result.steps_per_epoch
     every = per_epoch if plan.cadence == "epoch" else plan.every
     steps_run = result.loss.size
+    smoothed = _debiased_ema(result.loss) if plan.cadence == "ema" else None
     points = []
     for end in range(every, steps_run + 1, every):
         if plan.cadence == "sampled" or plan.cadence == "step":
             value = result.loss[end - 1]
+        elif smoothed is not None:
+            value = smoothed[end - 1]
+        elif plan.cadence == "running_mean":
+            value = float(np.mean(result.loss[(end - 1) // per_epoch * per_epoch : end]))
         else:  # interval_mean and epoch: the mean of the steps since the last point
             value = float(np.mean(result.loss[end - every : end]))
         points.append(

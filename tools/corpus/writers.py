@@ -39,7 +39,11 @@ LOGGERS: tuple[str, ...] = (
 )
 
 # Keras logs once per epoch; the Trainer logs the mean loss since its last log (every step
-# when logging_steps=1, per epoch with logging_strategy="epoch") but never one sampled step.
+# when logging_steps=1, per epoch with logging_strategy="epoch") but never one sampled step,
+# nor a smoothed loss (ema) or a mean since the epoch began (running_mean). The other
+# writers record whatever value the training loop hands them, smoothed ones included (fastai's
+# TensorBoard and W&B callbacks log its smoothed loss; Lightning or a hand-written loop a
+# per-epoch running mean; MLflow's Keras callback the batch-level running mean).
 _CADENCES_OF = {"keras_csv": ("epoch",), "keras_tensorboard": ("epoch",)}
 _CADENCES_OF["hf_trainer"] = ("step", "interval_mean", "epoch")
 
@@ -69,6 +73,9 @@ OPTIMIZER_CLASSES = {
     "adamw": "AdamW",
     "rmsprop": "RMSprop",
     "adagrad": "Adagrad",
+    "nadam": "NAdam",
+    "radam": "RAdam",
+    "adamax": "Adamax",
 }
 # (x axis, train loss, val loss, grad norm, lr); the second is the transformers integration.
 WANDB_COLUMNS = (
