@@ -15,7 +15,10 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "heldout", "fresh", "all"), default="all")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     parser.add_argument(
-        "--per-verdict", type=int, default=None, help="kept runs per verdict (40 dev, 20 heldout, 15 fresh)"
+        "--per-verdict",
+        type=int,
+        default=None,
+        help="kept runs per verdict (40 dev, 20 heldout, 15 fresh)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

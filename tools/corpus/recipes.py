@@ -265,9 +265,9 @@ def diverging(rng, split, seed):
     return family, task, variant, wild, fix, "tuned LR, cosine-annealed"
 
 
-# Adaptive LR multiples that bounce without blowing up; the fresh split's nets died or went NaN
-# at 10-60x (conv1d: all its units dead at the mean; the autoencoder: 1000x its start).
-ADAPTIVE_HIGH = {"conv1d": (3, 10), "autoencoder": (3, 10)}
+# Adaptive LR multiples that bounce without blowing up: at 10-60x conv1d's units died (its
+# loss stuck at the mean) or it went NaN.
+ADAPTIVE_HIGH = {"conv1d": (3, 10)}
 
 
 def oscillating(rng, split, seed):
@@ -276,7 +276,10 @@ def oscillating(rng, split, seed):
     Smallish batches and noisy targets give the gradient the spread that keeps an SGD step near
     the stability edge, or Adam's step of about its LR, from settling.
     """
-    families = tuple(f for f in split.families if f not in ("cnn", "deep_mlp", "lstm", "resnet_cnn"))
+    # The autoencoder under NAdam/RAdam/Adamax at 3-60x went NaN or spiked its gradient norm
+    # thousands of times instead of bouncing; resnet_cnn has no regression task.
+    skip = ("cnn", "deep_mlp", "lstm", "resnet_cnn", "autoencoder")
+    families = tuple(f for f in split.families if f not in skip)
     family, task, setup = _base(rng, split, seed, families=families)
     if setup.task.kind != "charlm" or family == "conv1d":  # conv1d's text loss barely bounces
         dim, noise = int(rng.integers(4, 13)), float(rng.uniform(0.2, 0.5))
@@ -284,8 +287,6 @@ def oscillating(rng, split, seed):
                         teacher="linear" if family == "linear" else "mlp")  # fmt: skip
         if family in ("gru", "conv1d"):
             spec = TaskSpec("seqreg", dim=4, seq_len=16, noise=noise, n_train=1024, seed=seed)
-        if family == "autoencoder":  # the same subspace (the code matches its rank), noisier
-            spec = replace(setup.task, noise=noise, n_train=2048)
         task = f"{spec.kind}-noisy"
         steps, batch = int(rng.integers(600, 1000)), _choice(rng, (16, 32))
         lr = tuned_lr(family, setup.optimizer, spec)
@@ -295,7 +296,10 @@ def oscillating(rng, split, seed):
         factor, variant = float(rng.uniform(2, 4)), "sgd_edge"
     else:
         low, high = ADAPTIVE_HIGH.get(family, (10, 60))
-        factor, variant = float(math.exp(rng.uniform(math.log(low), math.log(high)))), "adaptive_high"
+        factor, variant = (
+            float(math.exp(rng.uniform(math.log(low), math.log(high)))),
+            "adaptive_high",
+        )
     high = replace(setup, lr=setup.lr * factor, clip=None)
     return family, task, variant, high, replace(high, lr=high.lr / 10), "LR/10"
 
@@ -327,9 +331,10 @@ def minibatch_noise(rng, split, seed):
     spec = TaskSpec("blobs", classes=classes, dim=8, n_train=2048, label_noise=0.1, seed=seed)
     if family != "linear" and rng.random() < 0.5:
         spec = replace(spec, kind="spiral", dim=2, classes=min(classes, 4))
-    if family == "conv1d":  # noisy sensor targets: one sequence's error swings widely
-        spec = TaskSpec("seqreg", dim=4, seq_len=16, noise=float(rng.uniform(1.2, 2.0)),
-                        n_train=2048, seed=seed)  # fmt: skip
+    if family == "conv1d":  # noisy sensor targets: one sequence's error swings widely; 8192
+        # sequences keep batch 64 from fitting the noise (its val loss would climb)
+        spec = TaskSpec("seqreg", dim=4, seq_len=16, noise=float(rng.uniform(1.1, 1.5)),
+                        n_train=8192, seed=seed)  # fmt: skip
     setup = replace(setup, task=spec, lr=tuned_lr(family, setup.optimizer, spec))
     task = f"{spec.kind}-{spec.classes}c-noisy" if spec.kind != "seqreg" else "seqreg-noisy"
     batch = int(_choice(rng, (1, 2, 4)))
@@ -466,6 +471,8 @@ def poor_feature_scaling(rng, split, seed):
     optimizer = _optimizer(rng, split, family, ("sgd", "momentum", "nesterov"))
     biggest = max(f for _, f in scales)
     lr = (0.5 if optimizer == "sgd" else 0.05) / biggest**2  # the largest stable LR
+    if family == "conv1d":  # its conv stack shrinks the signal at init: 1000x was still stable
+        lr *= 100
     if family == "gru":  # raw channels saturate its gates; Adam's scaling does not help that
         optimizer = "adamw"
         lr = tuned_lr(family, optimizer, task)
@@ -481,18 +488,30 @@ def poor_feature_scaling(rng, split, seed):
         seed=seed,
     )
     fix = replace(setup, feature_scales=(), standardised=True, lr=tuned_lr(family, optimizer, task))
+    change = "standardised inputs, tuned LR"
+    if family == "conv1d":  # at a constant tuned LR it was still falling 4-14% at the end
+        fix, change = replace(fix, schedule="cosine"), change + ", cosine-annealed"
     name = f"{task.kind}-{dim}f"
-    return family, name, "raw_units", setup, fix, "standardised inputs, tuned LR"
+    return family, name, "raw_units", setup, fix, change
 
 
-OVERFIT_OPTIMIZERS = ("adam", "adamw", "rmsprop", "nesterov", "momentum", "nadam", "radam", "adamax")
+OVERFIT_OPTIMIZERS = (
+    "adam",
+    "adamw",
+    "rmsprop",
+    "nesterov",
+    "momentum",
+    "nadam",
+    "radam",
+    "adamax",
+)
 
 
 def overfitting(rng, split, seed):
     families = {
         "dev": ("mlp", "cnn", "lstm"),
         "heldout": ("resnet_mlp", "transformer", "gru"),
-        "fresh": ("resnet_cnn", "conv1d", "autoencoder"),
+        "fresh": ("resnet_cnn", "conv1d"),  # an autoencoder's val loss rose < 1.5x
     }
     family = _choice(rng, families[_split_name(split)])
     task, task_name = _task(rng, family, seed)
@@ -500,8 +519,6 @@ def overfitting(rng, split, seed):
         task, task_name = _charlm(rng, seed)
     elif task.kind in ("regression", "seqreg"):  # a noisy regression barely overfits
         task, task_name = TaskSpec("spiral", classes=3, dim=2, seed=seed), "spiral-3c"
-    if task.kind == "reconstruct":  # noise a small set's reconstruction can memorise
-        task = replace(task, noise=float(rng.uniform(0.3, 0.5)))
     if task.kind in ("blobs", "spiral", "images"):
         task = replace(task, label_noise=0.2)
     n_small = {"charlm": 32, "images": 48}.get(task.kind, 24)
@@ -521,7 +538,10 @@ def overfitting(rng, split, seed):
         clip=1.0 if family in RECURRENT else None,
         seed=seed,
     )
-    if family in ("cnn", "transformer", "lstm", "gru", "resnet_cnn", "conv1d") or rng.random() < 0.6:
+    if (
+        family in ("cnn", "transformer", "lstm", "gru", "resnet_cnn", "conv1d")
+        or rng.random() < 0.6
+    ):
         fix = replace(setup, task=replace(task, n_train=10 * n_small))
         change = "10x more training data, same steps"
     else:
