@@ -69,6 +69,8 @@ MAX_STEP_POINTS = 1000  # longer runs log interval means or samples, unless the 
 NICE = (1, 2, 5, 10, 20, 25, 50, 100)
 MAX_CANDIDATES_RATIO = 3  # give up on a split and verdict after this many candidates per run
 RATIO_FOR = {"exploding_gradients": 5}  # spikes that recover sit next to NaN: lower pass rate
+# The fresh split's bounces sit between convergence and blow-up (about 1 in 5 passed in trials)
+FRESH_RATIO_FOR = {"oscillating": 6}
 ADJECTIVES = ("brave", "calm", "eager", "gentle", "jolly", "lively", "proud", "witty", "bold")
 NOUNS = ("otter", "falcon", "maple", "comet", "river", "badger", "lynx", "cedar", "heron")
 
@@ -294,7 +296,8 @@ def generate(
                 done = outcomes.get((split, label), [])
                 need = per_verdict[split] - sum(c.passed for c in done)
                 tried = len(done)
-                limit = RATIO_FOR.get(label, MAX_CANDIDATES_RATIO) * per_verdict[split]
+                ratios = RATIO_FOR | FRESH_RATIO_FOR if split == "fresh" else RATIO_FOR
+                limit = ratios.get(label, MAX_CANDIDATES_RATIO) * per_verdict[split]
                 hopeless = tried >= per_verdict[split] and not any(c.passed for c in done)
                 if need > 0 and tried < limit and not hopeless:
                     rate = max(sum(c.passed for c in done) / max(tried, 1), 0.25)
