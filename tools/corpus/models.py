@@ -21,7 +21,8 @@ class ModelSpec:
     norm: str = "layer"
     dropout: float = 0.0
     pre_ln: bool = False  # transformer: LayerNorm before (True) or after (False) each block
-    he_init: bool = False  # MLPs: Kaiming-normal weights, so a deep plain net trains with SGD
+    he_init: bool = False  # MLPs, autoencoders, conv1d: Kaiming-normal weights, so a deep
+    # plain net trains with SGD
     head_scale: float = 1.0  # multiplies the output layer's initial weights
     bottleneck: int = 4
 
@@ -79,16 +80,20 @@ class _Transformer(nn.Module):
         return self.head(self.blocks(hidden, mask=self.mask[:length, :length], is_causal=True))
 
 
+def _norm2d(norm: str, channels: int) -> nn.Module:
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
+
+
 class _ResidualConv(nn.Module):
     """A ResNet basic block at constant width: conv-norm-act-conv-norm, plus the input."""
 
     def __init__(self, channels: int, norm: str, activation: str) -> None:
         super().__init__()
-        bn = {"batch": nn.BatchNorm2d, "none": lambda _: nn.Identity()}[norm]
         self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"), bn(channels),
-            _activation(activation),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"), bn(channels),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"),
+            _norm2d(norm, channels), _activation(activation),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"),
+            _norm2d(norm, channels),
         )  # fmt: skip
         self.act = _activation(activation)
 
@@ -99,10 +104,9 @@ class _ResidualConv(nn.Module):
 def _resnet_cnn(spec: ModelSpec, outputs: int) -> nn.Sequential:
     """A conv stem, a 2x2 pool (the blocks run at half resolution, for speed), `depth`
     residual blocks, global average pooling and a linear head."""
-    bn = {"batch": nn.BatchNorm2d, "none": lambda _: nn.Identity()}[spec.norm]
     width = spec.width
     return nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1, bias=spec.norm == "none"), bn(width),
+        nn.Conv2d(1, width, 3, padding=1, bias=spec.norm == "none"), _norm2d(spec.norm, width),
         _activation(spec.activation), nn.MaxPool2d(2),
         *[_ResidualConv(width, spec.norm, spec.activation) for _ in range(spec.depth)],
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(spec.dropout), nn.Linear(width, outputs),

@@ -30,8 +30,7 @@ class Setup:
 
     task: TaskSpec
     model: ModelSpec
-    optimizer: str = "adam"  # sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad, nadam,
-    # radam, adamax
+    optimizer: str = "adam"  # a name _optimizer knows: sgd, momentum, adamw, nadam, ...
     lr: float = 1e-3
     batch_size: int = 32
     steps: int = 600  # planned; rounded to whole epochs
