@@ -70,14 +70,14 @@ def test_dev_accuracy_does_not_regress(accuracy):
     """The development split is what thresholds are tuned on: guard what was reached.
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
-    the 381 dev runs (the spent held-out split included) and the rules of this commit
-    (macro-F1 0.881, 2 of 60 healthy runs flagged, oscillating recall 0.65 the lowest);
+    the 501 dev runs (the two spent held-out splits included) and the rules of this commit
+    (macro-F1 0.837, 4 of 75 healthy runs flagged, oscillating recall 0.54 the lowest);
     re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
-    assert dev.macro_f1 >= 0.87
-    assert dev.healthy_false_alarm_rate <= 3 / 60
+    assert dev.macro_f1 >= 0.82
+    assert dev.healthy_false_alarm_rate <= 5 / 75
     present = {label: r for label, r in dev.recall.items() if sum(dev.confusion[label].values())}
-    assert min(present.values()) >= 0.62, present
+    assert min(present.values()) >= 0.52, present
 
 
 @pytest.mark.xfail(
@@ -95,7 +95,7 @@ def test_held_out_accuracy_meets_the_bar(accuracy):
     if "heldout" not in accuracy:
         pytest.skip(
             "no held-out split: the last one was tuned on and joined dev; a new one is "
-            "generated with python -m tools.corpus OUT --split fresh"
+            "generated with python -m tools.corpus OUT --split NEW, of kinds dev has not seen"
         )
     held_out = accuracy["heldout"]
     assert held_out.macro_f1 >= 0.90

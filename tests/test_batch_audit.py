@@ -24,7 +24,11 @@ SHARED_STORES = ("mlflow_sqlite", "wandb_csv", "keras_tensorboard")
 def test_two_processes_give_the_same_json_as_one():
     """Loggers whose one store or file holds many runs: the SQLite store, W&B exports."""
     runner = CliRunner()
-    folders = [str(SAMPLE_LOGS / "dev" / logger) for logger in SHARED_STORES]
+    folders = [
+        str(folder)
+        for logger in SHARED_STORES
+        for folder in (SAMPLE_LOGS / "dev" / logger, SAMPLE_LOGS / "dev" / "fresh" / logger)
+    ]
     outputs = []
     for jobs in ("1", "2"):
         result = runner.invoke(

@@ -89,16 +89,18 @@ def test_no_healthy_sample_run_has_a_grad_norm_spike():
 
 
 def test_gradient_explosions_in_the_samples_show_as_jumps_against_the_recent_level():
-    """Real exploding runs (deep plain ReLU MLPs, SGD, no clipping): the logged grad norm
-    jumps 10x or more above the median of the norms just before it, and the loss jumps and
-    holds for the next points by a fifth of its drop or more (what LRD501 asks), in most
-    runs; the label's own check saw the spike at every optimiser step, the log only sees
-    the logged steps."""
+    """Real exploding runs (deep plain ReLU MLPs, causal conv nets and autoencoders, SGD, no
+    clipping): the logged grad norm jumps 10x or more above the median of the norms just
+    before it, and the loss jumps and holds for the next points by 15% of its drop or more
+    (what LRD501 asks), in most runs; the label's own check saw the spike at every optimiser
+    step, the log only sees the logged steps."""
     exploding = _dev_runs_logging_grad_norm("exploding_gradients")
     assert len(exploding) >= 20
     doctor = Doctor()
     measured = [doctor.features(run, assign_roles(run))["train_loss"] for run in exploding]
-    visible = [f for f in measured if f["grad_jump_ratio"] > 10 and f["held_jump_share"] > 0.2]
+    visible = [
+        f for f in measured if f["grad_jump_ratio"] > 10 and (f["held_jump_share"] or 0) > 0.15
+    ]
     assert len(visible) >= 0.8 * len(measured), [
         (f["grad_jump_ratio"], f["held_jump_share"]) for f in measured
     ]

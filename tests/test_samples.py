@@ -254,7 +254,7 @@ RUN_FIELDS = {
 
 HELD_OUT_SPENT = (
     "no held-out split: the last one was tuned on and joined dev; a new one is generated "
-    "with python -m tools.corpus OUT --split fresh"
+    "with python -m tools.corpus OUT --split NEW, a split of kinds dev has not seen"
 )
 
 
