@@ -1,13 +1,30 @@
 """lrdoctor: diagnose failed training runs from their logged curves."""
 
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-from lrdoctor.audit import AuditResult, audit  # noqa: E402
-from lrdoctor.diagnosis import Diagnosis, Doctor  # noqa: E402
-from lrdoctor.discovery import Discovery, Problem, read_runs  # noqa: E402
-from lrdoctor.model import Curve, Run  # noqa: E402
-from lrdoctor.readers import ReadError, ReadOptions  # noqa: E402
-from lrdoctor.roles import assign_roles  # noqa: E402
+# Public name -> the module defining it. Loaded on first access (PEP 562), so a command that
+# only needs the CLI (`lrdoctor --help`) does not import pandas, scipy or matplotlib.
+# `audit` is the `_Package` property below.
+_EXPORTS = {
+    "AuditResult": "lrdoctor.audit",
+    "Diagnosis": "lrdoctor.diagnosis",
+    "Doctor": "lrdoctor.diagnosis",
+    "Discovery": "lrdoctor.discovery",
+    "Problem": "lrdoctor.discovery",
+    "read_runs": "lrdoctor.discovery",
+    "Curve": "lrdoctor.model",
+    "Run": "lrdoctor.model",
+    "ReadError": "lrdoctor.readers",
+    "ReadOptions": "lrdoctor.readers",
+    "assign_roles": "lrdoctor.roles",
+}
 
 __all__ = [
     "AuditResult",
@@ -23,3 +40,40 @@ __all__ = [
     "audit",
     "read_runs",
 ]
+
+if TYPE_CHECKING:
+    from lrdoctor.audit import AuditResult, audit
+    from lrdoctor.diagnosis import Diagnosis, Doctor
+    from lrdoctor.discovery import Discovery, Problem, read_runs
+    from lrdoctor.model import Curve, Run
+    from lrdoctor.readers import ReadError, ReadOptions
+    from lrdoctor.roles import assign_roles
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lrdoctor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+class _Package(types.ModuleType):
+    """`lrdoctor.audit` is the function even once the submodule of that name is imported:
+    the import system sets the parent's attribute to the submodule, which would hide it."""
+
+    @property
+    def audit(self):
+        return importlib.import_module("lrdoctor.audit").audit
+
+    @audit.setter
+    def audit(self, _module) -> None:
+        """The submodule stays reachable through `sys.modules` and `from lrdoctor.audit`."""
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,4 +1,8 @@
-"""The `lrdoctor` command: parses options, calls the library, renders, sets the exit status."""
+"""The `lrdoctor` command: parses options, calls the library, renders, sets the exit status.
+
+Commands import the library modules they use when they run: building the command (and
+`lrdoctor --help`) loads neither pandas, scipy, matplotlib nor mlflow.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,11 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lrdoctor import __version__
-from lrdoctor.audit import AuditResult, iter_judged
-from lrdoctor.diagnosis import Doctor
-from lrdoctor.discovery import Discovery, Problem, read_runs
 from lrdoctor.engine import (
     Config,
     EngineError,
@@ -23,15 +25,14 @@ from lrdoctor.engine import (
     with_command_line,
 )
 from lrdoctor.engine.vocabulary import SEVERITIES
-from lrdoctor.features import known_features
-from lrdoctor.inventory import summarise
-from lrdoctor.plots import sketch
-from lrdoctor.readers import ReadOptions, registry
-from lrdoctor.reporters import audit as audit_report
-from lrdoctor.reporters import rules as rules_report
-from lrdoctor.reporters import runs as runs_report
 from lrdoctor.reporters.escaping import printable
 from lrdoctor.reporters.registry import REPORTERS
+
+if TYPE_CHECKING:
+    from lrdoctor.audit import AuditResult
+    from lrdoctor.diagnosis import Doctor
+    from lrdoctor.discovery import Discovery
+    from lrdoctor.readers import ReadOptions
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -54,13 +55,27 @@ def _report_problems(problems) -> None:
         click.echo(f"lrdoctor: {printable(problem)}", err=True)
 
 
+class _ReaderChoice(click.Choice):
+    """The registered readers' names, looked up on first use: the registry imports every
+    reader (and pandas), which the command's definition and `lrdoctor --help` need not."""
+
+    def __init__(self):
+        self.case_sensitive = True
+
+    @functools.cached_property
+    def choices(self) -> tuple[str, ...]:
+        from lrdoctor.readers import registry
+
+        return tuple(sorted(registry()))
+
+
 def input_options(command):
     """Options every command that reads runs shares: paths, format, MLflow selection, tags."""
     options = [
         click.argument("paths", nargs=-1, required=True),
         click.option(
             "--format-in",
-            type=click.Choice(sorted(registry())),
+            type=_ReaderChoice(),
             help="Read every path with this reader instead of detecting the format.",
         ),
         click.option("--experiment", help="MLflow: only runs of this experiment (by name)."),
@@ -173,6 +188,8 @@ def _config(select=(), ignore=(), fail_on=None, rules_dir=(), signals=None) -> C
 
 
 def _doctor(config: Config) -> Doctor:
+    from lrdoctor.diagnosis import Doctor
+
     try:
         return Doctor(config)
     except EngineError as error:
@@ -180,12 +197,16 @@ def _doctor(config: Config) -> Doctor:
 
 
 def _read_options(experiment, run_id, filter_string, timeout) -> ReadOptions:
+    from lrdoctor.readers import ReadOptions
+
     return ReadOptions(
         experiment=experiment, run_id=run_id, filter_string=filter_string, timeout=timeout
     )
 
 
 def _read(paths, format_in, experiment, run_id, filter_string, timeout) -> Discovery:
+    from lrdoctor.discovery import read_runs
+
     options = _read_options(experiment, run_id, filter_string, timeout)
     discovery = read_runs(paths, options, format_in)
     _report_problems(discovery.problems)
@@ -234,6 +255,9 @@ def runs(output_format, **inputs) -> None:
       lrdoctor runs mlruns sqlite:///mlflow.db http://127.0.0.1:5000 --experiment sweep
       lrdoctor runs logs/ --format json --loss-tag train/nll_loss
     """
+    from lrdoctor.inventory import summarise
+    from lrdoctor.reporters import runs as runs_report
+
     tags = {
         name: inputs.pop(name) for name in ("loss_tag", "val_loss_tag", "grad_norm_tag", "lr_tag")
     }
@@ -262,6 +286,9 @@ def _audit(
     **tags,
 ):
     """Run the audit; with `keep`, also return what it took of each run, by (name, source)."""
+    from lrdoctor.audit import AuditResult, iter_judged
+    from lrdoctor.discovery import Problem
+
     config = _config(select, ignore, fail_on, rules_dir, signals=_overrides(**tags))
     doctor = _doctor(config)
     options = _read_options(experiment, run_id, filter_string, timeout)
@@ -353,7 +380,10 @@ def audit(ctx, output_format, output, **inputs) -> None:
         raise click.UsageError(f"--format {output_format} needs --output FILE")
     if output is not None:
         _writable(output)
-    keep = sketch if reporter.needs_sketches else None
+    if reporter.needs_sketches:
+        from lrdoctor.plots import sketch as keep
+    else:
+        keep = None
     config, doctor, result, sketches = _audit(keep=keep, **inputs)
     try:
         text = reporter.render(result, sketches, output, doctor.catalogue)
@@ -382,6 +412,8 @@ def diagnose(ctx, output_format, **inputs) -> None:
       lrdoctor diagnose runs/resnet-lr0.1
       lrdoctor diagnose mlruns --run-id 3f2c9a0e --format json
     """
+    from lrdoctor.reporters import audit as audit_report
+
     config, _, result, _ = _audit(**inputs)
     if output_format == "json":
         click.echo(audit_report.render_json(result))
@@ -407,6 +439,8 @@ def rules(rules_dir, output_format) -> None:
       lrdoctor rules
       lrdoctor rules --format json
     """
+    from lrdoctor.reporters import rules as rules_report
+
     catalogue = _catalogue(rules_dir)
     if output_format == "json":
         click.echo(rules_report.render_catalogue_json(catalogue))
@@ -432,6 +466,8 @@ def explain(rule, rules_dir) -> None:
       lrdoctor explain LRD101
       lrdoctor explain minibatch-noise
     """
+    from lrdoctor.reporters import rules as rules_report
+
     catalogue = _catalogue(rules_dir)
     found = catalogue.get(rule)
     if found is None:
@@ -440,6 +476,8 @@ def explain(rule, rules_dir) -> None:
 
 
 def _catalogue(rules_dir):
+    from lrdoctor.features import known_features
+
     try:
         return load_catalogue(
             extra_dirs=[Path(d) for d in rules_dir], known_features=known_features()
