@@ -12,11 +12,16 @@ from dataclasses import dataclass
 import torch
 
 TEXT_MODULES = ("argparse", "typing", "inspect", "difflib", "dataclasses", "pathlib", "textwrap")
+# textcls: which of these modules a window of source came from (none is a charlm text)
+TEXTCLS_MODULES = ("shutil", "tarfile", "zipfile", "logging", "calendar", "fractions",
+                   "tokenize", "ast", "enum", "gettext", "optparse", "heapq")  # fmt: skip
+TEXTCLS_VOCAB = 128  # characters above ASCII share the last id
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What to learn. `kind`: blobs, spiral, regression, images, charlm, seqreg or reconstruct."""
+    """What to learn. `kind`: blobs, spiral, regression, images, charlm, seqreg, reconstruct
+    or textcls (`text`: the modules joined by "+", one class each; `seq_len`: window length)."""
 
     kind: str
     classes: int = 2  # classification: number of classes
@@ -123,6 +128,24 @@ def _charlm(spec: TaskSpec) -> Data:
     return Data(train[:, :-1], train[:, 1:], val[:, :-1], val[:, 1:], len(chars), "lm", len(chars))
 
 
+def _textcls(spec: TaskSpec) -> Data:
+    """Which stdlib module a `seq_len`-character window of source came from: the windows of
+    each module (non-overlapping, its first 60000 characters), shuffled by the seed."""
+    windows, labels = [], []
+    for label, module in enumerate(spec.text.split("+")):
+        text = stdlib_text(module)[:60000]
+        ids = torch.tensor([min(ord(ch), TEXTCLS_VOCAB - 1) for ch in text], dtype=torch.long)
+        rows = ids[: (ids.numel() // spec.seq_len) * spec.seq_len].view(-1, spec.seq_len)
+        windows.append(rows)
+        labels.append(torch.full((rows.shape[0],), label, dtype=torch.long))
+    x, y = torch.cat(windows), torch.cat(labels)
+    order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(spec.seed))
+    x, y = x[order], y[order]
+    train, val = slice(0, spec.n_train), slice(spec.n_train, spec.n_train + spec.n_val)
+    classes = len(spec.text.split("+"))
+    return Data(x[train], y[train], x[val], y[val], classes, "ce", TEXTCLS_VOCAB)
+
+
 def _seqreg(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A running, decaying sum of the inputs: a target only a recurrent state can follow."""
     x = torch.randn(n, spec.seq_len, spec.dim, generator=gen)
@@ -147,6 +170,8 @@ def make_data(spec: TaskSpec) -> Data:
     """Build the task's train and validation sets from its seed."""
     if spec.kind == "charlm":
         return _charlm(spec)
+    if spec.kind == "textcls":
+        return _textcls(spec)
     make = {
         "blobs": _blobs,
         "spiral": _spiral,
@@ -175,7 +200,7 @@ def known_floor(spec: TaskSpec) -> float | None:
         return (spec.noise * spec.target_scale) ** 2
     if spec.kind == "reconstruct":  # a code of the data's rank loses the noise off the subspace
         return spec.noise**2 * (spec.dim - spec.rank) / spec.dim
-    if spec.kind == "charlm" or spec.label_noise:
+    if spec.kind in ("charlm", "textcls") or spec.label_noise:
         return None
     return 0.0  # separable classes: cross-entropy -> 0
 

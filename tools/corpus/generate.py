@@ -49,11 +49,26 @@ LOGGERS = {
         "keras_tensorboard",
         "lightning_tensorboard",
     ),
+    "fresh2": (
+        "wandb_csv",
+        "mlflow_folder",
+        "keras_tensorboard",
+        "tensorboardx",
+        "plain_csv",
+        "lightning_tensorboard",
+        "mlflow_sqlite",
+        "torch_tensorboard",
+        "keras_csv",
+        "lightning_csv",
+    ),
 }
 # Cadences per logger in each split: dev logs every step, interval means or epoch means;
 # held-out logs one sampled step every k, or epoch means for the Keras loggers; fresh logs
 # a smoothed loss (ema) or a running mean since the epoch began, the STEP_ONLY labels steps
-# or samples, and the Keras loggers epoch means.
+# or samples, and the Keras loggers epoch means; fresh2 logs the last mini-batch's loss once
+# per epoch (last_batch: a hand-written loop's print), the STEP_ONLY labels steps or samples,
+# and the Keras loggers epoch means. A fresh2 run of fewer than 10 epochs (too few points
+# for last_batch) is logged sampled, as a loop that prints every k steps.
 DEV_CADENCES = {
     "torch_tensorboard": ("step", "interval_mean"),
     "lightning_csv": ("step", "epoch"),
@@ -72,6 +87,8 @@ RATIO_FOR = {"exploding_gradients": 5}  # spikes that recover sit next to NaN: l
 # The fresh split's bounces sit between convergence and blow-up (about 1 in 5 passed); its
 # crawls from raw units pass about 1 in 4 (8 of 45 before tanh nets were left out)
 FRESH_RATIO_FOR = {"oscillating": 6, "poor_feature_scaling": 5}
+# fresh2's plain highway nets spike and recover in about 1 trial in 6 (the rest go NaN)
+FRESH2_RATIO_FOR = {"exploding_gradients": 8}
 ADJECTIVES = ("brave", "calm", "eager", "gentle", "jolly", "lively", "proud", "witty", "bold")
 NOUNS = ("otter", "falcon", "maple", "comet", "river", "badger", "lynx", "cedar", "heron")
 
@@ -106,13 +123,20 @@ def _cadence_options(split: str, logger: str, label: str) -> tuple[str, ...]:
         return HELDOUT_CADENCES.get(logger, ("sampled",))
     if logger in KERAS:
         return ("epoch",)
+    if split == "fresh2":
+        return ("step", "sampled") if label in STEP_ONLY else ("last_batch",)
     return ("step", "sampled") if label in STEP_ONLY else ("ema", "running_mean")
 
 
 def _cadence(split: str, logger: str, label: str, result: Result, rng) -> str | None:
     epochs = result.planned_steps // result.steps_per_epoch
     options = _cadence_options(split, logger, label)
-    usable = [c for c in options if c != "epoch" or 10 <= epochs <= 30]
+    most = MAX_POINTS.get(logger, MAX_STEP_POINTS)
+    usable = [
+        c
+        for c in options
+        if (c != "epoch" or 10 <= epochs <= 30) and (c != "last_batch" or 10 <= epochs <= most)
+    ]
     if result.planned_steps > MAX_STEP_POINTS and label not in STEP_ONLY:  # keep files small
         usable = [c for c in usable if c != "step"] or usable
     if label in STEP_ONLY:  # means over an interval or an epoch hide both
@@ -129,11 +153,16 @@ def choose_plan(split: str, label: str, index: int, result: Result, rng) -> LogP
         cadence = _cadence(split, logger, label, result, rng)
         if cadence:
             break
+    if cadence is None and split == "fresh2":  # too few epochs for last_batch anywhere
+        logger = next(name for name in loggers[start:] + loggers if name not in KERAS)
+        cadence = "sampled"
     steps = result.planned_steps
     target = rng.uniform(100, 300) if label not in STEP_ONLY else rng.uniform(200, 600)
     every = 1 if cadence == "step" else max(2, _nice_every(steps, target))
+    if cadence == "last_batch":
+        every = result.steps_per_epoch
     limit = MAX_POINTS.get(logger)
-    while limit and cadence != "epoch" and steps / every > limit:
+    while limit and cadence not in ("epoch", "last_batch") and steps / every > limit:
         every = NICE[NICE.index(every) + 1] if every in NICE[:-1] else every * 2
     epoch = cadence == "epoch"
     coin = rng.random
@@ -298,6 +327,8 @@ def generate(
                 need = per_verdict[split] - sum(c.passed for c in done)
                 tried = len(done)
                 ratios = RATIO_FOR | FRESH_RATIO_FOR if split == "fresh" else RATIO_FOR
+                if split == "fresh2":
+                    ratios = RATIO_FOR | FRESH2_RATIO_FOR
                 limit = ratios.get(label, MAX_CANDIDATES_RATIO) * per_verdict[split]
                 hopeless = tried >= per_verdict[split] and not any(c.passed for c in done)
                 if need > 0 and tried < limit and not hopeless:
@@ -398,6 +429,11 @@ def main_args(
     verdicts: tuple[str, ...] = VERDICTS,
 ) -> None:
     splits = ["dev", "heldout"] if split == "all" else [split]
-    counts = {"dev": per_verdict or 40, "heldout": per_verdict or 20, "fresh": per_verdict or 15}
+    counts = {
+        "dev": per_verdict or 40,
+        "heldout": per_verdict or 20,
+        "fresh": per_verdict or 15,
+        "fresh2": per_verdict or 15,
+    }
     jobs = max(1, min(jobs, os.cpu_count() or 1, 2))
     generate(Path(out), splits, counts, seed, jobs, verdicts)

@@ -11,8 +11,9 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which family, and its size. `norm` is for resnet_mlp (layer, batch or none) and
-    resnet_cnn (batch or none); `bottleneck` is the autoencoder's code width."""
+    """Which family, and its size. `norm` is for resnet_mlp (layer, batch or none),
+    resnet_cnn (batch or none) and highway (layer, none, or plain: no norm, gates open);
+    `bottleneck` is the autoencoder's code width."""
 
     family: str
     width: int = 32
@@ -28,7 +29,14 @@ class ModelSpec:
 
 
 def _activation(name: str) -> nn.Module:
-    return {"relu": nn.ReLU(), "tanh": nn.Tanh(), "gelu": nn.GELU()}[name]
+    acts = {
+        "relu": nn.ReLU,
+        "tanh": nn.Tanh,
+        "gelu": nn.GELU,
+        "silu": nn.SiLU,
+        "sigmoid": nn.Sigmoid,
+    }
+    return acts[name]()
 
 
 class _Residual(nn.Module):
@@ -173,6 +181,89 @@ def _initialised(net: nn.Sequential, spec: ModelSpec) -> nn.Sequential:
     return net
 
 
+class _MixerBlock(nn.Module):
+    """MLP-Mixer: LayerNorm, an MLP across tokens, the residual; LayerNorm, an MLP across
+    channels, the residual."""
+
+    def __init__(self, tokens: int, width: int, activation: str, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.tokens = nn.Sequential(
+            nn.Linear(tokens, 2 * tokens), _activation(activation), nn.Linear(2 * tokens, tokens)
+        )
+        self.channels = nn.Sequential(
+            nn.Linear(width, 2 * width), _activation(activation), nn.Dropout(dropout),
+            nn.Linear(2 * width, width),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, tokens, width)
+        x = x + self.tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.channels(self.norm2(x))
+
+
+class _Mixer(nn.Module):
+    """A tiny MLP-Mixer on square one-channel images: a 4x4 grid of patches, each embedded
+    linearly, `depth` mixer blocks, LayerNorm, mean over tokens, a linear head."""
+
+    def __init__(self, spec: ModelSpec, side: int, outputs: int) -> None:
+        super().__init__()
+        self.patch = max(1, side // 4)
+        tokens = (side // self.patch) ** 2
+        self.embed = nn.Linear(self.patch * self.patch, spec.width)
+        self.blocks = nn.Sequential(
+            *[_MixerBlock(tokens, spec.width, spec.activation, spec.dropout)
+              for _ in range(spec.depth)]
+        )  # fmt: skip
+        self.norm = nn.LayerNorm(spec.width)
+        self.head = nn.Linear(spec.width, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.patch
+        patches = nn.functional.unfold(x, p, stride=p).transpose(1, 2)  # (batch, tokens, p*p)
+        hidden = self.norm(self.blocks(self.embed(patches)))
+        return self.head(hidden.mean(dim=1))
+
+
+class _HighwayLayer(nn.Module):
+    """Highway layer: t * act(transform(x)) + (1 - t) * x with the gate t = sigmoid(gate(x)),
+    its bias started at `carry` (negative: the layer mostly carries its input at first);
+    LayerNorm on the input when norm is layer."""
+
+    def __init__(self, width: int, norm: str, activation: str, dropout: float, carry: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(width) if norm == "layer" else nn.Identity()
+        self.transform, self.gate = nn.Linear(width, width), nn.Linear(width, width)
+        self.act, self.drop = _activation(activation), nn.Dropout(dropout)
+        self.carry = carry
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm(x)
+        t = torch.sigmoid(self.gate(h))
+        return t * self.drop(self.act(self.transform(h))) + (1 - t) * x
+
+
+class _TextClassifier(nn.Module):
+    """fastText-like: the mean of character and hashed character-bigram embeddings over the
+    window (EmbeddingBag), `depth` hidden ReLU layers, a linear head."""
+
+    BUCKETS = 128
+
+    def __init__(self, spec: ModelSpec, vocab: int, outputs: int) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.bag = nn.EmbeddingBag(vocab + self.BUCKETS, spec.width, mode="mean")
+        layers: list[nn.Module] = []
+        for _ in range(spec.depth):
+            layers += [nn.Linear(spec.width, spec.width), _activation(spec.activation)]
+            if spec.dropout:
+                layers.append(nn.Dropout(spec.dropout))
+        self.body = _initialised(nn.Sequential(*layers, nn.Linear(spec.width, outputs)), spec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bigrams = (x[:, :-1] * 131 + x[:, 1:]) % self.BUCKETS + self.vocab
+        return self.body(self.bag(torch.cat([x, bigrams], dim=1)))
+
+
 def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len: int) -> nn.Module:
     """Instantiate the family; the caller seeds torch first so the weights are reproducible."""
     family = spec.family
@@ -211,4 +302,19 @@ def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len:
         return _TemporalConv(spec, inputs, outputs, vocab)
     if family == "autoencoder":
         return _autoencoder(spec, inputs)
+    if family == "mixer":
+        return _Mixer(spec, inputs, outputs)  # inputs: the image side
+    if family == "highway":  # plain norm: no LayerNorm, the gates open (bias 0, not -2)
+        carry = 0.0 if spec.norm == "plain" else -2.0
+        layers = [_HighwayLayer(spec.width, spec.norm, spec.activation, spec.dropout, carry)
+                  for _ in range(spec.depth)]  # fmt: skip
+        net = nn.Sequential(nn.Linear(inputs, spec.width), _activation(spec.activation), *layers,
+                            nn.Linear(spec.width, outputs))  # fmt: skip
+        net = _initialised(net, spec)
+        with torch.no_grad():
+            for layer in layers:
+                layer.gate.bias.fill_(carry)
+        return net
+    if family == "textcls":
+        return _TextClassifier(spec, vocab, outputs)
     raise ValueError(f"unknown family {family!r}")

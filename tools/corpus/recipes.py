@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
-from tools.corpus.data import TEXT_MODULES, TaskSpec
+from tools.corpus.data import TEXT_MODULES, TEXTCLS_MODULES, TaskSpec
 from tools.corpus.models import ModelSpec
 from tools.corpus.train import Setup
 
@@ -39,6 +39,9 @@ SPLITS = {
     "fresh": Split(
         ("resnet_cnn", "conv1d", "autoencoder"), ("nadam", "radam", "adamax"), ("momentum", "adamw")
     ),
+    "fresh2": Split(
+        ("mixer", "highway", "textcls"), ("adadelta", "asgd", "amsgrad"), ("nadam", "rmsprop")
+    ),
 }
 
 # LRs that train each family well at batch 16-32 (from sweeps of 4-6 LRs per optimiser); the
@@ -48,6 +51,16 @@ SPLITS = {
 # 3e-3 to 1): the LR with the lowest final clean loss under both schedules, the larger of
 # two that tie. conv1d's are the best for seqreg and charlm together (charlm wants the
 # larger); its momentum LR is charlm's, a third of it (tuned_lr) the best for seqreg.
+# The fresh2 families were swept at batch 32, one seed, constant and cosine schedules, over
+# five LRs a factor of about 3 apart (Adadelta 0.1-10, ASGD 0.01-1, AMSGrad and NAdam 3e-4
+# to 3e-2, RMSprop 1e-4 to 1e-2): mixer on 8x8 images (8 classes), highway on a 3-class
+# spiral and an MLP-teacher regression together, textcls on 4 modules (512 windows); the
+# same choice rule, except that where two LRs were within 2x of each other the smaller was
+# kept for highway (AMSGrad/NAdam 1e-2 not 3e-2, RMSprop 3e-3 not 1e-2, Adadelta 3 not 10):
+# a healthy run must keep its gradient norm within 10x of its median. Highway's ASGD stops at
+# 0.3 (1.0 went NaN on the regression). textcls's best were the sweep's largest LRs (it still
+# gained there); mixer's Adadelta and ASGD tie-broke to 3 and 0.3 (10 and 1 were worse).
+# (A gated-linear-unit MLP was tried first: its gradient norm jumped 20-240x at tuned LRs.)
 TUNED_LR = {
     "linear": {"sgd": 0.3, "momentum": 0.03, "adam": 0.01, "rmsprop": 3e-3},
     "mlp": {"sgd": 0.1, "momentum": 0.03, "adam": 1e-2, "rmsprop": 3e-3},
@@ -60,6 +73,9 @@ TUNED_LR = {
     "resnet_cnn": {"nadam": 1e-2, "radam": 3e-2, "adamax": 3e-2, "momentum": 0.1, "adamw": 1e-2},
     "conv1d": {"nadam": 1e-2, "radam": 3e-2, "adamax": 3e-2, "momentum": 0.3, "adamw": 1e-2},
     "autoencoder": {"nadam": 3e-3, "radam": 1e-2, "adamax": 3e-2, "momentum": 0.1, "adamw": 3e-3},
+    "mixer": {"adadelta": 3.0, "asgd": 0.3, "amsgrad": 1e-2, "nadam": 1e-2, "rmsprop": 3e-3},
+    "highway": {"adadelta": 3.0, "asgd": 0.3, "amsgrad": 1e-2, "nadam": 1e-2, "rmsprop": 3e-3},
+    "textcls": {"adadelta": 10.0, "asgd": 1.0, "amsgrad": 3e-2, "nadam": 3e-2, "rmsprop": 1e-2},
 }
 STEPS = {
     "linear": (200, 1500),
@@ -73,6 +89,9 @@ STEPS = {
     "resnet_cnn": (200, 400),
     "conv1d": (200, 500),
     "autoencoder": (300, 1000),
+    "mixer": (300, 600),
+    "highway": (200, 800),
+    "textcls": (400, 1000),
 }
 
 
@@ -90,8 +109,18 @@ class Candidate:
     change: str
 
 
-SGD_FAMILY = ("sgd", "momentum", "nesterov")
-ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad", "nadam", "radam", "adamax")
+SGD_FAMILY = ("sgd", "momentum", "nesterov", "asgd")
+ADAPTIVE = (
+    "adam",
+    "adamw",
+    "rmsprop",
+    "adagrad",
+    "nadam",
+    "radam",
+    "adamax",
+    "adadelta",
+    "amsgrad",
+)
 DECAYING = ("cosine", "linear_decay", "onecycle", "step", "plateau")
 
 
@@ -142,9 +171,13 @@ def _task(rng: np.random.Generator, family: str, seed: int) -> tuple[TaskSpec, s
         text = _choice(rng, TEXT_MODULES[:-1])  # textwrap is too short for 768 windows
         task = TaskSpec("charlm", n_train=768, n_val=48, text=text, seq_len=24, seed=seed)
         return task, f"charlm-{text}"
-    if family in ("cnn", "resnet_cnn"):
+    if family == "textcls":
+        return _textcls(rng, seed)
+    if family in ("cnn", "resnet_cnn", "mixer"):
         side, classes = _choice(rng, (8, 8, 12)), _choice(rng, (4, 8))  # 12x12: a third
         task = TaskSpec("images", classes=classes, dim=side, noise=0.2, seed=seed)
+        if family == "mixer":  # on 512 images its val loss climbed (healthy runs dropped)
+            task = replace(task, n_train=2048)
         return task, f"images{side}-{classes}c"
     kinds = {"linear": ("blobs", "regression"), "deep_mlp": ("spiral", "regression")}
     kind = _choice(rng, kinds.get(family, ("blobs", "spiral", "regression")))
@@ -167,6 +200,15 @@ def _charlm(rng: np.random.Generator, seed: int, n_train: int = 256) -> tuple[Ta
     return task, f"charlm-{text}"
 
 
+def _textcls(rng: np.random.Generator, seed: int, n_train: int = 3072) -> tuple[TaskSpec, str]:
+    """Which of 2-5 stdlib modules a 32-character window of source came from."""
+    classes = int(rng.integers(2, 6))
+    modules = rng.choice(len(TEXTCLS_MODULES), size=classes, replace=False)
+    text = "+".join(TEXTCLS_MODULES[int(i)] for i in modules)
+    task = TaskSpec("textcls", classes=classes, n_train=n_train, text=text, seq_len=32, seed=seed)
+    return task, f"textcls-{classes}c"
+
+
 def _model(rng: np.random.Generator, family: str, task: TaskSpec) -> ModelSpec:
     if family == "resnet_cnn":
         return ModelSpec("resnet_cnn", _choice(rng, (8, 12)), int(rng.integers(1, 3)),
@@ -177,6 +219,15 @@ def _model(rng: np.random.Generator, family: str, task: TaskSpec) -> ModelSpec:
     if family == "autoencoder":  # a code of the data's rank: the known floor holds
         return ModelSpec("autoencoder", _choice(rng, (32, 64)), int(rng.integers(1, 3)),
                          _choice(rng, ("relu", "tanh", "gelu")), bottleneck=task.rank)  # fmt: skip
+    if family == "mixer":
+        return ModelSpec("mixer", _choice(rng, (24, 32)), int(rng.integers(1, 3)), "gelu")
+    if family == "highway":
+        return ModelSpec("highway", _choice(rng, (32, 48)), int(rng.integers(2, 5)),
+                         _choice(rng, ("relu", "tanh", "gelu")),
+                         _choice(rng, ("layer", "none")))  # fmt: skip
+    if family == "textcls":
+        # fastText: linear on the bag (hidden layers memorised 3072 windows, val loss 3-5x up)
+        return ModelSpec("textcls", _choice(rng, (32, 64)), 0, "relu")
     if family == "linear":
         return ModelSpec("linear")
     if family == "mlp":
@@ -221,6 +272,8 @@ def _base(rng: np.random.Generator, split: Split, seed: int, families=None, allo
         precision="bf16" if rng.random() < 0.15 else "fp32",
         seed=seed,
     )
+    if family == "textcls":  # one small batch of text windows is too noisy a sample
+        setup = replace(setup, batch_size=max(setup.batch_size, 128))
     return family, task_name, setup
 
 
@@ -228,7 +281,7 @@ def healthy(rng, split, seed):
     family, task, setup = _base(rng, split, seed)
     if rng.random() < 0.85:  # a constant LR only passes once the loss has flattened
         setup = replace(setup, schedule=_choice(rng, DECAYING[:-1]))  # plateau: maybe no cut
-    if setup.task.kind != "charlm":
+    if setup.task.kind not in ("charlm", "textcls"):
         return family, task, "tuned", setup, None, "none (the task's known floor is the reference)"
     fix = replace(setup, steps=setup.steps * 3 // 2)
     return family, task, "tuned", setup, fix, "1.5x the steps (only sets the text's floor)"
@@ -241,7 +294,7 @@ def diverging(rng, split, seed):
     variant = _choice(rng, ("high_lr", "late", "dead_relu"))
     adaptive = tuple(o for o in ADAPTIVE if o != "adamax")
     if variant == "dead_relu":
-        plain_relu = ("mlp", "deep_mlp", "cnn", "resnet_mlp", "conv1d", "autoencoder")
+        plain_relu = ("mlp", "deep_mlp", "cnn", "resnet_mlp", "conv1d", "autoencoder", "highway")
         families = tuple(f for f in split.families if f in plain_relu)
         family, task, setup = _base(rng, split, seed, families, SGD_FAMILY + adaptive)
         setup = replace(setup, model=replace(setup.model, activation="relu"))
@@ -276,12 +329,13 @@ def oscillating(rng, split, seed):
     Smallish batches and noisy targets give the gradient the spread that keeps an SGD step near
     the stability edge, or Adam's step of about its LR, from settling.
     """
-    skip = ("cnn", "deep_mlp", "lstm", "resnet_cnn")  # resnet_cnn has no regression task
+    skip = ("cnn", "deep_mlp", "lstm", "resnet_cnn", "mixer")  # these have no regression task
     families = tuple(f for f in split.families if f not in skip)
     # Adamax at 3-10x its LR spiked its gradient norm 20-1000x instead of bouncing
     unspiky = tuple(o for o in (*SGD_FAMILY, *ADAPTIVE) if o != "adamax")
     family, task, setup = _base(rng, split, seed, families=families, allowed=unspiky)
-    if setup.task.kind != "charlm" or family == "conv1d":  # conv1d's text loss barely bounces
+    # conv1d's text loss barely bounces; textcls keeps its windows
+    if setup.task.kind not in ("charlm", "textcls") or family == "conv1d":
         dim, noise = int(rng.integers(4, 13)), float(rng.uniform(0.2, 0.5))
         spec = TaskSpec("regression", dim=dim, noise=noise, n_train=2048, seed=seed,
                         teacher="linear" if family == "linear" else "mlp")  # fmt: skip
@@ -325,7 +379,8 @@ def too_slow(rng, split, seed):
 
 
 def minibatch_noise(rng, split, seed):
-    families = tuple(f for f in split.families if f in ("linear", "mlp", "resnet_mlp", "conv1d"))
+    noisy = ("linear", "mlp", "resnet_mlp", "conv1d", "highway")
+    families = tuple(f for f in split.families if f in noisy)
     family, task, setup = _base(rng, split, seed, families=families)
     # Classes with some noisy labels: the loss settles above zero, where one example's loss
     # swings between near 0 and several nats; 2048 examples keep batch 64 from memorising.
@@ -437,15 +492,46 @@ def _exploding_conv1d(rng, seed):
     return "conv1d", "seqreg", "no_clip", wild, replace(wild, clip=1.0), "clip_grad_norm_ at 1"
 
 
+def _exploding_highway(rng, seed):
+    """An 8-10 layer plain highway net (no LayerNorm, gates open: bias 0; ReLU, He init,
+    small head) on a regression under SGD near its stability edge, cosine-annealed; the fix
+    clips. In trials at depth 8 and 14: LR 0.3 gave 11x grad-norm jumps, 0.5 one pass of
+    two at depth 8 (27x, loss spike 8x), 0.7 and above went NaN or the clipped run spiked."""
+    dim = int(rng.integers(6, 13))
+    task = TaskSpec("regression", dim=dim, teacher="mlp", noise=0.1, seed=seed)
+    model = ModelSpec("highway", 32, int(rng.integers(8, 11)), "relu", "plain", he_init=True,
+                      head_scale=0.1)  # fmt: skip
+    wild = Setup(
+        task=task,
+        model=model,
+        optimizer="sgd",
+        lr=float(rng.uniform(0.35, 0.6)),
+        batch_size=64,
+        steps=int(rng.integers(800, 1201)),
+        schedule="cosine",
+        seed=seed,
+    )
+    return (
+        "highway",
+        "regression-x1",
+        "no_clip",
+        wild,
+        replace(wild, clip=1.0),
+        "clip_grad_norm_ at 1",
+    )
+
+
 def exploding_gradients(rng, split, seed):
     """Dev: a deep plain ReLU net. Held-out: GRU/transformer at a high SGD LR, no clipping.
-    Fresh: a deep plain ReLU conv1d or autoencoder under SGD.
+    Fresh: a deep plain ReLU conv1d or autoencoder under SGD. Fresh2: a deep plain highway net.
 
     The held-out set-ups do not pass yet: they either stay below 20x grad spikes (GRU: 3-12x,
     though its loss spikes 5-8x) or go NaN without a spike first (post-LN transformer).
     """
     if "deep_mlp" in split.families:  # dev: a deep plain ReLU net
         return _exploding_deep_mlp(rng, seed)
+    if "highway" in split.families:  # fresh2: a deep plain highway net
+        return _exploding_highway(rng, seed)
     deep_plain = tuple(f for f in split.families if f in ("conv1d", "autoencoder"))
     if deep_plain:
         recipe = (
@@ -483,7 +569,12 @@ def exploding_gradients(rng, split, seed):
 
 
 def poor_feature_scaling(rng, split, seed):
-    families = {"dev": ("linear", "mlp"), "heldout": ("resnet_mlp", "gru"), "fresh": ("conv1d",)}
+    families = {
+        "dev": ("linear", "mlp"),
+        "heldout": ("resnet_mlp", "gru"),
+        "fresh": ("conv1d",),
+        "fresh2": ("highway",),
+    }
     family = _choice(rng, families[_split_name(split)])
     dim = int(rng.integers(6, 17))  # regression: a bounded cross-entropy hid the crawl
     teacher = "linear" if family == "linear" else "mlp"
@@ -504,9 +595,10 @@ def poor_feature_scaling(rng, split, seed):
         for _ in columns[1:]
     ]
     scales = tuple((int(c), float(f)) for c, f in zip(columns, factors, strict=True))
-    optimizer = _optimizer(rng, split, family, ("sgd", "momentum", "nesterov"))
+    plain = ("sgd", "momentum", "nesterov", "asgd")
+    optimizer = _optimizer(rng, split, family, plain if family == "highway" else plain[:3])
     biggest = max(f for _, f in scales)
-    lr = (0.5 if optimizer == "sgd" else 0.05) * boost / biggest**2  # the largest stable LR
+    lr = (0.5 if optimizer in ("sgd", "asgd") else 0.05) * boost / biggest**2  # largest stable
     if family == "gru":  # raw channels saturate its gates; Adam's scaling does not help that
         optimizer = "adamw"
         lr = tuned_lr(family, optimizer, task)
@@ -541,6 +633,9 @@ OVERFIT_OPTIMIZERS = (
     "nadam",
     "radam",
     "adamax",
+    "amsgrad",
+    "adadelta",
+    "asgd",
 )
 
 
@@ -549,6 +644,7 @@ def overfitting(rng, split, seed):
         "dev": ("mlp", "cnn", "lstm"),
         "heldout": ("resnet_mlp", "transformer", "gru"),
         "fresh": ("resnet_cnn", "conv1d"),  # an autoencoder's val loss rose < 1.5x
+        "fresh2": ("mixer", "textcls", "highway"),
     }
     family = _choice(rng, families[_split_name(split)])
     task, task_name = _task(rng, family, seed)
@@ -558,10 +654,11 @@ def overfitting(rng, split, seed):
         task, task_name = TaskSpec("spiral", classes=3, dim=2, seed=seed), "spiral-3c"
     if task.kind in ("blobs", "spiral", "images"):
         task = replace(task, label_noise=0.2)
-    n_small = {"charlm": 32, "images": 48}.get(task.kind, 24)
+    n_small = {"charlm": 32, "images": 48, "textcls": 32}.get(task.kind, 24)
     task = replace(task, n_train=n_small, n_val=128 if task.kind != "charlm" else 64)
     model = _model(rng, family, task)
-    width = {"resnet_cnn": 16, "conv1d": 64}.get(family, 128 if family not in RECURRENT else 64)
+    wide = {"resnet_cnn": 16, "conv1d": 64, "mixer": 32, "textcls": 64}
+    width = wide.get(family, 128 if family not in RECURRENT else 64)
     model = replace(model, width=width)
     if family == "resnet_cnn":  # with BatchNorm its val loss rose only 1.2-1.5x (2.1-4x without)
         model = replace(model, norm="none")
@@ -578,7 +675,7 @@ def overfitting(rng, split, seed):
         seed=seed,
     )
     if (
-        family in ("cnn", "transformer", "lstm", "gru", "resnet_cnn", "conv1d")
+        family in ("cnn", "transformer", "lstm", "gru", "resnet_cnn", "conv1d", "mixer", "textcls")
         or rng.random() < 0.6
     ):
         fix = replace(setup, task=replace(task, n_train=10 * n_small))

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CADENCES = ("step", "interval_mean", "sampled", "epoch", "ema", "running_mean")
+CADENCES = ("step", "interval_mean", "sampled", "epoch", "ema", "running_mean", "last_batch")
 """How logged training-loss points relate to optimiser steps:
 step: every step's mini-batch loss; interval_mean: the mean over each `every` steps (the
 Hugging Face Trainer, Lightning's on_epoch=False with accumulation); sampled: one step's
 loss every `every` steps; epoch: the mean over each epoch (Keras, Lightning on_epoch);
 ema: every `every` steps, the debiased exponential moving average of all step losses so far
 (beta 0.98, fastai's smoothed loss); running_mean: every `every` steps, the mean since the
-current epoch began (Keras' batch-level logs, a torchmetrics MeanMetric reset per epoch)."""
+current epoch began (Keras' batch-level logs, a torchmetrics MeanMetric reset per epoch);
+last_batch: once per epoch, the loss of its last mini-batch (a hand-written loop that prints
+or logs loss.item() after its inner loop)."""
 
 
 @dataclass

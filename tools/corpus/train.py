@@ -91,6 +91,12 @@ def _optimizer(setup: Setup, params) -> torch.optim.Optimizer:
         return torch.optim.RAdam(params, lr=lr, weight_decay=wd)
     if name == "adamax":
         return torch.optim.Adamax(params, lr=lr, weight_decay=wd)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
+    if name == "asgd":
+        return torch.optim.ASGD(params, lr=lr, weight_decay=wd)
+    if name == "amsgrad":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd, amsgrad=True)
     raise ValueError(f"unknown optimizer {name!r}")
 
 
@@ -108,7 +114,8 @@ def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
     if setup.schedule == "linear_decay":
         return sched.LinearLR(opt, 1.0, 0.02, total_iters=steps)
     if setup.schedule == "onecycle":
-        cycle = setup.optimizer not in ("sgd", "adagrad")  # those have no momentum to cycle
+        # those have no momentum to cycle
+        cycle = setup.optimizer not in ("sgd", "adagrad", "asgd", "adadelta")
         return sched.OneCycleLR(opt, setup.lr, total_steps=steps + 1, cycle_momentum=cycle)
     if setup.schedule == "plateau":
         return sched.ReduceLROnPlateau(opt, factor=0.3, patience=2)
@@ -262,12 +269,12 @@ def _debiased_ema(losses: np.ndarray) -> np.ndarray:
 def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
     """What the logger would have recorded of `result` under `plan`."""
     per_epoch = result.steps_per_epoch
-    every = per_epoch if plan.cadence == "epoch" else plan.every
+    every = per_epoch if plan.cadence in ("epoch", "last_batch") else plan.every
     steps_run = result.loss.size
     smoothed = _debiased_ema(result.loss) if plan.cadence == "ema" else None
     points = []
     for end in range(every, steps_run + 1, every):
-        if plan.cadence == "sampled" or plan.cadence == "step":
+        if plan.cadence in ("sampled", "step", "last_batch"):
             value = result.loss[end - 1]
         elif smoothed is not None:
             value = smoothed[end - 1]

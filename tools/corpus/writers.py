@@ -40,7 +40,8 @@ LOGGERS: tuple[str, ...] = (
 
 # Keras logs once per epoch; the Trainer logs the mean loss since its last log (every step
 # when logging_steps=1, per epoch with logging_strategy="epoch") but never one sampled step,
-# nor a smoothed loss (ema) or a mean since the epoch began (running_mean). The other
+# nor a smoothed loss (ema), a mean since the epoch began (running_mean) or the last
+# mini-batch's loss once per epoch (last_batch: a hand-written loop's print). The other
 # writers record whatever value the training loop hands them, smoothed ones included (fastai's
 # TensorBoard and W&B callbacks log its smoothed loss; Lightning or a hand-written loop a
 # per-epoch running mean; MLflow's Keras callback the batch-level running mean).
@@ -76,6 +77,9 @@ OPTIMIZER_CLASSES = {
     "nadam": "NAdam",
     "radam": "RAdam",
     "adamax": "Adamax",
+    "adadelta": "Adadelta",
+    "asgd": "ASGD",
+    "amsgrad": "Adam",
 }
 # (x axis, train loss, val loss, grad norm, lr); the second is the transformers integration.
 WANDB_COLUMNS = (
