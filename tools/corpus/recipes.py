@@ -1,8 +1,9 @@
 """Candidate set-ups per verdict and split, each with the counterfactual that removes its cause.
 
-The held-out and fresh splits differ from dev, and from each other, in kind: other model
-families, optimisers, loggers and cadences. A candidate is only a plan; the checks decide
-whether it keeps its label.
+The held-out, fresh and fresh2 splits differ from dev, and from each other, in kind: other
+model families, optimisers, loggers and cadences (fresh2: mixer, highway and textcls;
+Adadelta, ASGD, AMSGrad; one mini-batch loss per epoch). A candidate is only a plan; the
+checks decide whether it keeps its label.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ SPLITS = {
 # The fresh2 families were swept at batch 32, one seed, constant and cosine schedules, over
 # five LRs a factor of about 3 apart (Adadelta 0.1-10, ASGD 0.01-1, AMSGrad and NAdam 3e-4
 # to 3e-2, RMSprop 1e-4 to 1e-2): mixer on 8x8 images (8 classes), highway on a 3-class
-# spiral and an MLP-teacher regression together, textcls on 4 modules (512 windows); the
+# spiral and an MLP-teacher regression together, textcls on 4 modules (an earlier textcls:
+# one hidden layer, 2048 buckets, 512 windows; not swept again as the linear bag); the
 # same choice rule, except that where two LRs were within 2x of each other the smaller was
 # kept for highway (AMSGrad/NAdam 1e-2 not 3e-2, RMSprop 3e-3 not 1e-2): a healthy run must
 # keep its gradient norm within 10x of its median; its Adadelta is 1, not the sweep's 3 (at
