@@ -417,6 +417,14 @@ def minibatch_noise(rng, split, seed):
     )
 
 
+def _sgd_near_the_edge(family, task_name, task, model, lr, batch_size, steps, seed):
+    """A deep plain net under plain SGD near its stability edge, cosine-annealed, no clipping;
+    the counterfactual is the same run with the gradient norm clipped at 1."""
+    wild = Setup(task=task, model=model, optimizer="sgd", lr=lr, batch_size=batch_size,
+                 steps=steps, schedule="cosine", seed=seed)  # fmt: skip
+    return family, task_name, "no_clip", wild, replace(wild, clip=1.0), "clip_grad_norm_ at 1"
+
+
 def _exploding_deep_mlp(rng, seed):
     """10-16 plain ReLU layers (He init, no normalisation) under SGD near the stability edge.
 
@@ -430,18 +438,9 @@ def _exploding_deep_mlp(rng, seed):
     task = TaskSpec("regression", dim=dim, teacher="mlp", noise=0.1, seed=seed)
     model = ModelSpec("deep_mlp", 32, int(rng.integers(10, 17)), "relu", he_init=True,
                       head_scale=0.1)  # fmt: skip
-    wild = Setup(
-        task=task,
-        model=model,
-        optimizer="sgd",
-        lr=float(rng.uniform(0.065, 0.085)),
-        batch_size=64,
-        steps=int(rng.integers(800, 1201)),
-        schedule="cosine",
-        seed=seed,
-    )
-    fix = replace(wild, clip=1.0)
-    return "deep_mlp", "regression-x1", "no_clip", wild, fix, "clip_grad_norm_ at 1"
+    lr = float(rng.uniform(0.065, 0.085))
+    steps = int(rng.integers(800, 1201))
+    return _sgd_near_the_edge("deep_mlp", "regression-x1", task, model, lr, 64, steps, seed)
 
 
 def _exploding_autoencoder(rng, seed):
@@ -457,19 +456,10 @@ def _exploding_autoencoder(rng, seed):
     task = TaskSpec("reconstruct", dim=dim, rank=rank, noise=0.1, seed=seed)
     model = ModelSpec("autoencoder", 32, int(rng.integers(5, 8)), "relu", he_init=True,
                       head_scale=0.1, bottleneck=rank)  # fmt: skip
-    wild = Setup(
-        task=task,
-        model=model,
-        optimizer="sgd",
-        lr=float(rng.uniform(0.2, 0.3)),
-        batch_size=64,
-        steps=int(rng.integers(800, 1201)),
-        schedule="cosine",
-        seed=seed,
-    )
-    fix = replace(wild, clip=1.0)
+    lr = float(rng.uniform(0.2, 0.3))
+    steps = int(rng.integers(800, 1201))
     name = f"reconstruct-{dim}d-r{rank}"
-    return "autoencoder", name, "no_clip", wild, fix, "clip_grad_norm_ at 1"
+    return _sgd_near_the_edge("autoencoder", name, task, model, lr, 64, steps, seed)
 
 
 def _exploding_conv1d(rng, seed):
@@ -485,17 +475,9 @@ def _exploding_conv1d(rng, seed):
     task = TaskSpec("seqreg", dim=4, seq_len=16, noise=0.1, seed=seed)
     model = ModelSpec("conv1d", 24, int(rng.integers(8, 11)), "relu", he_init=True,
                       head_scale=0.1)  # fmt: skip
-    wild = Setup(
-        task=task,
-        model=model,
-        optimizer="sgd",
-        lr=float(rng.uniform(0.18, 0.3)),
-        batch_size=32,
-        steps=int(rng.integers(500, 801)),
-        schedule="cosine",
-        seed=seed,
-    )
-    return "conv1d", "seqreg", "no_clip", wild, replace(wild, clip=1.0), "clip_grad_norm_ at 1"
+    lr = float(rng.uniform(0.18, 0.3))
+    steps = int(rng.integers(500, 801))
+    return _sgd_near_the_edge("conv1d", "seqreg", task, model, lr, 32, steps, seed)
 
 
 def _exploding_highway(rng, seed):
@@ -508,24 +490,9 @@ def _exploding_highway(rng, seed):
     task = TaskSpec("regression", dim=dim, teacher="mlp", noise=0.1, seed=seed)
     model = ModelSpec("highway", 32, int(rng.integers(8, 11)), "relu", "plain", he_init=True,
                       head_scale=0.1)  # fmt: skip
-    wild = Setup(
-        task=task,
-        model=model,
-        optimizer="sgd",
-        lr=float(rng.uniform(0.3, 0.5)),
-        batch_size=128,
-        steps=int(rng.integers(800, 1201)),
-        schedule="cosine",
-        seed=seed,
-    )
-    return (
-        "highway",
-        "regression-x1",
-        "no_clip",
-        wild,
-        replace(wild, clip=1.0),
-        "clip_grad_norm_ at 1",
-    )
+    lr = float(rng.uniform(0.3, 0.5))
+    steps = int(rng.integers(800, 1201))
+    return _sgd_near_the_edge("highway", "regression-x1", task, model, lr, 128, steps, seed)
 
 
 def exploding_gradients(rng, split, seed):

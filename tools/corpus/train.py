@@ -69,35 +69,29 @@ class Result:
     abandoned: bool = False  # weights went NaN/inf and the run was stopped
 
 
+# Each optimiser name: its torch class and the arguments beyond lr and weight decay.
+OPTIMIZERS = {
+    "sgd": (torch.optim.SGD, {}),
+    "momentum": (torch.optim.SGD, {"momentum": 0.9}),
+    "nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    "adam": (torch.optim.Adam, {}),
+    "adamw": (torch.optim.AdamW, {}),
+    "rmsprop": (torch.optim.RMSprop, {}),
+    "adagrad": (torch.optim.Adagrad, {}),
+    "nadam": (torch.optim.NAdam, {}),
+    "radam": (torch.optim.RAdam, {}),
+    "adamax": (torch.optim.Adamax, {}),
+    "adadelta": (torch.optim.Adadelta, {}),
+    "asgd": (torch.optim.ASGD, {}),
+    "amsgrad": (torch.optim.Adam, {"amsgrad": True}),
+}
+
+
 def _optimizer(setup: Setup, params) -> torch.optim.Optimizer:
-    name, lr, wd = setup.optimizer, setup.lr, setup.weight_decay
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
-    if name == "nesterov":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
-    if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
-    if name == "nadam":
-        return torch.optim.NAdam(params, lr=lr, weight_decay=wd)
-    if name == "radam":
-        return torch.optim.RAdam(params, lr=lr, weight_decay=wd)
-    if name == "adamax":
-        return torch.optim.Adamax(params, lr=lr, weight_decay=wd)
-    if name == "adadelta":
-        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
-    if name == "asgd":
-        return torch.optim.ASGD(params, lr=lr, weight_decay=wd)
-    if name == "amsgrad":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd, amsgrad=True)
-    raise ValueError(f"unknown optimizer {name!r}")
+    if setup.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {setup.optimizer!r}")
+    cls, extra = OPTIMIZERS[setup.optimizer]
+    return cls(params, lr=setup.lr, weight_decay=setup.weight_decay, **extra)
 
 
 def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
