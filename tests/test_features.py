@@ -138,7 +138,8 @@ def test_a_degenerate_step_axis_gives_no_numpy_warning(tmp_path):
         "\n".join([header, "-9000000000000000000," + first.split(",", 1)[1], *rows]) + "\n"
     )
     (run,) = read_runs([tmp_path / "extreme.csv"]).runs
+    loss = run.curves[assign_roles(run)["train_loss"]]
+    assert loss.steps[0] == -9_000_000_000_000_000_000  # the row is read, not dropped
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        diagnosis = Doctor().diagnose(run)
-    assert diagnosis.findings or diagnosis.verdict == "healthy"
+        Doctor().diagnose(run)

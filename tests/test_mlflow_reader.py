@@ -369,6 +369,18 @@ def test_reads_a_run_folder_given_directly(folder_store: WrittenStore):
     np.testing.assert_array_equal(run.curves["loss"].values, [2.3, 2.1, 1.8, 1.55, 1.35])
 
 
+def copied_store(folder_store: WrittenStore, tmp_path: Path) -> Path:
+    """A copy of the written store to damage: the module's fixture stays intact."""
+    store = tmp_path / "mlruns"
+    shutil.copytree(folder_store.path, store)
+    return store
+
+
+def run_file(store: Path, run_id: str, relative: str) -> Path:
+    """A file of run `run_id` in the store, whatever its experiment folder."""
+    return next(store.glob(f"*/{run_id}/{relative}"))
+
+
 def test_file_uri_reads_the_folder_store(folder_store: WrittenStore):
     uri = folder_store.path.as_uri()
 
@@ -381,10 +393,8 @@ def test_file_uri_reads_the_folder_store(folder_store: WrittenStore):
 def test_malformed_metric_lines_are_skipped_with_a_warning(
     folder_store: WrittenStore, tmp_path: Path
 ):
-    store = tmp_path / "mlruns"
-    shutil.copytree(folder_store.path, store)
-    run_id = folder_store.run_ids["sgd-lr0.1"]
-    loss_file = next(store.glob(f"*/{run_id}/metrics/loss"))
+    store = copied_store(folder_store, tmp_path)
+    loss_file = run_file(store, folder_store.run_ids["sgd-lr0.1"], "metrics/loss")
     with loss_file.open("a") as metric_file:  # a crash mid-write leaves a torn last line
         metric_file.write("1700000005000 not-a-number 5\n17000000")
 
@@ -402,8 +412,7 @@ def test_malformed_metric_lines_are_skipped_with_a_warning(
 def test_a_store_nested_in_a_store_is_named_in_a_warning(
     folder_store: WrittenStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    store = tmp_path / "mlruns"
-    shutil.copytree(folder_store.path, store)
+    store = copied_store(folder_store, tmp_path)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     nested = MlflowClient((store / "mlruns").as_uri())
     nested_run = nested.create_run("0", run_name="nested").info.run_id
@@ -424,10 +433,9 @@ def test_a_store_nested_in_a_store_is_named_in_a_warning(
 def test_an_unreadable_run_is_skipped_and_named_in_the_warnings(
     folder_store: WrittenStore, tmp_path: Path
 ):
-    store = tmp_path / "mlruns"
-    shutil.copytree(folder_store.path, store)
+    store = copied_store(folder_store, tmp_path)
     run_id = folder_store.run_ids["adam-lr0.001"]
-    meta_file = next(store.glob(f"*/{run_id}/meta.yaml"))
+    meta_file = run_file(store, run_id, "meta.yaml")
     meta_file.write_text("run_id: [unclosed\n")
     skipped = f"skipped run {meta_file.parent.relative_to(store).as_posix()}: "
 
@@ -445,10 +453,9 @@ def test_an_unreadable_run_is_skipped_and_named_in_the_warnings(
 def test_a_run_folder_without_meta_yaml_is_a_run_without_points_saying_why(
     folder_store: WrittenStore, tmp_path: Path
 ):
-    store = tmp_path / "mlruns"
-    shutil.copytree(folder_store.path, store)
+    store = copied_store(folder_store, tmp_path)
     run_id = folder_store.run_ids["adam-lr0.001"]
-    meta_file = next(store.glob(f"*/{run_id}/meta.yaml"))
+    meta_file = run_file(store, run_id, "meta.yaml")
     meta_file.unlink()
     reason = f"{meta_file.parent.relative_to(store).as_posix()}/: no meta.yaml, run not read"
 

@@ -77,6 +77,11 @@ def known_features() -> set[str]:
     return set(FEATURES) | val_names | has_names | set(ACROSS)
 
 
+# Class counts whose chance-level cross-entropy ln(K) can be told apart from its neighbours at
+# a gap of a few tenths of a percent: up to 40 classes, plus the common 100 and 1000.
+CHANCE_CLASSES = np.array([*range(2, 41), 100, 1000])
+
+
 class Prepared:
     """One curve with the derived arrays every feature needs, computed once on demand."""
 
@@ -177,6 +182,21 @@ class Prepared:
         """Median of the first 1% of the level (3 to 20 points): where training began. On a
         long run the first 5% can already sit at the floor the loss reached early."""
         return float(np.median(self.level[: int(np.clip(self.level.size // 100, 3, 20))]))
+
+    @cached_property
+    def chance_fit(self) -> tuple[float, int] | None:
+        """(gap, K): the chance level ln(K) nearest the second half's median loss, and the
+        larger relative distance from it of that median and of the first three points'."""
+        if self.clean.size < 3:
+            return None
+        start = float(np.median(self.clean[:3]))
+        late = float(np.median(self.clean[self.clean.size // 2 :]))
+        if late <= 0:
+            return None
+        chance = np.log(CHANCE_CLASSES)
+        best = int(np.argmin(np.abs(late / chance - 1)))
+        gap = max(abs(late / chance[best] - 1), abs(start / chance[best] - 1))
+        return float(gap), int(CHANCE_CLASSES[best])
 
     @cached_property
     def drop_range(self) -> float | None:

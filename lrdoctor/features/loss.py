@@ -517,7 +517,7 @@ def short_growth(c: Prepared) -> float | None:
 
     A short curve cannot be smoothed, but a jump of a hundredfold at its end is unambiguous.
     """
-    finite = c.clean[np.isfinite(c.clean)]
+    finite = c.clean  # every loss before the first NaN/inf
     if finite.size < 2 or np.any(finite <= 0):
         return None
     return float(finite[-1] / np.min(finite[:-1]))
@@ -528,7 +528,7 @@ def short_spike(c: Prepared) -> float | None:
     """Highest finite loss before the last point over the median of the (up to 21) points
     before it, for curves of any length: on a few points, an isolated jump of a thousandfold
     that the curve then leaves again is the trace of one exploding step."""
-    finite = c.clean[np.isfinite(c.clean)]
+    finite = c.clean
     if finite.size < 3 or np.any(finite <= 0):
         return None
     # The median of the points before each one; on a long curve only the last 21 of them, so
@@ -540,43 +540,20 @@ def short_spike(c: Prepared) -> float | None:
 def rising_share(c: Prepared) -> float | None:
     """Share of successive finite losses that are higher than the one before: 1.0 for a loss
     that rose at every log, which a handful of points can show even when a trend cannot."""
-    finite = c.clean[np.isfinite(c.clean)]
-    if finite.size < 3:
+    if c.clean.size < 3:
         return None
-    return float(np.mean(np.diff(finite) > 0))
-
-
-# Class counts whose chance-level cross-entropy ln(K) can be told apart from its neighbours at
-# a gap of a few tenths of a percent: up to 40 classes, plus the common 100 and 1000.
-CHANCE_CLASSES = np.array([*range(2, 41), 100, 1000])
-
-
-def _chance_fit(c: Prepared) -> tuple[float, int] | None:
-    """(gap, K): the chance level ln(K) nearest the second half's median loss, and the larger
-    relative distance from it of that median and of the first three points' median."""
-    finite = c.clean[np.isfinite(c.clean)]
-    if finite.size < 3:
-        return None
-    start, late = float(np.median(finite[:3])), float(np.median(finite[finite.size // 2 :]))
-    if late <= 0:
-        return None
-    chance = np.log(CHANCE_CLASSES)
-    best = int(np.argmin(np.abs(late / chance - 1)))
-    gap = max(abs(late / chance[best] - 1), abs(start / chance[best] - 1))
-    return float(gap), int(CHANCE_CLASSES[best])
+    return float(np.mean(np.diff(c.clean) > 0))
 
 
 @feature(*LOSS_SIGNALS)
 def chance_gap(c: Prepared) -> float | None:
     """How far the loss sits from ln(K), the cross-entropy of a uniform guess over K classes,
-    at its start and over its second half (the larger relative gap; K of CHANCE_CLASSES nearest
-    the second half): near 0, the model began at chance and still predicts the class prior."""
-    fit = _chance_fit(c)
-    return None if fit is None else fit[0]
+    at its start and over its second half (Prepared.chance_fit): near 0, the model began at
+    chance and still predicts the class prior."""
+    return None if c.chance_fit is None else c.chance_fit[0]
 
 
 @feature(*LOSS_SIGNALS)
 def chance_classes(c: Prepared) -> int | None:
     """The K whose chance level ln(K) is nearest the loss (see chance_gap)."""
-    fit = _chance_fit(c)
-    return None if fit is None else fit[1]
+    return None if c.chance_fit is None else c.chance_fit[1]
