@@ -1,0 +1,855 @@
+"""Read finished learning-rate sweeps from logs and recommend the LR, with the reasons.
+
+Runs that share everything but the LR form a sweep. Each LR is judged from its run's
+diagnosis plus its own measures (stable, mostly monotonic, loss at a common step budget, the
+validation loss); the recommendation is the largest LR that is stable and mostly monotonic,
+re-checked on the validation loss. Every threshold that decides something is a field of
+`SweepOptions`, documented there (and in docs/sweeps.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from lrdoctor import __version__
+from lrdoctor.diagnosis import Diagnosis, Doctor
+from lrdoctor.discovery import Problem, read_runs
+from lrdoctor.engine import Config
+from lrdoctor.model import Curve, Run
+from lrdoctor.readers import ReadOptions
+from lrdoctor.roles import assign_roles
+
+SCHEMA = "lrdoctor.sweep/1"
+# Param names (the last part of a dotted or slashed key) that hold the learning rate.
+LR_KEYS = ("lr", "learning_rate", "learningrate", "base_lr", "max_lr", "peak_lr", "init_lr")
+# Verdicts of a cause other than the LR: a sweep whose runs show them cannot be read.
+CONFOUNDERS = ("exploding_gradients", "poor_feature_scaling", "minibatch_noise")
+_NUMBER = r"(\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)"
+_CHECKPOINT = re.compile(r"checkpoint-\d+")
+# Files that are one run's log in a folder of their own: the folder is the run.
+_RUN_FILES = {"metrics.csv", "trainer_state.json", "training.log"}
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """Every threshold that decides how a sweep is found and read, with its default.
+
+    by: the swept parameter ("lr": any LR param, the peak of the LR curve, or the run name).
+    group_by: params whose values always split runs into separate sweeps.
+    ignore_params: params that never split a sweep (bookkeeping that differs between runs
+        of one sweep, such as where a run was written or when a diverged run stopped).
+    min_values: distinct swept values a group needs to be read as a sweep.
+    smooth_share: the train loss is smoothed by a moving average over this share of its
+        points before the trend, rebound and best loss are measured.
+    tail_share: the loss at the budget is the mean of the points in this last share of it.
+    max_trend: mostly monotonic needs Kendall's tau of the smoothed loss against the step
+        at most this (negative: falling).
+    max_rebound: mostly monotonic needs the largest climb of the smoothed log loss above
+        its running minimum to be at most this share of its total drop.
+    max_rise: stable needs the loss at the budget at most this share above its first
+        smoothed value (0: it must end below where it started).
+    val_tolerance: a loss within this share of the best counts as just as good, so the
+        larger LR is kept.
+    max_confounded_share: when more than this share of a sweep's runs is diagnosed with a
+        confounder (noise, exploding gradients, feature scaling), it cannot be read.
+    """
+
+    by: str = "lr"
+    group_by: tuple[str, ...] = ()
+    ignore_params: tuple[str, ...] = (
+        "run_name",
+        "output_dir",
+        "logging_dir",
+        "max_steps",
+        "num_train_epochs",
+        "logging_steps",
+        "eval_steps",
+        "save_steps",
+    )
+    min_values: int = 3
+    smooth_share: float = 0.05
+    tail_share: float = 0.1
+    max_trend: float = 0.0
+    max_rebound: float = 0.25
+    max_rise: float = 0.0
+    val_tolerance: float = 0.02
+    max_confounded_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep, judged: its diagnosis plus the measures a sweep compares."""
+
+    name: str
+    source: str
+    lr: float
+    lr_from: str  # params, curve or name
+    verdict: str
+    confidence: float
+    stable: bool
+    monotonic: bool
+    trend: float | None  # Kendall tau of the smoothed train loss against the step
+    rebound: float | None  # largest climb above the running minimum, share of the drop
+    swing: float | None  # spread of the loss around its smoothed level, decades
+    diverged_at: int | None  # first step with a NaN or inf loss
+    final_loss: float | None  # train loss at the common budget
+    best_loss: float | None
+    best_val_loss: float | None
+    best_val_step: int | None
+    final_val_loss: float | None
+    last_step: int
+    why_not: str = ""  # why it is not stable and mostly monotonic, with numbers
+
+    @property
+    def usable(self) -> bool:
+        return self.stable and self.monotonic
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "lr": self.lr,
+            "lr_from": self.lr_from,
+            "verdict": self.verdict,
+            "confidence": round(self.confidence, 3),
+            "stable": self.stable,
+            "monotonic": self.monotonic,
+            "trend": _rounded(self.trend),
+            "rebound": _rounded(self.rebound),
+            "swing": _rounded(self.swing),
+            "diverged_at": self.diverged_at,
+            "final_loss": _rounded(self.final_loss, 6),
+            "best_loss": _rounded(self.best_loss, 6),
+            "best_val_loss": _rounded(self.best_val_loss, 6),
+            "best_val_step": self.best_val_step,
+            "final_val_loss": _rounded(self.final_val_loss, 6),
+            "last_step": self.last_step,
+        }
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A group of runs that differ only in the swept parameter, and what it recommends."""
+
+    name: str
+    source: str
+    swept: str
+    group: dict[str, str]
+    runs: tuple[SweepRun, ...]
+    budget_step: int
+    score: str  # what the recheck compares: val_loss or train_loss
+    recommended_lr: float | None
+    recommended_range: tuple[float, float] | None
+    edge: tuple[float | None, float | None]
+    reasons: tuple[str, ...]
+    readable: bool = True
+    extend: dict | None = None  # {"direction": "up"/"down", "factor": 10.0}
+
+    @property
+    def summary(self) -> str:
+        return "; ".join(self.reasons)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "swept": self.swept,
+            "group": dict(self.group),
+            "runs": [run.to_dict() for run in self.runs],
+            "recommended_lr": self.recommended_lr,
+            "recommended_range": list(self.recommended_range) if self.recommended_range else None,
+            "edge": list(self.edge),
+            "reasons": list(self.reasons),
+            "readable": self.readable,
+            "extend": self.extend,
+            "budget_step": self.budget_step,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class Interplay:
+    """Sweeps of one set-up at several values of a second parameter (batch size, ...)."""
+
+    param: str
+    sweeps: tuple[str, ...]
+    values: tuple[str, ...]
+    largest_stable_lr: tuple[float | None, ...]
+    recommended_lr: tuple[float | None, ...]
+    exponent: float | None  # largest stable LR ~ value ** exponent
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {
+            "param": self.param,
+            "sweeps": list(self.sweeps),
+            "values": list(self.values),
+            "largest_stable_lr": list(self.largest_stable_lr),
+            "recommended_lr": list(self.recommended_lr),
+            "exponent": _rounded(self.exponent),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Every sweep found under the paths, how they interact, and the runs in no sweep."""
+
+    sweeps: tuple[Sweep, ...]
+    interplay: tuple[Interplay, ...] = ()
+    unswept: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    runs_read: int = 0
+
+    def to_dict(self) -> dict:
+        """The `lrdoctor.sweep/1` JSON contract (see `lrdoctor/schemas/sweep.schema.json`)."""
+        return {
+            "schema": SCHEMA,
+            "lrdoctor": __version__,
+            "sweeps": [sweep.to_dict() for sweep in self.sweeps],
+            "finders": [],
+            "interplay": [item.to_dict() for item in self.interplay],
+            "unswept": list(self.unswept),
+            "problems": [{"source": p.source, "message": p.message} for p in self.problems],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+
+def sweep(
+    paths: Sequence[str | os.PathLike] | str | os.PathLike,
+    by: str = "lr",
+    group_by: Sequence[str] = (),
+    options: SweepOptions | None = None,
+    config: Config | None = None,
+    read_options: ReadOptions | None = None,
+    format_in: str | None = None,
+) -> SweepResult:
+    """Find the sweeps among the runs under `paths`, judge each LR, recommend one per sweep.
+
+    `by` names the swept parameter, `group_by` params that split sweeps; both override
+    `options`.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    options = replace(options or SweepOptions(), by=by, group_by=tuple(group_by))
+    discovery = read_runs(paths, read_options, format_in)
+    runs = [run for run in discovery.runs if run.total_points]
+    result = read_sweeps(runs, options, Doctor(config))
+    return replace(result, problems=tuple(discovery.problems), runs_read=len(discovery.runs))
+
+
+def read_sweeps(runs: Sequence[Run], options: SweepOptions, doctor: Doctor) -> SweepResult:
+    """Group `runs` into sweeps and read each: the library behind `sweep`, given runs."""
+    located = []
+    for run in runs:
+        value, where = swept_value(run, options.by)
+        if value is not None:
+            located.append((run, value, where))
+    placed = {id(run) for run, _, _ in located}
+    unswept = [run.name for run in runs if id(run) not in placed]
+    sweeps, interplay = [], []
+    for (container, label), members in _containers(located).items():
+        groups, axes = _split(members, options)
+        found = []
+        for group_values, group in groups.items():
+            if len({value for _, value, _ in group}) < options.min_values:
+                unswept.extend(run.name for run, _, _ in group)
+                continue
+            name = label + "".join(f" [{key}={value}]" for key, value in group_values)
+            found.append(_read(name, container, dict(group_values), group, options, doctor))
+        sweeps.extend(found)
+        interplay.extend(_interplay(found, axes))
+    return SweepResult(tuple(sweeps), tuple(interplay), tuple(sorted(unswept)))
+
+
+# -- Where a run's LR and its sweep come from -------------------------------------------------
+
+
+def swept_value(run: Run, by: str) -> tuple[float | None, str]:
+    """(value, where it came from): the run's params, else the peak of its LR curve, else
+    its name (`lr_0.001`, `lr3e-4`, `lr=0.1`); (None, "") when none holds it."""
+    for key, text in run.params.items():
+        if _is_swept_key(key, by):
+            number = _positive(text)
+            if number is not None:
+                return number, "params"
+    if by == "lr":
+        tag = assign_roles(run).get("lr")
+        if tag is not None:
+            values = run.curves[tag].values
+            values = values[np.isfinite(values) & (values > 0)]
+            if values.size:
+                return float(f"{values.max():.6g}"), "curve"
+    matches = list(_name_pattern(by).finditer(run.name))
+    if matches:
+        match = matches[-1]  # the run's own folder or file, not a folder above it
+        number = _positive(match.group(2))
+        if number is not None:
+            return number, "name"
+    return None, ""
+
+
+def _is_swept_key(key: str, by: str) -> bool:
+    last = re.split(r"[./]", key.lower())[-1]
+    return last in LR_KEYS if by == "lr" else key == by or last == by.lower()
+
+
+def _name_pattern(by: str) -> re.Pattern:
+    words = "lr|learning[_-]?rate" if by == "lr" else re.escape(by)
+    return re.compile(rf"(?<![a-z])({words})[_=-]?{_NUMBER}", re.IGNORECASE)
+
+
+def _positive(text: object) -> float | None:
+    try:
+        number = float(str(text))
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _run_location(run: Run) -> Path:
+    """The folder (or file) that is this run: a Trainer output dir, a Lightning version,
+    a TensorBoard run folder, a CSV file."""
+    path = Path(run.source)
+    if path.is_file() or path.suffix:
+        if path.name in _RUN_FILES:
+            path = path.parent
+        if _CHECKPOINT.fullmatch(path.name):
+            path = path.parent
+    return path
+
+
+def _containers(located: list) -> dict[tuple[str, str], list]:
+    """Runs by what holds them: an MLflow experiment, else the nearest folder above each
+    run that holds other runs too (so `lightning_logs/<name>/version_0` for each run still
+    groups by `lightning_logs`)."""
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    files = []
+    for item in located:
+        run = item[0]
+        if run.format == "mlflow" and "experiment_id" in run.metadata:
+            store = run.source.rsplit("#", 1)[0]
+            key = f"{store}#experiment={run.metadata['experiment_id']}"
+            groups[(key, run.metadata.get("experiment_name") or key)].append(item)
+        else:
+            files.append((item, _run_location(item[0]).resolve()))
+    counts: Counter = Counter()
+    for _, location in files:
+        counts.update(location.parents)
+    by_folder: dict[Path, list] = defaultdict(list)
+    for item, location in files:
+        container = next((p for p in location.parents if counts[p] >= 2), location.parent)
+        by_folder[container].append(item)
+    for container, items in by_folder.items():
+        groups[(str(container), _label([item[0].name for item in items], container))] = items
+    return groups
+
+
+def _label(names: list[str], container: Path) -> str:
+    """The container as the user sees it: what the runs' names share, else its folder name."""
+    split = [name.split("/")[:-1] for name in names]
+    shared = []
+    for parts in zip(*split, strict=False):
+        if len(set(parts)) > 1:
+            break
+        shared.append(parts[0])
+    return "/".join(shared) or container.name
+
+
+def _split(members: list, options: SweepOptions) -> tuple[dict, tuple[str, ...]]:
+    """Split a container's runs by params that vary between them but are not one-per-run
+    identifiers (a seed, a run id), by the `group_by` params, and by the name with its LR
+    taken out; returns the groups by their split values and the params that split them."""
+    params = [_other_params(run, options) for run, _, _ in members]
+    keys = sorted({key for p in params for key in p})
+    axes = []
+    for key in keys:
+        values = [p[key] for p in params if key in p]
+        distinct = len(set(values))
+        if key in options.group_by or (1 < distinct < len(values)):
+            axes.append(key)
+    for key in options.group_by:
+        if key not in axes:
+            axes.append(key)
+    pattern = _name_pattern(options.by)
+    stems = []
+    for run, _, _ in members:
+        stems.append(pattern.sub("", run.name) if pattern.search(run.name) else None)
+    groups: dict[tuple, list] = defaultdict(list)
+    partial = []
+    for item, p, stem in zip(members, params, stems, strict=True):
+        if all(key in p for key in axes):
+            groups[tuple((key, p[key]) for key in axes)].append((item, stem))
+        else:
+            partial.append((item, p, stem))
+    for item, p, stem in partial:
+        # A run that lacks a param the others split on (a writer that logged no hparams for
+        # it) joins the one largest group it agrees with, else stands alone.
+        agree = sorted(
+            (len(items), values)
+            for values, items in groups.items()
+            if any(s == stem for _, s in items) and all(p.get(k, v) == v for k, v in values)
+        )
+        if agree and (len(agree) == 1 or agree[-1][0] > agree[-2][0]):
+            groups[agree[-1][1]].append((item, stem))
+        else:
+            groups[tuple((key, p.get(key, "-")) for key in axes)].append((item, stem))
+    # Names that differ only in the LR agree; another stem is another set-up.
+    split: dict[tuple, list] = {}
+    for values, items in groups.items():
+        common = Counter(stem for _, stem in items).most_common(1)[0][0]
+        for item, stem in items:
+            label = values if stem == common else values + (("name", stem or "-"),)
+            split.setdefault(label, []).append(item)
+    return split, tuple(axes)
+
+
+def _other_params(run: Run, options: SweepOptions) -> dict[str, str]:
+    ignored = set(options.ignore_params) - set(options.group_by)
+    return {
+        key: _canonical(value)
+        for key, value in run.params.items()
+        if not _is_swept_key(key, options.by) and key not in ignored
+    }
+
+
+def _canonical(value: str) -> str:
+    """`32`, `32.0` and `3.2e1` are one value whichever writer wrote it."""
+    number = _positive(value)
+    return f"{number:g}" if number is not None else str(value)
+
+
+# -- Judging each run -------------------------------------------------------------------------
+
+
+@dataclass
+class _Measured:
+    steps: np.ndarray
+    values: np.ndarray
+    smooth: np.ndarray  # smoothed log loss (or loss, when it can be <= 0)
+    logged: bool
+    diverged_at: int | None
+    val: Curve | None
+
+
+def _measure(run: Run, diagnosis: Diagnosis, options: SweepOptions) -> _Measured | None:
+    roles = diagnosis.signals or assign_roles(run)
+    tag = roles.get("train_loss")
+    if tag is None or not len(run.curves[tag]):
+        return None
+    curve = run.curves[tag]
+    finite = np.isfinite(curve.values)
+    diverged_at = None if finite.all() else int(curve.steps[np.argmin(finite)])
+    end = int(np.argmin(finite)) if diverged_at is not None else len(curve)
+    steps, values = curve.steps[:end], curve.values[:end]
+    logged = bool(values.size and (values > 0).all())
+    series = np.log10(values) if logged else values
+    window = max(1, round(options.smooth_share * series.size))
+    smooth = _moving_average(series, window)
+    val_tag = roles.get("val_loss")
+    val = run.curves[val_tag] if val_tag else None
+    return _Measured(steps, values, smooth, logged, diverged_at, val)
+
+
+def _moving_average(series: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over `window` points (fewer at the start)."""
+    if series.size == 0 or window <= 1:
+        return series.astype(float)
+    sums = np.cumsum(np.insert(series.astype(float), 0, 0.0))
+    counts = np.minimum(np.arange(1, series.size + 1), window)
+    return (sums[1:] - sums[np.maximum(np.arange(1, series.size + 1) - window, 0)]) / counts
+
+
+def _judge(
+    run: Run,
+    lr: float,
+    where: str,
+    diagnosis: Diagnosis,
+    measured: _Measured | None,
+    budget: int,
+    options: SweepOptions,
+) -> SweepRun:
+    base = {"name": run.name, "source": run.source, "lr": lr, "lr_from": where}
+    base |= {"verdict": diagnosis.verdict, "confidence": diagnosis.confidence}
+    if measured is None or measured.steps.size < 3:
+        diverged = measured.diverged_at if measured else None
+        return SweepRun(
+            **base, stable=False, monotonic=False, trend=None, rebound=None, swing=None,
+            diverged_at=diverged, final_loss=None, best_loss=None, best_val_loss=None,
+            best_val_step=None, final_val_loss=None, last_step=0,
+            why_not=f"diverged at step {diverged:,} (NaN)" if diverged is not None
+            else "logged too few training-loss points to judge",
+        )  # fmt: skip
+    within = measured.steps <= budget
+    if within.sum() < 3:
+        within = np.ones(measured.steps.size, dtype=bool)
+    steps, values, smooth = measured.steps[within], measured.values[within], measured.smooth[within]
+    trend = _kendall_tau(smooth)
+    drop = smooth[0] - smooth.min()
+    climb = float(np.max(smooth - np.minimum.accumulate(smooth)))
+    rebound = climb / drop if drop > 0 else (0.0 if climb == 0 else math.inf)
+    tail = steps > steps[-1] - options.tail_share * max(budget, 1)
+    final_loss = float(np.mean(values[tail]))
+    level = lambda x: math.log10(x) if measured.logged else x  # noqa: E731
+    unlevel = lambda x: 10**x if measured.logged else x  # noqa: E731
+    half = smooth.size // 2
+    residual = (np.log10(values) if measured.logged else values) - smooth
+    swing = float(np.std(residual[half:])) * 2 if measured.logged else None
+    rise = level(final_loss) - smooth[0]
+    limit = (
+        math.log10(1 + options.max_rise) if measured.logged else abs(smooth[0]) * options.max_rise
+    )
+    stable = measured.diverged_at is None and diagnosis.verdict != "diverging" and rise <= limit
+    monotonic = (
+        trend <= options.max_trend
+        and rebound <= options.max_rebound
+        and diagnosis.verdict != "oscillating"
+    )
+    why_not = ""
+    if measured.diverged_at is not None:
+        why_not = f"diverged at step {measured.diverged_at:,} (NaN)"
+    elif not stable:
+        start = unlevel(smooth[0])
+        why_not = (
+            f"diverges (loss ends at {_num(final_loss)}, above its start {_num(start)})"
+            if rise > limit
+            else f"is diagnosed diverging (loss ends at {_num(final_loss)})"
+        )
+    elif not monotonic:
+        what = "oscillates" if diagnosis.verdict == "oscillating" or trend <= 0 else "rises"
+        swing_text = f"swing {swing:.2g} decades, " if swing is not None else ""
+        why_not = f"{what} ({swing_text}climbs back {rebound:.0%} of its drop, tau {trend:+.2f})"
+    best_val = best_step = final_val = None
+    if measured.val is not None and len(measured.val):
+        vsteps, vvalues = measured.val.steps, measured.val.values
+        keep = vsteps <= max(budget, int(vsteps[0]))
+        vsteps, vvalues = vsteps[keep], vvalues[keep]
+        good = np.isfinite(vvalues)
+        if good.any():
+            index = int(np.argmin(np.where(good, vvalues, np.inf)))
+            best_val, best_step = float(vvalues[index]), int(vsteps[index])
+        if vvalues.size and np.isfinite(vvalues[-1]):
+            final_val = float(vvalues[-1])
+    return SweepRun(
+        **base,
+        stable=bool(stable),
+        monotonic=bool(monotonic),
+        trend=trend,
+        rebound=rebound if math.isfinite(rebound) else None,
+        swing=swing,
+        diverged_at=measured.diverged_at,
+        final_loss=final_loss if math.isfinite(final_loss) else None,
+        best_loss=float(unlevel(smooth.min())),
+        best_val_loss=best_val,
+        best_val_step=best_step,
+        final_val_loss=final_val,
+        last_step=int(measured.steps[-1]),
+        why_not=why_not,
+    )
+
+
+def _kendall_tau(series: np.ndarray) -> float:
+    from scipy.stats import kendalltau
+
+    if series.size < 3 or np.ptp(series) == 0:
+        return 0.0
+    tau = kendalltau(np.arange(series.size), series).statistic
+    return float(tau) if math.isfinite(tau) else 0.0
+
+
+# -- Reading a sweep --------------------------------------------------------------------------
+
+
+def _read(
+    name: str,
+    container: str,
+    group: dict[str, str],
+    members: list,
+    options: SweepOptions,
+    doctor: Doctor,
+) -> Sweep:
+    diagnosed = [(run, value, where, doctor.diagnose(run)) for run, value, where in members]
+    measured = [_measure(run, diagnosis, options) for run, _, _, diagnosis in diagnosed]
+    ends = [int(m.steps[-1]) for m in measured if m is not None and m.steps.size]
+    finished = [
+        int(m.steps[-1]) for m in measured if m is not None and m.steps.size and not m.diverged_at
+    ]
+    budget = min(finished or ends or [0])
+    runs = sorted(
+        (
+            _judge(run, value, where, diagnosis, m, budget, options)
+            for (run, value, where, diagnosis), m in zip(diagnosed, measured, strict=True)
+        ),
+        key=lambda r: (r.lr, r.name),
+    )
+    decision = _recommend(runs, options)
+    return Sweep(
+        name=name,
+        source=container,
+        swept=options.by,
+        group=group,
+        runs=tuple(runs),
+        budget_step=budget,
+        **decision,
+    )
+
+
+@dataclass
+class _Point:
+    """All runs at one swept value, taken together (repeats with other seeds agree or not)."""
+
+    lr: float
+    runs: list[SweepRun] = field(default_factory=list)
+
+    @property
+    def stable(self) -> bool:
+        return all(run.stable for run in self.runs)
+
+    @property
+    def usable(self) -> bool:
+        return all(run.usable for run in self.runs)
+
+    def score(self, kind: str) -> float:
+        values = [
+            (run.best_val_loss if kind == "val_loss" else run.final_loss) for run in self.runs
+        ]
+        values = [v for v in values if v is not None]
+        return float(np.median(values)) if len(values) == len(self.runs) else math.inf
+
+    @property
+    def first(self) -> SweepRun:
+        return self.runs[0]
+
+
+def _recommend(runs: list[SweepRun], options: SweepOptions) -> dict:
+    points: dict[float, _Point] = {}
+    for run in runs:
+        points.setdefault(run.lr, _Point(run.lr)).runs.append(run)
+    grid = sorted(points.values(), key=lambda p: p.lr)
+    lrs = [p.lr for p in grid]
+    ratio = _grid_ratio(lrs)
+    usable = [p for p in grid if p.usable]
+    # The recheck compares every LR that did not diverge, steady or not.
+    finite = [p for p in grid if p.stable]
+    has_val = bool(finite) and all(p.score("val_loss") < math.inf for p in finite)
+    kind = "val_loss" if has_val else "train_loss"
+    reasons: list[str] = []
+    confounded = _confounders(runs, options)
+    readable = not confounded
+    if confounded:
+        reasons.append(confounded)
+    if not usable:
+        return _nothing_usable(grid, ratio, kind, reasons, readable)
+    largest = usable[-1]
+    above = [p for p in grid if p.lr > largest.lr]
+    for point in reversed(above[:2]):
+        reasons.append(f"{lr_text(point.lr)} {point.first.why_not}")
+    best = min(finite, key=lambda p: (p.score(kind), -p.lr))
+    tolerance = 1 + options.val_tolerance
+    what = "val loss" if kind == "val_loss" else "train loss at the budget"
+    largest_text = f"{lr_text(largest.lr)} is the largest stable LR (trend tau {_tau(largest)})"
+    if largest.score(kind) <= best.score(kind) * tolerance or best is largest:
+        chosen = largest
+        lowest = "has the lowest" if best is largest else "is within "
+        lowest += "" if best is largest else f"{options.val_tolerance:.0%} of the lowest"
+        reasons.append(f"{largest_text} and {lowest} {what} ({_score_text(largest, kind)})")
+    else:
+        chosen = best
+        why = _why_worse(largest, best, kind)
+        reasons.append(f"{largest_text} but {why}")
+        reasons.append(
+            f"{lr_text(best.lr)} has the lowest {what} of the LRs that did not diverge "
+            f"({_score_text(best, kind)})"
+        )
+    index = lrs.index(chosen.lr)
+    below = lrs[index - 1] if index > 0 else chosen.lr / ratio
+    next_up = lrs[index + 1] if index + 1 < len(lrs) else chosen.lr * ratio
+    extend = None
+    if chosen is largest:
+        low, high = chosen.lr, _round_lr(math.sqrt(chosen.lr * next_up))
+    else:
+        low, high = (
+            _round_lr(math.sqrt(below * chosen.lr)),
+            _round_lr(math.sqrt(chosen.lr * next_up)),
+        )
+    low, high = min(low, chosen.lr), max(high, chosen.lr)
+    unstable = next((p.lr for p in above), None)
+    if not above:
+        factor = 100.0 if chosen.first.verdict == "too_slow" else 10.0
+        extend = {"direction": "up", "factor": factor}
+        reasons.append(
+            f"no LR of the grid was unstable: extend it up by {factor:g}x "
+            f"(to {lr_text(lrs[-1] * factor)}) to find the edge"
+        )
+    elif index == 0 and chosen is not largest:
+        extend = {"direction": "down", "factor": 10.0}
+        reasons.append(
+            f"the best LR is the smallest of the grid: extend it down by 10x "
+            f"(to {lr_text(lrs[0] / 10)})"
+        )
+    use = "use" if readable else "once that is fixed, try"
+    reasons.append(f"{use} {lr_text(chosen.lr)}, refine in {lr_text(low)}..{lr_text(high)}")
+    return {
+        "score": kind,
+        "recommended_lr": chosen.lr,
+        "recommended_range": (low, high),
+        "edge": (largest.lr, unstable),
+        "reasons": tuple(reasons),
+        "readable": readable,
+        "extend": extend,
+    }
+
+
+def _nothing_usable(grid: list[_Point], ratio: float, kind: str, reasons, readable) -> dict:
+    """No LR is stable and mostly monotonic: the grid sits above the edge; go down."""
+    lowest = grid[0]
+    early = lowest.first.diverged_at is not None
+    factor = 100.0 if early else 10.0
+    reasons.append(
+        f"no LR is both stable and mostly monotonic: even the smallest, {lr_text(lowest.lr)}, "
+        f"{lowest.first.why_not}"
+    )
+    reasons.append(
+        f"extend the grid down by {factor:g}x (to {lr_text(lowest.lr / factor)}) "
+        "to find the edge of stability"
+    )
+    return {
+        "score": kind,
+        "recommended_lr": None,
+        "recommended_range": (_round_lr(lowest.lr / factor), _round_lr(lowest.lr / ratio)),
+        "edge": (None, lowest.lr),
+        "reasons": tuple(reasons),
+        "readable": readable,
+        "extend": {"direction": "down", "factor": factor},
+    }
+
+
+def _confounders(runs: list[SweepRun], options: SweepOptions) -> str:
+    """Why the sweep cannot be read, when too many runs show a cause other than the LR."""
+    counts = Counter(run.verdict for run in runs if run.verdict in CONFOUNDERS)
+    total = sum(counts.values())
+    if not total or total / len(runs) <= options.max_confounded_share:
+        return ""
+    shown = ", ".join(
+        f"{verdict.replace('_', ' ')} ({counts[verdict]} of {len(runs)} runs)"
+        for verdict in CONFOUNDERS
+        if counts[verdict]
+    )
+    return f"the sweep cannot be read until this is fixed: {shown}"
+
+
+def _why_worse(largest: _Point, best: _Point, kind: str) -> str:
+    run = largest.first
+    if kind == "val_loss" and run.best_val_loss is not None and run.final_val_loss is not None:
+        if run.verdict == "overfitting" or run.final_val_loss > run.best_val_loss * 1.05:
+            return (
+                f"overfits (val loss {_num(run.best_val_loss)} at step {run.best_val_step:,}, "
+                f"then {_num(run.final_val_loss)})"
+            )
+    return f"ends worse ({_score_text(largest, kind)} vs {_num(best.score(kind))})"
+
+
+def _score_text(point: _Point, kind: str) -> str:
+    run = point.first
+    if kind == "val_loss" and run.best_val_step is not None:
+        return f"{_num(point.score(kind))} at step {run.best_val_step:,}"
+    return _num(point.score(kind))
+
+
+def _tau(point: _Point) -> str:
+    return f"{point.first.trend:+.2f}" if point.first.trend is not None else "n/a"
+
+
+def _grid_ratio(lrs: list[float]) -> float:
+    """The typical factor between neighbouring LRs of the grid."""
+    if len(lrs) < 2:
+        return 10.0
+    return float(math.exp(np.median(np.diff(np.log(lrs)))))
+
+
+def _round_lr(value: float) -> float:
+    """To one significant digit, as LRs are written (1.7e-2 -> 2e-2)."""
+    if value <= 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.0e}")
+
+
+def lr_text(value: float) -> str:
+    """1e-1, 3e-2, 2.5e-4, 1: how people write LRs."""
+    mantissa, exponent = f"{value:.1e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    power = int(exponent)
+    return mantissa if power == 0 else f"{mantissa}e{power}"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.{digits}g}")
+
+
+# -- A second swept axis ----------------------------------------------------------------------
+
+
+def _interplay(found: list[Sweep], axes: tuple[str, ...]) -> list[Interplay]:
+    """Sweeps of one container that differ in exactly one param: how the LR edge moves."""
+    result = []
+    for axis in axes:
+        others = [a for a in axes if a != axis]
+        families: dict[tuple, list[Sweep]] = defaultdict(list)
+        for item in found:
+            if axis in item.group:
+                families[tuple((a, item.group.get(a)) for a in others)].append(item)
+        for members in families.values():
+            if len(members) < 2:
+                continue
+            members.sort(key=lambda s: _positive(s.group[axis]) or 0.0)
+            values = tuple(s.group[axis] for s in members)
+            stable = tuple(s.edge[0] for s in members)
+            exponent = _exponent(values, stable)
+            parts = ", ".join(
+                f"{lr_text(lr) if lr else 'none'} at {axis}={value}"
+                for value, lr in zip(values, stable, strict=True)
+            )
+            reason = f"largest stable LR {parts}"
+            if exponent is not None:
+                reason += f": it scales as {axis}^{exponent:.2f}"
+            result.append(
+                Interplay(
+                    axis,
+                    tuple(s.name for s in members),
+                    values,
+                    stable,
+                    tuple(s.recommended_lr for s in members),
+                    exponent,
+                    reason,
+                )
+            )
+    return result
+
+
+def _exponent(values: tuple[str, ...], lrs: tuple[float | None, ...]) -> float | None:
+    pairs = [
+        (math.log(_positive(v)), math.log(lr))
+        for v, lr in zip(values, lrs, strict=True)
+        if lr and _positive(v)
+    ]
+    if len(pairs) < 2 or len({x for x, _ in pairs}) < 2:
+        return None
+    x, y = np.array(pairs).T
+    return float(np.polyfit(x, y, 1)[0])

@@ -1,0 +1,189 @@
+"""LR sweeps (issue 10): finding sweeps, judging each LR, the recommendation, the outputs.
+
+The sample sweeps in sample_logs/sweeps/ are real PyTorch training written through the
+frameworks' own loggers (python -m tools.sweeps); truth.json holds, per sweep, the LR whose
+run reached the lowest validation loss. They are read once for the module.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+import lrdoctor
+from lrdoctor.cli import EXIT_INPUT_ERROR, main
+from lrdoctor.diagnosis import Doctor
+from lrdoctor.discovery import read_runs
+from lrdoctor.sweep import SweepOptions, lr_text, read_sweeps
+from tools.sweeps.evaluate import load_truth, match, score
+
+SWEEPS = Path(__file__).resolve().parents[1] / "sample_logs" / "sweeps"
+SCHEMA = json.loads((Path(lrdoctor.__file__).parent / "schemas" / "sweep.schema.json").read_text())
+TRUTH = load_truth(SWEEPS)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return lrdoctor.sweep(SWEEPS)
+
+
+def _truth(name: str, **group) -> dict:
+    return next(t for t in TRUTH if t["sweep"] == name and t["group"] == group)
+
+
+def test_every_sample_sweep_is_found_with_all_its_runs(result):
+    assert len(TRUTH) >= 12
+    for truth in TRUTH:
+        found = match(truth, result)
+        assert found is not None, truth["sweep"]
+        assert found.swept == "lr"
+        assert sorted(run.lr for run in found.runs) == truth["lrs"], truth["sweep"]
+        for key, value in truth["group"].items():
+            assert found.group[key] == str(value)
+    # Each run is in one sweep at most.
+    sources = [run.source for found in result.sweeps for run in found.runs]
+    assert len(sources) == len(set(sources))
+
+
+def test_a_run_of_another_setup_is_not_forced_into_a_sweep(result):
+    decoys = {name for truth in TRUTH for name in truth["decoys"]}
+    assert len(decoys) >= 2
+    in_sweeps = {run.name for found in result.sweeps for run in found.runs}
+    for decoy in decoys:
+        assert not any(name.endswith(decoy) for name in in_sweeps), decoy
+        assert any(
+            name.endswith(decoy) or name.endswith(decoy + ".csv") for name in result.unswept
+        ), decoy
+
+
+def test_the_lr_is_read_from_params_the_lr_curve_or_the_run_name(result):
+    """MLflow params and hparams.yaml; the Trainer's learning_rate curve (its dirs are
+    named trial-<i>); the name alone for CSVs that log no LR column."""
+    where = {truth["sweep"]: {run.lr_from for run in match(truth, result).runs} for truth in TRUTH}
+    assert where["spiral-mlp-sgd"] == {"params"}
+    assert where["regression-mlp-momentum"] == {"params"}
+    assert where["images-cnn-adam"] == {"curve"}
+    assert where["regression-overfit-adamw"] == {"name"}
+    assert where["blobs-linear-sgd"] == {"name"}
+
+
+def test_recommendation_within_one_grid_step_of_the_measured_best(result):
+    rows = {split: [t for t in TRUTH if t["split"] == split] for split in ("dev", "heldout")}
+    rates = {}
+    for split, truths in rows.items():
+        scored = score(truths, result)
+        rates[split] = sum(row.hit for row in scored) / len(scored)
+        print(f"{split}: {sum(row.hit for row in scored)}/{len(scored)} sweeps hit")
+    assert rates["dev"] >= 0.9
+    assert rates["heldout"] >= 0.9
+
+
+def test_recommended_range_and_edge_are_consistent(result):
+    for found in result.sweeps:
+        if found.recommended_lr is None:
+            continue
+        low, high = found.recommended_range
+        assert low <= found.recommended_lr <= high, found.name
+        stable, unstable = found.edge
+        if stable is not None and unstable is not None:
+            assert stable < unstable
+            assert all(run.lr != unstable or not run.usable for run in found.runs)
+
+
+def test_reasons_give_the_numbers(result):
+    """As in the issue: the unstable LRs first with what went wrong, then the choice."""
+    found = match(_truth("spiral-resnet-sgd-bs", batch_size=16), result)
+    text = found.summary
+    assert "1 diverged at step" in text and "(NaN)" in text
+    assert "is the largest stable LR (trend tau -" in text
+    low, high = (lr_text(lr) for lr in found.recommended_range)
+    assert found.reasons[-1] == f"use {lr_text(found.recommended_lr)}, refine in {low}..{high}"
+    assert found.budget_step > 0
+    assert any(run.diverged_at for run in found.runs)
+
+
+def test_a_second_axis_gives_a_sweep_per_value_and_their_interplay(result):
+    axes = {item.sweeps[0].split(" [")[0]: item for item in result.interplay}
+    item = next(item for name, item in axes.items() if "spiral-resnet-sgd-bs" in name)
+    assert item.param == "batch_size"
+    assert item.values == ("16", "128")
+    assert all(lr is not None for lr in item.largest_stable_lr)
+    assert "largest stable LR" in item.reason and "batch_size=16" in item.reason
+
+
+def test_whole_grid_diverging_says_to_extend_down():
+    runs = read_runs([SWEEPS / "dev" / "spiral-resnet-sgd-bs"]).runs
+    broken = [r for r in runs if r.params.get("lr") in ("1.0", "3.0")]
+    assert len(broken) == 4
+    options = SweepOptions(min_values=2)
+    found = read_sweeps(broken, options, Doctor()).sweeps
+    assert len(found) == 2
+    for item in found:
+        assert item.recommended_lr is None
+        assert item.extend["direction"] == "down"
+        assert item.recommended_range[1] < 1.0
+        assert "extend the grid down" in item.summary
+
+
+def test_whole_grid_crawling_says_to_extend_up():
+    runs = read_runs([SWEEPS / "dev" / "spiral-mlp-sgd"]).runs
+    slow = [r for r in runs if float(r.params["lr"]) <= 0.01]
+    (found,) = read_sweeps(slow, SweepOptions(), Doctor()).sweeps
+    assert found.recommended_lr == 0.01
+    assert found.edge == (0.01, None)
+    assert found.extend["direction"] == "up"
+    assert "extend it up" in found.summary
+
+
+def test_group_by_splits_and_a_too_small_grid_is_no_sweep(tmp_path):
+    shutil.copytree(SWEEPS / "dev" / "blobs-mlp-momentum-bs", tmp_path / "sweep")
+    split = lrdoctor.sweep(tmp_path, group_by=["batch_size"])
+    assert sorted(found.group["batch_size"] for found in split.sweeps) == ["64", "8"]
+    by_batch = lrdoctor.sweep(tmp_path, by="batch_size")
+    assert not by_batch.sweeps  # two batch sizes per LR: fewer than min_values
+    assert len(by_batch.unswept) == 12
+
+
+def test_json_follows_the_published_schema_and_the_cli_matches_the_library(result, tmp_path):
+    document = json.loads(result.to_json())
+    jsonschema.validate(document, SCHEMA)
+    assert document["schema"] == "lrdoctor.sweep/1"
+    one = SWEEPS / "dev" / "images-cnn-adam"
+    out = tmp_path / "deep" / "sweep.json"
+    done = CliRunner().invoke(main, ["sweep", str(one), "--format", "json", "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    printed = json.loads(out.read_text())
+    jsonschema.validate(printed, SCHEMA)
+    assert printed["sweeps"] == json.loads(lrdoctor.sweep(one).to_json())["sweeps"]
+    (entry,) = printed["sweeps"]
+    assert set(entry["runs"][0]) >= {"name", "source", "lr", "verdict", "stable", "trend"}
+    assert entry["recommended_lr"] == match(_truth("images-cnn-adam"), result).recommended_lr
+
+
+def test_text_marks_the_recommended_row():
+    done = CliRunner().invoke(main, ["sweep", str(SWEEPS / "dev" / "images-cnn-adam")])
+    assert done.exit_code == 0
+    lines = done.output.splitlines()
+    assert lines[1].split() == ["LR", "VERDICT", "STABLE", "TREND", "FINAL", "BEST"] + [
+        "BEST",
+        "VAL",
+        "FINAL",
+        "VAL",
+    ]
+    marked = [line for line in lines if line.startswith(">")]
+    assert len(marked) == 1
+    recommended = next(line for line in lines if line.startswith("recommended: "))
+    assert marked[0].split()[1] == recommended.split()[1]
+    assert any(line.startswith("why: ") for line in lines)
+
+
+def test_bad_input_is_one_line_without_a_traceback(tmp_path):
+    done = CliRunner().invoke(main, ["sweep", str(tmp_path / "missing")])
+    assert done.exit_code == EXIT_INPUT_ERROR
+    assert "Traceback" not in done.output
+    assert "missing" in done.output and "nothing could be read" in done.output
