@@ -1,4 +1,4 @@
-"""Command line: python -m tools.corpus OUT --split dev|heldout|fresh|fresh2|all --jobs 2
+"""Command line: python -m tools.corpus OUT --split dev|heldout|fresh|fresh2|fresh3|all --jobs 2
 (all: dev and heldout)."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.corpus", description=__doc__)
     parser.add_argument("out", help="output folder (runs under OUT/<split>/, OUT/labels.json)")
     parser.add_argument(
-        "--split", choices=("dev", "heldout", "fresh", "fresh2", "all"), default="all"
+        "--split", choices=("dev", "heldout", "fresh", "fresh2", "fresh3", "all"), default="all"
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     parser.add_argument(
         "--per-verdict",
         type=int,
         default=None,
-        help="kept runs per verdict (40 dev, 20 heldout, 15 fresh and fresh2)",
+        help="kept runs per verdict (40 dev, 20 heldout, 15 fresh, fresh2 and fresh3)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -16,12 +16,14 @@ TEXT_MODULES = ("argparse", "typing", "inspect", "difflib", "dataclasses", "path
 TEXTCLS_MODULES = ("shutil", "tarfile", "zipfile", "logging", "calendar", "fractions",
                    "tokenize", "ast", "enum", "gettext", "optparse", "heapq")  # fmt: skip
 TEXTCLS_VOCAB = 128  # characters above ASCII share the last id
+CATEGORY_LEVELS = 10  # tabular: levels of each categorical column
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What to learn. `kind`: blobs, spiral, regression, images, charlm, seqreg, reconstruct
-    or textcls (`text`: the modules joined by "+", one class each; `seq_len`: window length)."""
+    """What to learn. `kind`: blobs, spiral, regression, images, charlm, seqreg, reconstruct,
+    textcls (`text`: the modules joined by "+", one class each; `seq_len`: window length),
+    tabular or tabreg (classes or a target from `rank` categorical and `dim` numeric columns)."""
 
     kind: str
     classes: int = 2  # classification: number of classes
@@ -35,7 +37,8 @@ class TaskSpec:
     seq_len: int = 32
     label_noise: float = 0.0  # classification: share of labels replaced by random ones
     seed: int = 0
-    rank: int = 4  # reconstruct: dimension of the subspace the clean data lie in
+    rank: int = 4  # reconstruct: dimension of the subspace the clean data lie in; tabular
+    # and tabreg: categorical columns (a new field would change every earlier split's repr)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Data:
     outputs: int
     loss: str  # "ce", "mse" or "lm" (cross-entropy over every position)
     vocab: int = 0
+    categorical: int = 0  # leading input columns that hold category ids (levels: vocab)
 
 
 def _blobs(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,6 +161,33 @@ def _seqreg(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor,
     return x, (y + spec.noise * torch.randn(y.shape, generator=gen)) * spec.target_scale
 
 
+def _tabular_signal(spec: TaskSpec, gen: torch.Generator, n: int, outputs: int):
+    """Category ids and numeric columns, and a teacher's output on them: an MLP of the
+    numeric columns plus one learned effect per category level, as a table of customers."""
+    teacher = torch.Generator().manual_seed(spec.seed + 13)
+    hidden = torch.randn(spec.dim, 16, generator=teacher) / math.sqrt(spec.dim)
+    head = torch.randn(16, outputs, generator=teacher) / 2.0
+    effects = torch.randn(spec.rank, CATEGORY_LEVELS, outputs, generator=teacher) / 2.0
+    ids = torch.randint(0, CATEGORY_LEVELS, (n, spec.rank), generator=gen)
+    numeric = torch.randn(n, spec.dim, generator=gen)
+    signal = torch.tanh(numeric @ hidden) @ head
+    for column in range(spec.rank):
+        signal = signal + effects[column, ids[:, column]]
+    return torch.cat([ids.float(), numeric], dim=1), signal
+
+
+def _tabular(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Classes: the teacher's highest output (separable, as the blobs are)."""
+    x, signal = _tabular_signal(spec, gen, n, spec.classes)
+    return x, signal.argmax(dim=1)
+
+
+def _tabreg(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x, signal = _tabular_signal(spec, gen, n, 1)
+    y = signal + spec.noise * torch.randn(n, 1, generator=gen)
+    return x, y * spec.target_scale
+
+
 def _reconstruct(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Unit-variance points near a `rank`-dimensional subspace; the target is the input."""
     basis_gen = torch.Generator().manual_seed(spec.seed + 11)
@@ -179,6 +210,8 @@ def make_data(spec: TaskSpec) -> Data:
         "images": _images,
         "seqreg": _seqreg,
         "reconstruct": _reconstruct,
+        "tabular": _tabular,
+        "tabreg": _tabreg,
     }[spec.kind]
     x_train, y_train = make(spec, torch.Generator().manual_seed(spec.seed + 1), spec.n_train)
     x_val, y_val = make(spec, torch.Generator().manual_seed(spec.seed + 2), spec.n_val)
@@ -189,6 +222,9 @@ def make_data(spec: TaskSpec) -> Data:
             y[flip] = torch.randint(0, spec.classes, (int(flip.sum()),), generator=gen)
     if spec.kind in ("regression", "seqreg"):
         return Data(x_train, y_train, x_val, y_val, 1, "mse")
+    if spec.kind in ("tabular", "tabreg"):
+        outputs, loss = (1, "mse") if spec.kind == "tabreg" else (spec.classes, "ce")
+        return Data(x_train, y_train, x_val, y_val, outputs, loss, CATEGORY_LEVELS, spec.rank)
     if spec.kind == "reconstruct":
         return Data(x_train, y_train, x_val, y_val, spec.dim, "mse")
     return Data(x_train, y_train, x_val, y_val, spec.classes, "ce")
@@ -196,7 +232,7 @@ def make_data(spec: TaskSpec) -> Data:
 
 def known_floor(spec: TaskSpec) -> float | None:
     """The lowest loss the task allows, where the data say it: None for text."""
-    if spec.kind in ("regression", "seqreg"):
+    if spec.kind in ("regression", "seqreg", "tabreg"):
         return (spec.noise * spec.target_scale) ** 2
     if spec.kind == "reconstruct":  # a code of the data's rank loses the noise off the subspace
         return spec.noise**2 * (spec.dim - spec.rank) / spec.dim
@@ -211,18 +247,11 @@ def scale_features(data: Data, factors: dict[int, float]) -> Data:
     for column, factor in factors.items():  # the last axis: features, or channels of a sequence
         x_train[..., column] *= factor
         x_val[..., column] *= factor
-    return Data(x_train, data.y_train, x_val, data.y_val, data.outputs, data.loss, data.vocab)
+    return replace(data, x_train=x_train, x_val=x_val)
 
 
 def standardise(data: Data) -> Data:
-    """Z-score the input columns with training-set statistics."""
+    """Z-score the input columns with training-set statistics; category ids stay ids."""
     mean, std = data.x_train.mean(0), data.x_train.std(0).clamp_min(1e-8)
-    return Data(
-        (data.x_train - mean) / std,
-        data.y_train,
-        (data.x_val - mean) / std,
-        data.y_val,
-        data.outputs,
-        data.loss,
-        data.vocab,
-    )
+    mean[..., : data.categorical], std[..., : data.categorical] = 0.0, 1.0
+    return replace(data, x_train=(data.x_train - mean) / std, x_val=(data.x_val - mean) / std)

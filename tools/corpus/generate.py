@@ -15,7 +15,7 @@ import os
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,18 @@ LOGGERS = {
         "keras_csv",
         "lightning_csv",
     ),
+    "fresh3": (
+        "mlflow_sqlite",
+        "lightning_csv",
+        "plain_csv",
+        "keras_tensorboard",
+        "tensorboardx",
+        "wandb_csv",
+        "lightning_tensorboard",
+        "mlflow_folder",
+        "keras_csv",
+        "torch_tensorboard",
+    ),
 }
 # Cadences per logger in each split: dev logs every step, interval means or epoch means;
 # held-out logs one sampled step every k, or epoch means for the Keras loggers; fresh logs
@@ -68,7 +80,11 @@ LOGGERS = {
 # or samples, and the Keras loggers epoch means; fresh2 logs the last mini-batch's loss once
 # per epoch (last_batch: a hand-written loop's print), the STEP_ONLY labels steps or samples,
 # and the Keras loggers epoch means. A fresh2 run of fewer than 10 epochs (too few points
-# for last_batch) is logged sampled, as a loop that prints every k steps.
+# for last_batch) is logged sampled, as a loop that prints every k steps. fresh3 logs a run
+# with gradient accumulation once per optimiser step or every k (accumulated: the mean of
+# its micro-batch losses), other runs as interval means or samples (the STEP_ONLY labels:
+# steps or samples), the Keras loggers epoch means; where the loop picks the step
+# (SAMPLES_AXIS), half of the runs count it in samples seen.
 DEV_CADENCES = {
     "torch_tensorboard": ("step", "interval_mean"),
     "lightning_csv": ("step", "epoch"),
@@ -78,6 +94,14 @@ DEV_CADENCES = {
 }
 HELDOUT_CADENCES = {"keras_csv": ("epoch",), "keras_tensorboard": ("epoch",)}
 STEP_ONLY = ("minibatch_noise", "exploding_gradients")
+SAMPLES_AXIS = (
+    "torch_tensorboard",
+    "tensorboardx",
+    "mlflow_folder",
+    "mlflow_sqlite",
+    "wandb_csv",
+    "plain_csv",
+)
 KERAS = ("keras_csv", "keras_tensorboard")
 MAX_POINTS = {"mlflow_folder": 200, "mlflow_sqlite": 100, "hf_trainer": 120}  # bytes on disk
 MAX_STEP_POINTS = 1000  # longer runs log interval means or samples, unless the label needs steps
@@ -94,6 +118,16 @@ FRESH_RATIO_FOR = {"oscillating": 6, "poor_feature_scaling": 5}
 FRESH2_RATIO_FOR = {
     "exploding_gradients": 8,
     "poor_feature_scaling": 6,
+    "oscillating": 6,
+    "diverging": 5,
+    "overfitting": 5,
+}
+# fresh3's pilot trials (5-6 candidates each) kept 0 of 5 Elman explosions (spikes under 20x
+# or NaN, in a narrow LR window), 1 of 6 raw-unit tables, 0 of 5 bounces and of 5
+# blow-ups (before the recipes left out the optimisers and families that did not move).
+FRESH3_RATIO_FOR = {
+    "exploding_gradients": 8,
+    "poor_feature_scaling": 8,
     "oscillating": 6,
     "diverging": 5,
     "overfitting": 5,
@@ -125,7 +159,7 @@ def _nice_every(steps: int, points: float) -> int:
     return min(NICE, key=lambda n: abs(math.log(n / wanted)))
 
 
-def _cadence_options(split: str, logger: str, label: str) -> tuple[str, ...]:
+def _cadence_options(split: str, logger: str, label: str, accumulating: bool) -> tuple[str, ...]:
     if split == "dev":
         return DEV_CADENCES[logger]
     if split == "heldout":
@@ -134,12 +168,16 @@ def _cadence_options(split: str, logger: str, label: str) -> tuple[str, ...]:
         return ("epoch",)
     if split == "fresh2":
         return ("step", "sampled") if label in STEP_ONLY else ("last_batch",)
+    if split == "fresh3":
+        if accumulating:
+            return ("accumulated",)
+        return ("step", "sampled") if label in STEP_ONLY else ("interval_mean", "sampled")
     return ("step", "sampled") if label in STEP_ONLY else ("ema", "running_mean")
 
 
 def _cadence(split: str, logger: str, label: str, result: Result, rng) -> str | None:
     epochs = result.planned_steps // result.steps_per_epoch
-    options = _cadence_options(split, logger, label)
+    options = _cadence_options(split, logger, label, result.setup.accumulation > 1)
     most = MAX_POINTS.get(logger, MAX_STEP_POINTS)
     usable = [
         c
@@ -149,7 +187,7 @@ def _cadence(split: str, logger: str, label: str, result: Result, rng) -> str | 
     if result.planned_steps > MAX_STEP_POINTS and label not in STEP_ONLY:  # keep files small
         usable = [c for c in usable if c != "step"] or usable
     if label in STEP_ONLY:  # means over an interval or an epoch hide both
-        usable = [c for c in usable if c in ("step", "sampled")]
+        usable = [c for c in usable if c in ("step", "sampled", "accumulated")]
     return usable[int(rng.integers(len(usable)))] if usable else None
 
 
@@ -168,6 +206,8 @@ def choose_plan(split: str, label: str, index: int, result: Result, rng) -> LogP
     steps = result.planned_steps
     target = rng.uniform(100, 300) if label not in STEP_ONLY else rng.uniform(200, 600)
     every = 1 if cadence == "step" else max(2, _nice_every(steps, target))
+    if cadence == "accumulated":  # per optimiser step, unless that is too many points
+        every = _nice_every(steps, target)
     if cadence == "last_batch":
         every = result.steps_per_epoch
     limit = MAX_POINTS.get(logger)
@@ -175,7 +215,7 @@ def choose_plan(split: str, label: str, index: int, result: Result, rng) -> LogP
         every = NICE[NICE.index(every) + 1] if every in NICE[:-1] else every * 2
     epoch = cadence == "epoch"
     coin = rng.random
-    return LogPlan(
+    plan = LogPlan(
         logger=logger,
         cadence=cadence,
         every=every,
@@ -183,6 +223,10 @@ def choose_plan(split: str, label: str, index: int, result: Result, rng) -> LogP
         lr=logger == "hf_trainer" or coin() < 0.5,
         val=label == "overfitting" or coin() < 0.6,
     )
+    if split == "fresh3" and logger in SAMPLES_AXIS and coin() < 0.5:
+        setup = result.setup
+        plan = replace(plan, step_size=setup.batch_size * setup.accumulation)
+    return plan
 
 
 def _name(cand: Candidate, serial: int, rng) -> str:
@@ -217,6 +261,8 @@ def _params(cand: Candidate, result: Result) -> dict:
         params["max_grad_norm"] = s.clip
     if s.model.dropout:
         params["dropout"] = s.model.dropout
+    if s.accumulation > 1:
+        params["gradient_accumulation_steps"] = s.accumulation
     return params
 
 
@@ -288,6 +334,7 @@ def _entry(c: Checked, fmt: str) -> dict:
         "optimizer": s.optimizer,
         "schedule": s.schedule,
         "cadence": c.plan.cadence,
+        "step_axis": "samples" if c.plan.step_size > 1 else "optimiser steps",
         "batch_size": s.batch_size,
         "lr": s.lr,
         "precision": s.precision,
@@ -338,6 +385,8 @@ def generate(
                 ratios = RATIO_FOR | FRESH_RATIO_FOR if split == "fresh" else RATIO_FOR
                 if split == "fresh2":
                     ratios = RATIO_FOR | FRESH2_RATIO_FOR
+                if split == "fresh3":
+                    ratios = RATIO_FOR | FRESH3_RATIO_FOR
                 limit = ratios.get(label, MAX_CANDIDATES_RATIO) * per_verdict[split]
                 hopeless = tried >= per_verdict[split] and not any(c.passed for c in done)
                 if need > 0 and tried < limit and not hopeless:
@@ -443,6 +492,7 @@ def main_args(
         "heldout": per_verdict or 20,
         "fresh": per_verdict or 15,
         "fresh2": per_verdict or 15,
+        "fresh3": per_verdict or 15,
     }
     jobs = max(1, min(jobs, os.cpu_count() or 1, 2))
     generate(Path(out), splits, counts, seed, jobs, verdicts)

@@ -29,7 +29,9 @@ class ModelSpec:
 
 
 def _activation(name: str) -> nn.Module:
-    return {"relu": nn.ReLU(), "tanh": nn.Tanh(), "gelu": nn.GELU()}[name]
+    activations = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU,
+                   "hardswish": nn.Hardswish}  # fmt: skip
+    return activations[name]()
 
 
 class _Residual(nn.Module):
@@ -47,12 +49,12 @@ class _Residual(nn.Module):
 
 
 class _Recurrent(nn.Module):
-    """LSTM or GRU over characters (vocab > 0) or over real-valued sequences."""
+    """LSTM, GRU or Elman RNN (tanh) over characters (vocab > 0) or real-valued sequences."""
 
     def __init__(self, cell: str, spec: ModelSpec, inputs: int, outputs: int, vocab: int) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, 16) if vocab else nn.Linear(inputs, 16)
-        rnn = nn.LSTM if cell == "lstm" else nn.GRU
+        rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "elman": nn.RNN}[cell]
         self.rnn = rnn(16, spec.width, num_layers=spec.depth, batch_first=True)
         self.head = nn.Linear(spec.width, outputs)
 
@@ -257,7 +259,59 @@ class _TextClassifier(nn.Module):
         return self.body(self.bag(torch.cat([x, bigrams], dim=1)))
 
 
-def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len: int) -> nn.Module:
+def _separable_block(channels: int, stride: int, activation: str) -> nn.Sequential:
+    """MobileNet's block: a 3x3 depthwise conv and a 1x1 pointwise conv, each followed by
+    GroupNorm (batch-size independent, so batch 1-4 runs train) and the activation."""
+    return nn.Sequential(
+        nn.Conv2d(channels, channels, 3, stride, padding=1, groups=channels, bias=False),
+        nn.GroupNorm(4, channels), _activation(activation),
+        nn.Conv2d(channels, channels, 1, bias=False), nn.GroupNorm(4, channels),
+        _activation(activation),
+    )  # fmt: skip
+
+
+def _mobilenet(spec: ModelSpec, outputs: int) -> nn.Sequential:
+    """A 3x3 stem, `depth` depthwise-separable blocks (the first halves the resolution),
+    global average pooling and a linear head."""
+    width = spec.width
+    blocks = [_separable_block(width, 2 if i == 0 else 1, spec.activation)
+              for i in range(spec.depth)]  # fmt: skip
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1, bias=False), nn.GroupNorm(4, width),
+        _activation(spec.activation), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Dropout(spec.dropout), nn.Linear(width, outputs),
+    )  # fmt: skip
+
+
+class _Tabular(nn.Module):
+    """Entity embeddings for the category ids (one table, each column's ids offset) beside
+    the numeric columns, then an MLP of `depth` hidden layers."""
+
+    EMBEDDING = 4
+
+    def __init__(self, spec: ModelSpec, inputs: int, outputs: int, levels: int, categorical: int):
+        super().__init__()
+        self.categorical, self.levels = categorical, levels
+        self.embed = nn.Embedding(categorical * levels, self.EMBEDDING)
+        layers: list[nn.Module] = []
+        width_in = categorical * self.EMBEDDING + inputs - categorical
+        for _ in range(spec.depth):
+            layers += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
+            if spec.dropout:
+                layers.append(nn.Dropout(spec.dropout))
+            width_in = spec.width
+        self.body = _initialised(nn.Sequential(*layers, nn.Linear(width_in, outputs)), spec)
+        self.register_buffer("offsets", torch.arange(categorical) * levels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ids = x[:, : self.categorical].long() + self.offsets
+        embedded = self.embed(ids).flatten(1).to(x.dtype)
+        return self.body(torch.cat([embedded, x[:, self.categorical :]], dim=1))
+
+
+def build_model(
+    spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len: int, categorical: int = 0
+) -> nn.Module:
     """Instantiate the family; the caller seeds torch first so the weights are reproducible."""
     family = spec.family
     if family in ("linear", "logistic"):
@@ -285,7 +339,7 @@ def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len:
             nn.AdaptiveMaxPool2d(2), nn.Flatten(), nn.Dropout(spec.dropout),
             nn.Linear(48, outputs),
         )  # fmt: skip
-    if family in ("lstm", "gru"):
+    if family in ("lstm", "gru", "elman"):
         return _Recurrent(family, spec, inputs, outputs, vocab)
     if family == "transformer":
         return _Transformer(spec, vocab, seq_len)
@@ -310,4 +364,8 @@ def build_model(spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len:
         return net
     if family == "textcls":
         return _TextClassifier(spec, vocab, outputs)
+    if family == "mobilenet":
+        return _mobilenet(spec, outputs)
+    if family == "tabular":  # vocab: the levels of each categorical column
+        return _Tabular(spec, inputs, outputs, vocab, categorical)
     raise ValueError(f"unknown family {family!r}")

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CADENCES = ("step", "interval_mean", "sampled", "epoch", "ema", "running_mean", "last_batch")
+CADENCES = (
+    "step",
+    "interval_mean",
+    "sampled",
+    "epoch",
+    "ema",
+    "running_mean",
+    "last_batch",
+    "accumulated",
+)
 """How logged training-loss points relate to optimiser steps:
 step: every step's mini-batch loss; interval_mean: the mean over each `every` steps (the
 Hugging Face Trainer, Lightning's on_epoch=False with accumulation); sampled: one step's
@@ -17,14 +26,17 @@ ema: every `every` steps, the debiased exponential moving average of all step lo
 (beta 0.98, fastai's smoothed loss); running_mean: every `every` steps, the mean since the
 current epoch began (Keras' batch-level logs, a torchmetrics MeanMetric reset per epoch);
 last_batch: once per epoch, the loss of its last mini-batch (a hand-written loop that prints
-or logs loss.item() after its inner loop)."""
+or logs loss.item() after its inner loop); accumulated: every `every` optimiser steps, that
+step's loss, the mean of the losses of the micro-batches whose gradients it accumulated
+(the Hugging Face Trainer and Lightning with gradient accumulation)."""
 
 
 @dataclass
 class Point:
     """One logged training point. `grad_norm` and `lr` are None when that run does not log them."""
 
-    step: int  # optimiser steps done when logged (1-based, as frameworks count)
+    step: int  # optimiser steps done when logged (1-based, as frameworks count), or samples
+    # seen where the loop counts its step axis in samples
     epoch: float  # epochs done, fractional within an epoch
     train_loss: float
     grad_norm: float | None = None

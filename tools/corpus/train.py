@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,7 +34,8 @@ class Setup:
     lr: float = 1e-3
     batch_size: int = 32
     steps: int = 600  # planned; rounded to whole epochs
-    schedule: str = "constant"  # constant, warmup, cosine, step, linear_decay, onecycle, plateau
+    schedule: str = "constant"  # constant, warmup, cosine, step, linear_decay, onecycle,
+    # plateau, warm_restarts, exponential, polynomial
     warmup_fraction: float = 0.1
     weight_decay: float = 0.0
     clip: float | None = None
@@ -43,6 +44,9 @@ class Setup:
     feature_scales: tuple[tuple[int, float], ...] = ()  # (column, factor) pairs
     standardised: bool = False
     seed: int = 0
+    # Micro-batches of batch_size per optimiser step (gradient accumulation). Out of the
+    # repr, so that the earlier splits' candidates print as before this field existed.
+    accumulation: int = field(default=1, repr=False)
 
     @property
     def data(self) -> Data:
@@ -84,6 +88,9 @@ OPTIMIZERS = {
     "adadelta": (torch.optim.Adadelta, {}),
     "asgd": (torch.optim.ASGD, {}),
     "amsgrad": (torch.optim.Adam, {"amsgrad": True}),
+    "adafactor": (torch.optim.Adafactor, {}),
+    "adamw_gpt": (torch.optim.AdamW, {"betas": (0.9, 0.95), "weight_decay": 0.1}),  # nanoGPT's
+    "nesterov99": (torch.optim.SGD, {"momentum": 0.99, "nesterov": True}),
 }
 
 
@@ -91,7 +98,7 @@ def _optimizer(setup: Setup, params) -> torch.optim.Optimizer:
     if setup.optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {setup.optimizer!r}")
     cls, extra = OPTIMIZERS[setup.optimizer]
-    return cls(params, lr=setup.lr, weight_decay=setup.weight_decay, **extra)
+    return cls(params, **{"lr": setup.lr, "weight_decay": setup.weight_decay} | extra)
 
 
 def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
@@ -109,10 +116,16 @@ def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
         return sched.LinearLR(opt, 1.0, 0.02, total_iters=steps)
     if setup.schedule == "onecycle":
         # those have no momentum to cycle
-        cycle = setup.optimizer not in ("sgd", "adagrad", "asgd", "adadelta")
+        cycle = setup.optimizer not in ("sgd", "adagrad", "asgd", "adadelta", "adafactor")
         return sched.OneCycleLR(opt, setup.lr, total_steps=steps + 1, cycle_momentum=cycle)
     if setup.schedule == "plateau":
         return sched.ReduceLROnPlateau(opt, factor=0.3, patience=2)
+    if setup.schedule == "warm_restarts":  # cycles of 1, 2 and 4 sevenths: the last one ends
+        return sched.CosineAnnealingWarmRestarts(opt, max(1, steps // 7), T_mult=2)
+    if setup.schedule == "exponential":  # to 1% of the peak by the end
+        return sched.ExponentialLR(opt, 0.01 ** (1 / steps))
+    if setup.schedule == "polynomial":
+        return sched.PolynomialLR(opt, total_iters=steps, power=2.0)
     raise ValueError(f"unknown schedule {setup.schedule!r}")
 
 
@@ -135,7 +148,7 @@ def train(setup: Setup) -> Result:
     data = setup.data
     seq_len = setup.task.seq_len
     inputs = data.x_train.shape[-1] if data.loss != "lm" else 0
-    model = build_model(setup.model, inputs, data.outputs, data.vocab, seq_len)
+    model = build_model(setup.model, inputs, data.outputs, data.vocab, seq_len, data.categorical)
     if setup.precision == "fp16":
         model = model.half()
     if setup.frozen:
@@ -144,7 +157,8 @@ def train(setup: Setup) -> Result:
     opt = _optimizer(setup, params or [nn.Parameter(torch.zeros(1))])
     n = data.x_train.shape[0]
     batch = min(setup.batch_size, n)
-    per_epoch = n // batch  # drop_last: a batch of one would break BatchNorm
+    micro = max(1, min(setup.accumulation, n // batch))
+    per_epoch = n // (batch * micro)  # drop_last: a batch of one would break BatchNorm
     epochs = max(1, round(setup.steps / per_epoch))
     total = epochs * per_epoch
     scheduler = _scheduler(setup, opt, total)
@@ -181,14 +195,19 @@ def train(setup: Setup) -> Result:
     step, abandoned, dead_at = 0, False, None
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen)
-        for first in range(0, per_epoch * batch, batch):
-            index = order[first : first + batch]
+        for first in range(0, per_epoch * batch * micro, batch * micro):
             rate = opt.param_groups[0]["lr"]
             if dead_at is None:
                 opt.zero_grad(set_to_none=True)
-                loss = forward(data.x_train[index], data.y_train[index])
+                parts = []
+                for offset in range(first, first + batch * micro, batch):
+                    index = order[offset : offset + batch]
+                    part = forward(data.x_train[index], data.y_train[index])
+                    if params:  # gradient accumulation: the mean of the micro-batch losses
+                        (part / micro).backward()
+                    parts.append(part.detach())
+                loss = parts[0] if micro == 1 else torch.stack(parts).mean()
                 if params:
-                    loss.backward()
                     grads = [p.grad.float() for p in params if p.grad is not None]
                     norm = float(torch.linalg.vector_norm(torch.stack(
                         [torch.linalg.vector_norm(g) for g in grads])))  # fmt: skip
@@ -245,6 +264,8 @@ class LogPlan:
     grad_norm: bool
     lr: bool
     val: bool
+    step_size: int = 1  # what one optimiser step adds to the logged step: samples per step
+    # when the loop counts the step axis in samples seen (a global_step += batch_size loop)
 
 
 EMA_BETA = 0.98  # fastai's Recorder (AvgSmoothLoss)
@@ -268,7 +289,7 @@ def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
     smoothed = _debiased_ema(result.loss) if plan.cadence == "ema" else None
     points = []
     for end in range(every, steps_run + 1, every):
-        if plan.cadence in ("sampled", "step", "last_batch"):
+        if plan.cadence in ("sampled", "step", "last_batch", "accumulated"):
             value = result.loss[end - 1]
         elif smoothed is not None:
             value = smoothed[end - 1]
@@ -278,7 +299,7 @@ def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
             value = float(np.mean(result.loss[end - every : end]))
         points.append(
             Point(
-                step=end,
+                step=end * plan.step_size,
                 epoch=round(end / per_epoch, 6),
                 train_loss=float(value),
                 grad_norm=float(result.grad_norm[end - 1]) if plan.grad_norm else None,
@@ -290,7 +311,8 @@ def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
         for step, val in zip(result.eval_steps, result.val, strict=True):
             if step == 0 or (plan.cadence == "epoch" and step % per_epoch):
                 continue
-            evals.append(Evaluation(int(step), round(int(step) / per_epoch, 6), float(val)))
+            epoch = round(int(step) / per_epoch, 6)
+            evals.append(Evaluation(int(step) * plan.step_size, epoch, float(val)))
     return RunLog(
         name=name,
         cadence=plan.cadence,
