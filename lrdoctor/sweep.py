@@ -27,12 +27,14 @@ from lrdoctor.engine import Config
 from lrdoctor.model import Curve, Run
 from lrdoctor.readers import ReadOptions
 from lrdoctor.roles import assign_roles
+from lrdoctor.sweeps.finder import Finder, read_finder
 
 SCHEMA = "lrdoctor.sweep/1"
 # Param names (the last part of a dotted or slashed key) that hold the learning rate.
 LR_KEYS = ("lr", "learning_rate", "learningrate", "base_lr", "max_lr", "peak_lr", "init_lr")
 # Verdicts of a cause other than the LR: a sweep whose runs show them cannot be read.
-CONFOUNDERS = ("exploding_gradients", "poor_feature_scaling", "minibatch_noise")
+# In the order single-run remedies take them: data, then gradients, then the batch.
+CONFOUNDERS = ("poor_feature_scaling", "exploding_gradients", "minibatch_noise")
 _NUMBER = r"(\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)"
 _CHECKPOINT = re.compile(r"checkpoint-\d+")
 # Files that are one run's log in a folder of their own: the folder is the run.
@@ -108,6 +110,7 @@ class SweepRun:
     final_val_loss: float | None
     last_step: int
     why_not: str = ""  # why it is not stable and mostly monotonic, with numbers
+    remedy: str = ""  # the diagnosis' first remedy
 
     @property
     def usable(self) -> bool:
@@ -205,6 +208,7 @@ class SweepResult:
     """Every sweep found under the paths, how they interact, and the runs in no sweep."""
 
     sweeps: tuple[Sweep, ...]
+    finders: tuple[Finder, ...] = ()
     interplay: tuple[Interplay, ...] = ()
     unswept: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
@@ -216,7 +220,7 @@ class SweepResult:
             "schema": SCHEMA,
             "lrdoctor": __version__,
             "sweeps": [sweep.to_dict() for sweep in self.sweeps],
-            "finders": [],
+            "finders": [finder.to_dict() for finder in self.finders],
             "interplay": [item.to_dict() for item in self.interplay],
             "unswept": list(self.unswept),
             "problems": [{"source": p.source, "message": p.message} for p in self.problems],
@@ -250,14 +254,19 @@ def sweep(
 
 
 def read_sweeps(runs: Sequence[Run], options: SweepOptions, doctor: Doctor) -> SweepResult:
-    """Group `runs` into sweeps and read each: the library behind `sweep`, given runs."""
-    located = []
+    """Group `runs` into sweeps and read each: the library behind `sweep`, given runs.
+
+    A run whose LR ramps up over decades is an LR range test, read as one, in no sweep."""
+    located, finders, unswept = [], [], []
     for run in runs:
-        value, where = swept_value(run, options.by)
-        if value is not None:
+        finder = read_finder(run)
+        value, where = swept_value(run, options.by) if finder is None else (None, "")
+        if finder is not None:
+            finders.append(finder)
+        elif value is not None:
             located.append((run, value, where))
-    placed = {id(run) for run, _, _ in located}
-    unswept = [run.name for run in runs if id(run) not in placed]
+        else:
+            unswept.append(run.name)
     sweeps, interplay = [], []
     for (container, label), members in _containers(located).items():
         groups, axes = _split(members, options)
@@ -270,7 +279,7 @@ def read_sweeps(runs: Sequence[Run], options: SweepOptions, doctor: Doctor) -> S
             found.append(_read(name, container, dict(group_values), group, options, doctor))
         sweeps.extend(found)
         interplay.extend(_interplay(found, axes))
-    return SweepResult(tuple(sweeps), tuple(interplay), tuple(sorted(unswept)))
+    return SweepResult(tuple(sweeps), tuple(finders), tuple(interplay), tuple(sorted(unswept)))
 
 
 # -- Where a run's LR and its sweep come from -------------------------------------------------
@@ -435,31 +444,38 @@ def _canonical(value: str) -> str:
 
 @dataclass
 class _Measured:
+    """A run's training loss up to its first NaN/inf, on the scale it is judged on: log10
+    when every value is positive (a loss is judged by decades), else as logged."""
+
     steps: np.ndarray
     values: np.ndarray
-    smooth: np.ndarray  # smoothed log loss (or loss, when it can be <= 0)
+    level: np.ndarray  # the values on the judged scale
+    smooth: np.ndarray  # `level` smoothed
     logged: bool
     diverged_at: int | None
+    broke_as: str  # "NaN" or "inf"
     val: Curve | None
+
+    def unlevel(self, value: float) -> float:
+        return float(10**value) if self.logged else float(value)
 
 
 def _measure(run: Run, diagnosis: Diagnosis, options: SweepOptions) -> _Measured | None:
-    roles = diagnosis.signals or assign_roles(run)
-    tag = roles.get("train_loss")
+    tag = diagnosis.signals.get("train_loss")
     if tag is None or not len(run.curves[tag]):
         return None
     curve = run.curves[tag]
     finite = np.isfinite(curve.values)
-    diverged_at = None if finite.all() else int(curve.steps[np.argmin(finite)])
-    end = int(np.argmin(finite)) if diverged_at is not None else len(curve)
+    end = len(curve) if finite.all() else int(np.argmin(finite))
+    diverged_at = None if end == len(curve) else int(curve.steps[end])
+    broke_as = "NaN" if diverged_at is None or np.isnan(curve.values[end]) else "inf"
     steps, values = curve.steps[:end], curve.values[:end]
     logged = bool(values.size and (values > 0).all())
-    series = np.log10(values) if logged else values
-    window = max(1, round(options.smooth_share * series.size))
-    smooth = _moving_average(series, window)
-    val_tag = roles.get("val_loss")
+    level = np.log10(values) if logged else values.astype(float)
+    smooth = _moving_average(level, max(1, round(options.smooth_share * level.size)))
+    val_tag = diagnosis.signals.get("val_loss")
     val = run.curves[val_tag] if val_tag else None
-    return _Measured(steps, values, smooth, logged, diverged_at, val)
+    return _Measured(steps, values, level, smooth, logged, diverged_at, broke_as, val)
 
 
 def _moving_average(series: np.ndarray, window: int) -> np.ndarray:
@@ -467,8 +483,8 @@ def _moving_average(series: np.ndarray, window: int) -> np.ndarray:
     if series.size == 0 or window <= 1:
         return series.astype(float)
     sums = np.cumsum(np.insert(series.astype(float), 0, 0.0))
-    counts = np.minimum(np.arange(1, series.size + 1), window)
-    return (sums[1:] - sums[np.maximum(np.arange(1, series.size + 1) - window, 0)]) / counts
+    ends = np.arange(1, series.size + 1)
+    return (sums[1:] - sums[np.maximum(ends - window, 0)]) / np.minimum(ends, window)
 
 
 def _judge(
@@ -480,83 +496,87 @@ def _judge(
     budget: int,
     options: SweepOptions,
 ) -> SweepRun:
-    base = {"name": run.name, "source": run.source, "lr": lr, "lr_from": where}
-    base |= {"verdict": diagnosis.verdict, "confidence": diagnosis.confidence}
+    findings = diagnosis.to_dict()["findings"]
+    base = {
+        "name": run.name,
+        "source": run.source,
+        "lr": lr,
+        "lr_from": where,
+        "verdict": diagnosis.verdict,
+        "confidence": diagnosis.confidence,
+        "remedy": findings[0]["remedies"][0] if findings and findings[0]["remedies"] else "",
+        "diverged_at": measured.diverged_at if measured else None,
+    }
+    broke = (
+        f"diverged at step {base['diverged_at']:,} ({measured.broke_as})"
+        if (base["diverged_at"] is not None)
+        else ""
+    )
     if measured is None or measured.steps.size < 3:
-        diverged = measured.diverged_at if measured else None
         return SweepRun(
             **base, stable=False, monotonic=False, trend=None, rebound=None, swing=None,
-            diverged_at=diverged, final_loss=None, best_loss=None, best_val_loss=None,
-            best_val_step=None, final_val_loss=None, last_step=0,
-            why_not=f"diverged at step {diverged:,} (NaN)" if diverged is not None
-            else "logged too few training-loss points to judge",
+            final_loss=None, best_loss=None, best_val_loss=None, best_val_step=None,
+            final_val_loss=None, last_step=0,
+            why_not=broke or "logged too few training-loss points to judge",
         )  # fmt: skip
     within = measured.steps <= budget
     if within.sum() < 3:
         within = np.ones(measured.steps.size, dtype=bool)
-    steps, values, smooth = measured.steps[within], measured.values[within], measured.smooth[within]
+    steps, level, smooth = measured.steps[within], measured.level[within], measured.smooth[within]
     trend = _kendall_tau(smooth)
     drop = smooth[0] - smooth.min()
     climb = float(np.max(smooth - np.minimum.accumulate(smooth)))
     rebound = climb / drop if drop > 0 else (0.0 if climb == 0 else math.inf)
     tail = steps > steps[-1] - options.tail_share * max(budget, 1)
-    final_loss = float(np.mean(values[tail]))
-    level = lambda x: math.log10(x) if measured.logged else x  # noqa: E731
-    unlevel = lambda x: 10**x if measured.logged else x  # noqa: E731
-    half = smooth.size // 2
-    residual = (np.log10(values) if measured.logged else values) - smooth
-    swing = float(np.std(residual[half:])) * 2 if measured.logged else None
-    rise = level(final_loss) - smooth[0]
-    limit = (
-        math.log10(1 + options.max_rise) if measured.logged else abs(smooth[0]) * options.max_rise
-    )
-    stable = measured.diverged_at is None and diagnosis.verdict != "diverging" and rise <= limit
+    final_loss = float(np.mean(measured.values[within][tail]))
+    swing = float(2 * np.std((level - smooth)[smooth.size // 2 :])) if measured.logged else None
+    start = measured.unlevel(smooth[0])
+    rises = final_loss > start * (1 + options.max_rise) if start > 0 else final_loss > start
+    stable = not broke and diagnosis.verdict != "diverging" and not rises
     monotonic = (
         trend <= options.max_trend
         and rebound <= options.max_rebound
         and diagnosis.verdict != "oscillating"
     )
-    why_not = ""
-    if measured.diverged_at is not None:
-        why_not = f"diverged at step {measured.diverged_at:,} (NaN)"
-    elif not stable:
-        start = unlevel(smooth[0])
-        why_not = (
-            f"diverges (loss ends at {_num(final_loss)}, above its start {_num(start)})"
-            if rise > limit
-            else f"is diagnosed diverging (loss ends at {_num(final_loss)})"
-        )
-    elif not monotonic:
-        what = "oscillates" if diagnosis.verdict == "oscillating" or trend <= 0 else "rises"
+    why_not = broke
+    if not why_not and rises:
+        why_not = f"diverges (loss ends at {_num(final_loss)}, above its start {_num(start)})"
+    elif not why_not and not stable:
+        why_not = f"is diagnosed diverging (loss ends at {_num(final_loss)})"
+    elif not why_not and not monotonic:
         swing_text = f"swing {swing:.2g} decades, " if swing is not None else ""
-        why_not = f"{what} ({swing_text}climbs back {rebound:.0%} of its drop, tau {trend:+.2f})"
-    best_val = best_step = final_val = None
-    if measured.val is not None and len(measured.val):
-        vsteps, vvalues = measured.val.steps, measured.val.values
-        keep = vsteps <= max(budget, int(vsteps[0]))
-        vsteps, vvalues = vsteps[keep], vvalues[keep]
-        good = np.isfinite(vvalues)
-        if good.any():
-            index = int(np.argmin(np.where(good, vvalues, np.inf)))
-            best_val, best_step = float(vvalues[index]), int(vsteps[index])
-        if vvalues.size and np.isfinite(vvalues[-1]):
-            final_val = float(vvalues[-1])
+        why_not = (
+            f"oscillates ({swing_text}climbs back {rebound:.0%} of its drop, tau {trend:+.2f})"
+        )
     return SweepRun(
         **base,
+        **_val_measures(measured.val, budget),
         stable=bool(stable),
         monotonic=bool(monotonic),
         trend=trend,
         rebound=rebound if math.isfinite(rebound) else None,
         swing=swing,
-        diverged_at=measured.diverged_at,
         final_loss=final_loss if math.isfinite(final_loss) else None,
-        best_loss=float(unlevel(smooth.min())),
-        best_val_loss=best_val,
-        best_val_step=best_step,
-        final_val_loss=final_val,
+        best_loss=measured.unlevel(smooth.min()),
         last_step=int(measured.steps[-1]),
         why_not=why_not,
     )
+
+
+def _val_measures(val: Curve | None, budget: int) -> dict:
+    """Best validation loss and its step, and the last one, within the budget."""
+    found = {"best_val_loss": None, "best_val_step": None, "final_val_loss": None}
+    if val is None or not len(val):
+        return found
+    keep = val.steps <= max(budget, int(val.steps[0]))
+    steps, values = val.steps[keep], val.values[keep]
+    finite = np.isfinite(values)
+    if finite.any():
+        index = int(np.argmin(np.where(finite, values, np.inf)))
+        found["best_val_loss"], found["best_val_step"] = float(values[index]), int(steps[index])
+    if values.size and finite[-1]:
+        found["final_val_loss"] = float(values[-1])
+    return found
 
 
 def _kendall_tau(series: np.ndarray) -> float:
@@ -656,10 +676,10 @@ def _recommend(runs: list[SweepRun], options: SweepOptions) -> dict:
     for point in reversed(above[:2]):
         reasons.append(f"{lr_text(point.lr)} {point.first.why_not}")
     best = min(finite, key=lambda p: (p.score(kind), -p.lr))
-    tolerance = 1 + options.val_tolerance
     what = "val loss" if kind == "val_loss" else "train loss at the budget"
     largest_text = f"{lr_text(largest.lr)} is the largest stable LR (trend tau {_tau(largest)})"
-    if largest.score(kind) <= best.score(kind) * tolerance or best is largest:
+    gap = largest.score(kind) - best.score(kind)
+    if best is largest or gap <= abs(best.score(kind)) * options.val_tolerance:
         chosen = largest
         lowest = "has the lowest" if best is largest else "is within "
         lowest += "" if best is largest else f"{options.val_tolerance:.0%} of the lowest"
@@ -711,42 +731,59 @@ def _recommend(runs: list[SweepRun], options: SweepOptions) -> dict:
     }
 
 
-def _nothing_usable(grid: list[_Point], ratio: float, kind: str, reasons, readable) -> dict:
-    """No LR is stable and mostly monotonic: the grid sits above the edge; go down."""
+def _nothing_usable(
+    grid: list[_Point], ratio: float, kind: str, reasons: list[str], readable: bool
+) -> dict:
+    """No LR is stable and mostly monotonic: the grid sits above the edge, so go down. The
+    best LR that did not diverge, if any, is the one to try meanwhile."""
     lowest = grid[0]
-    early = lowest.first.diverged_at is not None
-    factor = 100.0 if early else 10.0
+    factor = 100.0 if lowest.first.diverged_at is not None else 10.0
     reasons.append(
         f"no LR is both stable and mostly monotonic: even the smallest, {lr_text(lowest.lr)}, "
         f"{lowest.first.why_not}"
     )
+    finite = [p for p in grid if p.stable and p.score(kind) < math.inf]
+    extend = {"direction": "down", "factor": factor}
     reasons.append(
         f"extend the grid down by {factor:g}x (to {lr_text(lowest.lr / factor)}) "
         "to find the edge of stability"
     )
-    return {
-        "score": kind,
-        "recommended_lr": None,
-        "recommended_range": (_round_lr(lowest.lr / factor), _round_lr(lowest.lr / ratio)),
-        "edge": (None, lowest.lr),
+    decision = {"score": kind, "edge": (None, lowest.lr), "readable": readable, "extend": extend}
+    if not finite:
+        low, high = _round_lr(lowest.lr / factor), _round_lr(lowest.lr / ratio)
+        return decision | {
+            "recommended_lr": None,
+            "recommended_range": (low, high),
+            "reasons": tuple(reasons),
+        }
+    best = min(finite, key=lambda p: (p.score(kind), -p.lr))
+    what = "val loss" if kind == "val_loss" else "train loss at the budget"
+    low, high = _round_lr(best.lr / ratio), best.lr
+    reasons.append(
+        f"{lr_text(best.lr)} has the lowest {what} of the LRs that did not diverge "
+        f"({_score_text(best, kind)}): try it meanwhile, or below it in "
+        f"{lr_text(low)}..{lr_text(high)}"
+    )
+    return decision | {
+        "recommended_lr": best.lr,
+        "recommended_range": (low, high),
         "reasons": tuple(reasons),
-        "readable": readable,
-        "extend": {"direction": "down", "factor": factor},
     }
 
 
 def _confounders(runs: list[SweepRun], options: SweepOptions) -> str:
-    """Why the sweep cannot be read, when too many runs show a cause other than the LR."""
+    """Why the sweep cannot be read: a cause other than the LR shows in too many of its
+    runs. Causes are named in the order single-run remedies take them, each with its fix."""
     counts = Counter(run.verdict for run in runs if run.verdict in CONFOUNDERS)
-    total = sum(counts.values())
-    if not total or total / len(runs) <= options.max_confounded_share:
+    shown = []
+    for verdict in CONFOUNDERS:
+        if counts[verdict] / len(runs) > options.max_confounded_share:
+            remedy = next(run.remedy for run in runs if run.verdict == verdict)
+            text = f"{verdict.replace('_', ' ')} in {counts[verdict]} of {len(runs)} runs"
+            shown.append(f"{text} ({remedy.rstrip('.')})" if remedy else text)
+    if not shown:
         return ""
-    shown = ", ".join(
-        f"{verdict.replace('_', ' ')} ({counts[verdict]} of {len(runs)} runs)"
-        for verdict in CONFOUNDERS
-        if counts[verdict]
-    )
-    return f"the sweep cannot be read until this is fixed: {shown}"
+    return "the sweep cannot be read until this is fixed: " + "; then ".join(shown)
 
 
 def _why_worse(largest: _Point, best: _Point, kind: str) -> str:

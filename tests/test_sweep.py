@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -20,6 +21,7 @@ from lrdoctor.cli import EXIT_INPUT_ERROR, main
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
 from lrdoctor.sweep import SweepOptions, lr_text, read_sweeps
+from lrdoctor.sweeps.finder import minimum, steep, steepest_gradient, valley, valley_span
 from tools.sweeps.evaluate import load_truth, match, score
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sample_logs" / "sweeps"
@@ -187,3 +189,38 @@ def test_bad_input_is_one_line_without_a_traceback(tmp_path):
     assert done.exit_code == EXIT_INPUT_ERROR
     assert "Traceback" not in done.output
     assert "missing" in done.output and "nothing could be read" in done.output
+
+
+def test_fastai_and_lightning_suggestions_follow_the_published_algorithms():
+    lrs = np.array([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0])
+    losses = np.array([3.0, 2.0, 5.0, 4.0, 2.5, 2.0, 1.0, 6.0])
+    # Longest decreasing run 5, 4, 2.5, 2, 1 ends at index 6; fastai starts it at 6 - 5 = 1
+    # and picks start + int(5/3) + int(5/6) = 2.
+    assert valley_span(losses) == (1, 6)
+    assert valley(lrs, losses) == 1e-3
+    assert steep(lrs, losses) == 1e-2  # 4 -> 2.5 is the largest fall per decade
+    assert minimum(lrs, losses) == 10.0 / 10
+    # Lightning: central differences against the LR itself, here evenly spaced:
+    # (3 - 5) / 2 at the second point is the steepest.
+    assert steepest_gradient(np.arange(1.0, 6.0), np.array([5, 4.8, 3, 2.9, 2.8])) == 2.0
+
+
+def test_range_tests_are_read_and_kept_out_of_sweeps(result):
+    truths = json.loads((SWEEPS / "truth.json").read_text())["finders"]
+    assert len(truths) >= 3
+    by_sweep = {finder.name.split("/")[1]: finder for finder in result.finders}
+    in_sweeps = {run.source for found in result.sweeps for run in found.runs}
+    for truth in truths:
+        finder = by_sweep[truth["sweep"]]
+        assert finder.source not in in_sweeps
+        assert finder.suggested_lr == finder.suggestions["valley"]
+        assert set(finder.suggestions) == {"valley", "steep", "minimum", "lightning"}
+        assert truth["lr_min"] < finder.suggested_lr < truth["lr_max"]
+        assert finder.blow_up_lr is None or finder.blow_up_lr > finder.suggested_lr
+        assert "valley" in finder.reason
+        factor = max(finder.suggested_lr, truth["best_lr"]) / min(
+            finder.suggested_lr, truth["best_lr"]
+        )
+        print(f"{truth['finder']}: suggested {finder.suggested_lr:.3g}, factor {factor:.1f}")
+    assert len(result.finders) == len(truths)
+    assert not any(name.endswith("lr-find") for name in result.unswept)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lrdoctor.reporters.escaping import printable
 from lrdoctor.sweep import Sweep, SweepResult, lr_text
+from lrdoctor.sweeps.finder import Finder
 
 _COLUMNS = ("", "LR", "VERDICT", "STABLE", "TREND", "FINAL", "BEST", "BEST VAL", "FINAL VAL")
 
@@ -60,16 +61,35 @@ def render_sweep_text(sweep: Sweep) -> str:
     return "\n".join(lines)
 
 
+def render_finder_text(finder: Finder) -> str:
+    """The LR a range test suggests, every algorithm's pick, where the loss blew up, why."""
+    picks = ", ".join(
+        f"{name} {lr_text(value) if value else '-'}" for name, value in finder.suggestions.items()
+    )
+    suggested = lr_text(finder.suggested_lr) if finder.suggested_lr else "none"
+    blow_up = f"blows up at {lr_text(finder.blow_up_lr)}" if finder.blow_up_lr else "no blow-up"
+    return "\n".join(
+        [
+            f"{printable(finder.name)}  (LR range test, {len(finder.lrs)} points, "
+            f"{printable(finder.source)})",
+            f"suggested: {suggested}  ({picks}; {blow_up})",
+            "why: " + printable(finder.reason),
+        ]
+    )
+
+
 def render_text(result: SweepResult) -> str:
-    if not result.sweeps:
+    if not result.sweeps and not result.finders:
         return (
             f"no sweep found among {result.runs_read} runs: a sweep needs at least 3 runs "
             "that differ only in the swept parameter"
         )
     parts = [render_sweep_text(sweep) for sweep in result.sweeps]
+    parts += [render_finder_text(finder) for finder in result.finders]
     parts += [f"{printable(item.param)}: {printable(item.reason)}" for item in result.interplay]
     if result.unswept:
         shown = ", ".join(printable(name) for name in result.unswept[:10])
         more = f" and {len(result.unswept) - 10} more" if len(result.unswept) > 10 else ""
-        parts.append(f"in no sweep ({len(result.unswept)} runs): {shown}{more}")
+        runs = "run" if len(result.unswept) == 1 else "runs"
+        parts.append(f"in no sweep ({len(result.unswept)} {runs}): {shown}{more}")
     return "\n\n".join(parts)

@@ -1,4 +1,4 @@
-"""Command line: python -m tools.sweeps OUT [--only NAME...]"""
+"""Command line: python -m tools.sweeps OUT [--only NAME...] [--finders | --finders-only]"""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.sweeps", description=__doc__)
     parser.add_argument("out", help="output folder (sweeps under OUT/<split>/, OUT/truth.json)")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in SWEEPS], default=None)
+    parser.add_argument("--finders", action="store_true", help="also the LR range tests")
+    parser.add_argument("--finders-only", action="store_true", help="only the LR range tests")
     args = parser.parse_args()
-    generate(args.out, args.only)
+    only = [] if args.finders_only else args.only
+    generate(args.out, only, args.finders or args.finders_only)
 
 
 if __name__ == "__main__":

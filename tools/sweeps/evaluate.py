@@ -80,6 +80,16 @@ def main() -> None:
             print("     " + row.found.summary)
     hits = sum(row.hit for row in rows)
     print(f"{args.split}: {hits}/{len(rows)} sweeps within one grid step ({hits / len(rows):.0%})")
+    if args.split == "dev":
+        finders = {finder.name.split("/")[0]: finder for finder in sweep(root / "finders").finders}
+        for truth in json.loads((root / "truth.json").read_text())["finders"]:
+            found = finders.get(truth["sweep"])
+            suggested = found.suggested_lr if found else None
+            factor = max(suggested, truth["best_lr"]) / min(suggested, truth["best_lr"])
+            print(
+                f"finder {truth['finder']}: suggested {lr_text(suggested)}, best by training "
+                f"{lr_text(truth['best_lr'])} (factor {factor:.1f})"
+            )
 
 
 if __name__ == "__main__":

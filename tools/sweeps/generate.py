@@ -310,10 +310,18 @@ def _json(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def generate(out: str | Path, only: list[str] | None = None) -> None:
+def generate(out: str | Path, only: list[str] | None = None, finders: bool = False) -> None:
+    """Train and write the sweeps named in `only` (all by default) and, with `finders`, the
+    LR range tests; truth.json keeps the entries of whatever was not regenerated."""
     out = Path(out)
     truth_file = out / "truth.json"
-    known = json.loads(truth_file.read_text())["sweeps"] if truth_file.is_file() else []
+    known = json.loads(truth_file.read_text()) if truth_file.is_file() else {}
+    found_finders = known.get("finders", [])
+    if finders:
+        from tools.sweeps.finder import generate_finders
+
+        found_finders = generate_finders(out)
+    known = known.get("sweeps", [])
     chosen = [spec for spec in SWEEPS if only is None or spec.name in only]
     names = {spec.name for spec in chosen}
     truths = [entry for entry in known if entry["sweep"] not in names]
@@ -325,8 +333,13 @@ def generate(out: str | Path, only: list[str] | None = None) -> None:
         "schema": 1,
         "about": "Ground truth of the sample LR sweeps: for each sweep (and batch size), the "
         "LR whose run reached the lowest validation loss within the budget (a run whose "
-        "weights went NaN counts as infinitely bad). Made by python -m tools.sweeps.",
+        "weights went NaN counts as infinitely bad); for each LR range test, the best LR "
+        "of the sweep of its set-up. Made by python -m tools.sweeps.",
         "sweeps": truths,
+        "finders": [
+            entry | {"best_lr": next(t["best_lr"] for t in truths if t["sweep"] == entry["sweep"])}
+            for entry in found_finders
+        ],
     }
     truth_file.write_text(json.dumps(document, indent=1) + "\n")
     print(f"machine paths made relative in {scrub(out)} files", flush=True)

@@ -1,0 +1,1 @@
+"""Parts of sweep reading that stand alone: LR range tests (`finder`)."""

@@ -1,0 +1,213 @@
+"""LR range tests read from logs: a run whose LR ramps up over decades while its loss is
+logged (fastai's `lr_find`, Lightning's `lr_find`, a hand-written one) gives the loss
+against the LR, and the suggestions of the published algorithms.
+
+The algorithms are those of fastai (`fastai.callback.schedule`: valley, steep, minimum)
+and Lightning (`_LRFinder.suggestion`: the steepest gradient of the loss against the LR),
+applied to the loss smoothed as both smooth it (a debiased moving average, beta 0.98) and
+trimmed as they trim it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrdoctor.model import Run
+from lrdoctor.roles import assign_roles
+
+
+@dataclass(frozen=True)
+class FinderOptions:
+    """What makes a run a range test, and how its curve is read.
+
+    min_decades: the LR must rise over at least this many decades.
+    min_points: loss points logged during the ramp.
+    min_rising_share: share of LR steps that must not go down (a ramp, not a schedule).
+    beta: the smoothing of fastai's and Lightning's recorders.
+    blow_up: the loss has blown up once the smoothed loss exceeds this multiple of its
+        minimum (both libraries stop there: fastai's stop_div, Lightning's
+        early_stop_threshold).
+    """
+
+    min_decades: float = 2.0
+    min_points: int = 20
+    min_rising_share: float = 0.95
+    beta: float = 0.98
+    blow_up: float = 4.0
+
+
+@dataclass(frozen=True)
+class Finder:
+    """One range test: its loss-vs-LR curve and the LR each algorithm suggests."""
+
+    name: str
+    source: str
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]  # smoothed, up to the blow-up
+    suggested_lr: float | None
+    suggestions: dict[str, float | None]
+    blow_up_lr: float | None
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "suggested_lr": _rounded(self.suggested_lr),
+            "suggestions": {key: _rounded(value) for key, value in self.suggestions.items()},
+            "blow_up_lr": _rounded(self.blow_up_lr),
+            "reason": self.reason,
+            "points": len(self.lrs),
+        }
+
+
+def ramp(run: Run, options: FinderOptions | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lrs, losses) at the steps where both were logged, when the run's LR ramps up over
+    `min_decades` for most of the run; None for any other run."""
+    options = options or FinderOptions()
+    roles = assign_roles(run)
+    if "lr" not in roles or "train_loss" not in roles:
+        return None
+    lr, loss = run.curves[roles["lr"]], run.curves[roles["train_loss"]]
+    good = np.isfinite(lr.values) & (lr.values > 0)
+    rates, steps = lr.values[good], lr.steps[good]
+    if rates.size < options.min_points:
+        return None
+    rising = np.mean(np.diff(rates) >= 0)
+    if rising < options.min_rising_share or math.log10(rates[-1] / rates[0]) < options.min_decades:
+        return None
+    shared, at_lr, at_loss = np.intersect1d(steps, loss.steps, return_indices=True)
+    if shared.size < options.min_points:
+        return None
+    return rates[at_lr], loss.values[at_loss]
+
+
+def read_finder(run: Run, options: FinderOptions | None = None) -> Finder | None:
+    """The range test in `run`, or None when the run is not one."""
+    options = options or FinderOptions()
+    found = ramp(run, options)
+    if found is None:
+        return None
+    lrs, raw = found
+    smooth = _debiased_ema(raw, options.beta)
+    blow_up_lr = None
+    broken = ~np.isfinite(smooth)
+    best = np.nanmin(np.where(broken, np.nan, smooth)) if (~broken).any() else math.nan
+    over = broken | (smooth > options.blow_up * best)
+    end = int(np.argmax(over)) if over.any() else smooth.size
+    if over.any():
+        blow_up_lr = float(lrs[end])
+    lrs, smooth = lrs[:end], smooth[:end]
+    num_it = lrs.size
+    # fastai plots and suggests from lrs[num_it//10:-5]; Lightning skips 10 and 1.
+    trimmed = slice(num_it // 10, num_it - 5)
+    suggestions = {
+        "valley": _pick(valley, lrs[trimmed], smooth[trimmed]),
+        "steep": _pick(steep, lrs[trimmed], smooth[trimmed]),
+        "minimum": _pick(minimum, lrs[trimmed], smooth[trimmed]),
+        "lightning": _pick(steepest_gradient, lrs[10:-1], smooth[10:-1]),
+    }
+    suggested = suggestions["valley"]
+    if suggested is None:
+        reason = "too few points before the loss blew up to suggest an LR"
+    else:
+        start, end = valley_span(smooth[trimmed])
+        low, high = float(lrs[trimmed][start]), float(lrs[trimmed][end])
+        reason = (
+            f"fastai's valley: the loss falls along its longest valley from {_lr(low)} to "
+            f"{_lr(high)} ({_num(smooth[trimmed][start])} to {_num(smooth[trimmed][end])}); "
+            f"{_lr(suggested)} is half-way down it (steepest {_lr(suggestions['steep'])}, "
+            f"minimum/10 {_lr(suggestions['minimum'])}, Lightning "
+            f"{_lr(suggestions['lightning'])})"
+        )
+        reason += (
+            f"; the loss blows up at {_lr(blow_up_lr)}"
+            if blow_up_lr is not None
+            else f"; the loss had not blown up by {_lr(float(lrs[-1]))}"
+        )
+    return Finder(
+        run.name,
+        run.source,
+        tuple(map(float, lrs)),
+        tuple(map(float, smooth)),
+        suggested,
+        suggestions,
+        blow_up_lr,
+        reason,
+    )
+
+
+def _debiased_ema(values: np.ndarray, beta: float) -> np.ndarray:
+    """fastai's AvgSmoothLoss and Lightning's recorder: an EMA from 0, divided by 1 - beta^t."""
+    out = np.empty(values.size)
+    average = 0.0
+    for t, value in enumerate(values, start=1):
+        average = beta * average + (1 - beta) * float(value)
+        out[t - 1] = average / (1 - beta**t)
+    return out
+
+
+def _pick(algorithm, lrs: np.ndarray, losses: np.ndarray) -> float | None:
+    if lrs.size < 3:
+        return None
+    return algorithm(lrs, losses)
+
+
+def valley(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """fastai: the LR half-way along the longest valley of the loss (its start plus a third
+    plus a sixth of its length, as fastai has it)."""
+    start, end = valley_span(losses)
+    sections = (end - start) / 3
+    return float(lrs[start + int(sections) + int(sections / 2)])
+
+
+def valley_span(losses: np.ndarray) -> tuple[int, int]:
+    """fastai's longest valley: the span of the longest decreasing subsequence of the loss."""
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if losses[i] < losses[j] and lds[i] < lds[j] + 1:
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    return max_start, max_end
+
+
+def steep(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """fastai: where the loss falls fastest per unit of log LR."""
+    grads = np.diff(losses) / np.diff(np.log(lrs))
+    return float(lrs[int(np.argmin(grads))])
+
+
+def minimum(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """fastai: a tenth of the LR at the lowest loss."""
+    return float(lrs[int(np.argmin(losses))]) / 10
+
+
+def steepest_gradient(lrs: np.ndarray, losses: np.ndarray) -> float | None:
+    """Lightning: the most negative gradient of the loss against the LR itself."""
+    finite = np.isfinite(losses)
+    lrs, losses = lrs[finite], losses[finite]
+    if losses.size < 2 or np.unique(lrs).size < lrs.size:
+        return None
+    return float(lrs[int(np.argmin(np.gradient(losses, lrs)))])
+
+
+def _lr(value: float | None) -> str:
+    from lrdoctor.sweep import lr_text
+
+    return "n/a" if value is None else lr_text(value)
+
+
+def _num(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(f"{value:.4g}")
