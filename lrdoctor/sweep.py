@@ -36,6 +36,7 @@ LR_KEYS = ("lr", "learning_rate", "learningrate", "base_lr", "max_lr", "peak_lr"
 # In the order single-run remedies take them: data, then gradients, then the batch.
 CONFOUNDERS = ("poor_feature_scaling", "exploding_gradients", "minibatch_noise")
 _NUMBER = r"(\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)"
+_DIGITS = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.IGNORECASE)
 _CHECKPOINT = re.compile(r"checkpoint-\d+")
 # Files that are one run's log in a folder of their own: the folder is the run.
 _RUN_FILES = {"metrics.csv", "trainer_state.json", "training.log"}
@@ -391,10 +392,8 @@ def _split(members: list, options: SweepOptions) -> tuple[dict, tuple[str, ...]]
     for key in options.group_by:
         if key not in axes:
             axes.append(key)
-    pattern = _name_pattern(options.by)
-    stems = []
-    for run, _, _ in members:
-        stems.append(pattern.sub("", run.name) if pattern.search(run.name) else None)
+    shapes = [_name_shape(run.name, options.by) for run, _, _ in members]
+    stems = [stem for stem, _ in shapes]
     groups: dict[tuple, list] = defaultdict(list)
     partial = []
     for item, p, stem in zip(members, params, stems, strict=True):
@@ -415,13 +414,55 @@ def _split(members: list, options: SweepOptions) -> tuple[dict, tuple[str, ...]]
         else:
             groups[tuple((key, p.get(key, "-")) for key in axes)].append((item, stem))
     # Names that differ only in the LR agree; another stem is another set-up.
-    split: dict[tuple, list] = {}
+    by_stem: dict[tuple, list] = {}
     for values, items in groups.items():
         common = Counter(stem for _, stem in items).most_common(1)[0][0]
         for item, stem in items:
             label = values if stem == common else values + (("name", stem or "-"),)
-            split.setdefault(label, []).append(item)
-    return split, tuple(axes)
+            by_stem.setdefault(label, []).append(item)
+    numbers = {id(item[0]): dict(found) for item, (_, found) in zip(members, shapes, strict=True)}
+    split: dict[tuple, list] = {}
+    name_axes: list[str] = []
+    for label, items in by_stem.items():
+        for values, part in _split_by_name_numbers(items, numbers, options).items():
+            name_axes += [key for key, _ in values if key not in name_axes]
+            split[label + values] = part
+    return split, tuple(axes + name_axes)
+
+
+def _name_shape(name: str, by: str) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """A name with its LR taken out and its other numbers replaced by `#` (the set-up it
+    names), and those numbers, each keyed by the word before it (`bs32` -> ("bs", "32")).
+    Names without an LR in them have no shape: (None, ())."""
+    pattern = _name_pattern(by)
+    if not pattern.search(name):
+        return None, ()
+    rest = pattern.sub("", name)
+    found = []
+    for index, match in enumerate(_DIGITS.finditer(rest)):
+        word = re.search(r"([A-Za-z]+)[^A-Za-z0-9]*$", rest[: match.start()])
+        key = word.group(1) if word else f"#{index}"
+        if any(key == seen for seen, _ in found):
+            key = f"{key}{index}"
+        found.append((key, _canonical(match.group())))
+    return _DIGITS.sub("#", rest), tuple(found)
+
+
+def _split_by_name_numbers(items: list, numbers: dict, options: SweepOptions) -> dict:
+    """Split runs by a number in their names that takes a few values, each in at least
+    `min_values` runs (`bs16`/`bs64` over a grid of LRs); numbers that are one-per-run or
+    scattered (a seed, a date) split nothing."""
+    found = [numbers[id(item[0])] for item in items]
+    keys = sorted({key for values in found for key in values})
+    axes = []
+    for key in keys:
+        counts = Counter(values.get(key) for values in found)
+        if len(counts) > 1 and None not in counts and min(counts.values()) >= options.min_values:
+            axes.append(key)
+    split: dict[tuple, list] = defaultdict(list)
+    for item, values in zip(items, found, strict=True):
+        split[tuple((key, values[key]) for key in axes)].append(item)
+    return split
 
 
 def _other_params(run: Run, options: SweepOptions) -> dict[str, str]:

@@ -224,3 +224,33 @@ def test_range_tests_are_read_and_kept_out_of_sweeps(result):
         print(f"{truth['finder']}: suggested {finder.suggested_lr:.3g}, factor {factor:.1f}")
     assert len(result.finders) == len(truths)
     assert not any(name.endswith("lr-find") for name in result.unswept)
+
+
+OVERFIT = SWEEPS / "dev" / "regression-overfit-adamw"
+
+
+def test_seeds_and_dates_in_names_do_not_split_a_sweep(tmp_path):
+    """Real sweeps name runs `adamw-lr1e-04-seed3-2026-12-07T1612`: numbers that are one per
+    run or scattered are not a set-up; another word (`sgd`) is."""
+    for index, path in enumerate(sorted(OVERFIT.glob("*.csv"))):
+        optimiser = "sgd" if path.stem.endswith("_sgd") else "adamw"
+        lr = path.stem.removesuffix("_sgd").rsplit("lr", 1)[1]
+        minute = 10 + index // 2  # two runs start in the same minute
+        shutil.copy(path, tmp_path / f"{optimiser}-lr{lr}-seed{index}-2026-12-07T16{minute}.csv")
+    found = lrdoctor.sweep(tmp_path)
+    (one,) = found.sweeps
+    assert len(one.runs) == 6 and not one.group
+    assert [name for name in found.unswept if name.startswith("sgd-")] == list(found.unswept)
+    assert len(found.unswept) == 1
+
+
+def test_a_batch_size_only_in_the_names_splits_the_sweep(tmp_path):
+    for path in sorted(OVERFIT.glob("*-lr*e-0?.csv")):
+        lr = path.stem.rsplit("lr", 1)[1]
+        for batch in (16, 64):
+            shutil.copy(path, tmp_path / f"lr{lr}_bs{batch}.csv")
+    found = lrdoctor.sweep(tmp_path)
+    assert sorted(sweep.group["bs"] for sweep in found.sweeps) == ["16", "64"]
+    assert all(len(sweep.runs) == 6 for sweep in found.sweeps)
+    (item,) = found.interplay
+    assert item.param == "bs" and item.values == ("16", "64")
