@@ -112,6 +112,8 @@ class SweepRun:
     last_step: int
     why_not: str = ""  # why it is not stable and mostly monotonic, with numbers
     remedy: str = ""  # the diagnosis' first remedy
+    # (steps, loss) up to the first NaN, for plots; not part of the JSON report
+    curve: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
@@ -547,6 +549,7 @@ def _judge(
         "confidence": diagnosis.confidence,
         "remedy": findings[0]["remedies"][0] if findings and findings[0]["remedies"] else "",
         "diverged_at": measured.diverged_at if measured else None,
+        "curve": (measured.steps, measured.values) if measured else None,
     }
     broke = (
         f"diverged at step {base['diverged_at']:,} ({measured.broke_as})"

@@ -8,6 +8,7 @@ run reached the lowest validation loss. They are read once for the module.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -254,3 +255,26 @@ def test_a_batch_size_only_in_the_names_splits_the_sweep(tmp_path):
     assert all(len(sweep.runs) == 6 for sweep in found.sweeps)
     (item,) = found.interplay
     assert item.param == "bs" and item.values == ("16", "64")
+
+
+def test_markdown_and_html_reports_show_each_sweep_and_range_test(tmp_path):
+    paths = [str(SWEEPS / "dev" / "images-cnn-adam"), str(SWEEPS / "finders" / "blobs-mlp-adam")]
+    runner = CliRunner()
+    refused = runner.invoke(main, ["sweep", *paths, "--format", "markdown"])
+    assert refused.exit_code == 2 and "--output" in refused.output
+    out = tmp_path / "report" / "sweeps.md"
+    done = runner.invoke(main, ["sweep", *paths, "--format", "markdown", "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    text = out.read_text()
+    assert text.count("\n## ") == 2 and "## LR range test: " in text
+    chosen = [line for line in text.splitlines() if line.startswith("| **")]
+    assert len(chosen) == 1 and chosen[0].startswith("| **3e-2** |")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(images) == 2
+    assert all((out.parent / image).read_bytes().startswith(b"\x89PNG") for image in images)
+    page = tmp_path / "sweeps.html"
+    done = runner.invoke(main, ["sweep", *paths, "--format", "html", "-o", str(page)])
+    assert done.exit_code == 0
+    html = page.read_text()
+    assert html.count("src='data:image/png;base64,") == 2
+    assert html.count("<tr class='chosen'>") == 1
