@@ -291,11 +291,11 @@ def read_sweeps(runs: Sequence[Run], options: SweepOptions, doctor: Doctor) -> S
 def swept_value(run: Run, by: str) -> tuple[float | None, str]:
     """(value, where it came from): the run's params, else the peak of its LR curve, else
     its name (`lr_0.001`, `lr3e-4`, `lr=0.1`); (None, "") when none holds it."""
-    for key, text in run.params.items():
-        if _is_swept_key(key, by):
-            number = _positive(text)
-            if number is not None:
-                return number, "params"
+    keys = sorted((key for key in run.params if _is_swept_key(key, by)), key=_key_rank)
+    for key in keys:
+        number = _positive(run.params[key])
+        if number is not None:
+            return number, "params"
     if by == "lr":
         tag = assign_roles(run).get("lr")
         if tag is not None:
@@ -312,9 +312,20 @@ def swept_value(run: Run, by: str) -> tuple[float | None, str]:
     return None, ""
 
 
+def _last_part(key: str) -> str:
+    """`optimizer.lr`, `optim/learning-rate` -> `lr`, `learning_rate`."""
+    return re.split(r"[./]", key.lower())[-1].replace("-", "_")
+
+
 def _is_swept_key(key: str, by: str) -> bool:
-    last = re.split(r"[./]", key.lower())[-1]
-    return last in LR_KEYS if by == "lr" else key == by or last == by.lower()
+    last = _last_part(key)
+    return last in LR_KEYS if by == "lr" else key == by or last == _last_part(by)
+
+
+def _key_rank(key: str) -> tuple[int, int, str]:
+    """Plain `lr` before `max_lr`; a top-level key before a nested one."""
+    last = _last_part(key)
+    return (LR_KEYS.index(last) if last in LR_KEYS else 0, key.count(".") + key.count("/"), key)
 
 
 def _name_pattern(by: str) -> re.Pattern:
