@@ -14,7 +14,6 @@ import numpy as np
 
 from lrdoctor.features import Value
 from lrdoctor.model import Curve, Run
-from lrdoctor.roles import batch_size
 
 _LR_PARAM_KEYS = (
     "lr",
@@ -101,7 +100,7 @@ def advise(run: Run, features: Mapping[str, Mapping[str, Value]]) -> dict[str, V
     lr = run_learning_rate(run, features)
     grad = features.get("grad_norm", {})
     loss = features.get("train_loss", {})
-    batch = batch_size(run)
+    batch = loss.get("batch_size")
     last_step = loss.get("last_step")
     p90_norm = grad.get("grad_norm_p90")
     return {

@@ -37,6 +37,7 @@ from lrdoctor.features import (
     known_features,
     measure,
     measure_across,
+    run_facts,
 )
 from lrdoctor.model import Run
 from lrdoctor.roles import assign_roles
@@ -154,7 +155,8 @@ class Doctor:
     def features(self, run: Run, signals: Mapping[str, str]) -> dict[str, dict[str, Value]]:
         """Features per signal; every signal also sees the grad-norm and lr features by name,
         the val-loss features as `val_<name>` (None where the run logs no such curve),
-        `has_<signal>` for the optional signals and the features measured across signals."""
+        `has_<signal>` for the optional signals, the features measured across signals and the
+        run's facts from its params (`RUN_FACTS`)."""
         prepared = {
             role: Prepared(run.curves[tag]) for role, tag in signals.items() if role in SIGNALS
         }
@@ -169,7 +171,7 @@ class Doctor:
         shared |= {VAL_PREFIX + name: value for name, value in val.items()}
         for role in OPTIONAL_SIGNALS:
             shared[HAS_PREFIX + role] = role in prepared and prepared[role].measurable
-        shared |= measure_across(prepared)
+        shared |= measure_across(prepared) | run_facts(run)
         return {role: shared | values for role, values in measured.items()}
 
     def diagnose(self, run: Run) -> Diagnosis:

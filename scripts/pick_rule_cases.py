@@ -38,16 +38,20 @@ PLAN = {
     "LRD103": ("overfitting", "val_loss"),  # a rise after the best, but in the val loss
     "LRD104": ("minibatch_noise", None),
     "LRD105": ("minibatch_noise", None),  # jumps that come back down
+    "LRD106": ("oscillating", None),
     "LRD201": ("minibatch_noise", "no val_loss"),
     "LRD202": ("overfitting", "val_loss"),
     "LRD301": ("poor_feature_scaling", None),
     "LRD302": ("diverging", None),  # a loss that collapsed to chance and stays there
+    "LRD303": ("diverging", None),  # a loss that jumped to chance and stays there
     "LRD401": ("oscillating", None),
+    "LRD402": ("oscillating", None),  # both scatter; only the batch size differs
     "LRD501": ("diverging", "grad_norm"),
     "LRD502": ("minibatch_noise", "no grad_norm"),
     "LRD503": ("diverging", None),  # a short curve that ends high is LRD104's
     "LRD601": ("too_slow", "no val_loss"),
     "LRD602": ("too_slow", "val_loss"),
+    "LRD603": ("exploding_gradients", "grad_norm"),  # large gradients, but in spikes
     "LRD701": ("diverging", "val_loss"),  # the val loss rises, but so does the training loss
 }
 HEADER = """\

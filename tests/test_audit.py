@@ -70,14 +70,14 @@ def test_dev_accuracy_does_not_regress(accuracy):
     """The development split is what thresholds are tuned on: guard what was reached.
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
-    the 501 dev runs (the two spent held-out splits included) and the rules of this commit
-    (macro-F1 0.837, 4 of 75 healthy runs flagged, oscillating recall 0.54 the lowest);
+    the 620 dev runs (the three spent held-out splits included) and the rules of this commit
+    (macro-F1 0.840, 7 of 90 healthy runs flagged, oscillating recall 0.57 the lowest);
     re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
     assert dev.macro_f1 >= 0.82
-    assert dev.healthy_false_alarm_rate <= 5 / 75
+    assert dev.healthy_false_alarm_rate <= 7 / 90
     present = {label: r for label, r in dev.recall.items() if sum(dev.confusion[label].values())}
-    assert min(present.values()) >= 0.52, present
+    assert min(present.values()) >= 0.55, present
 
 
 @pytest.mark.xfail(
@@ -156,8 +156,18 @@ def test_fail_on_sets_the_exit_status(sample_audit):
     assert diverging in failing.stdout
 
 
+def _noisy_by_lrd401_alone(sample_audit):
+    """A run diagnosed minibatch_noise by LRD401 and no other rule: turning LRD401 off (or
+    selecting it alone) must then change what is reported."""
+    return next(
+        d
+        for d in diagnosed_as(sample_audit, "minibatch_noise")
+        if [f.code for f in d.findings] == ["LRD401"]
+    )
+
+
 def test_a_pyproject_override_changes_a_verdict(sample_audit, tmp_path, monkeypatch):
-    noisy = diagnosed_as(sample_audit, "minibatch_noise")[0]
+    noisy = _noisy_by_lrd401_alone(sample_audit)
     runner = CliRunner()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pyproject.toml").write_text(
@@ -180,7 +190,7 @@ def test_a_pyproject_override_changes_a_verdict(sample_audit, tmp_path, monkeypa
 
 
 def test_ignore_and_select_on_the_command_line(sample_audit):
-    noisy = diagnosed_as(sample_audit, "minibatch_noise")[0]
+    noisy = _noisy_by_lrd401_alone(sample_audit)
     runner = CliRunner()
     ignored = runner.invoke(
         main, ["diagnose", noisy.source, "--ignore", "LRD4", "--format", "json"]

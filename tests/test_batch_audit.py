@@ -27,7 +27,8 @@ def test_two_processes_give_the_same_json_as_one():
     folders = [
         str(folder)
         for logger in SHARED_STORES
-        for folder in (SAMPLE_LOGS / "dev" / logger, SAMPLE_LOGS / "dev" / "fresh" / logger)
+        for generation in ("", "fresh", "fresh2")
+        for folder in [SAMPLE_LOGS / "dev" / generation / logger]
     ]
     outputs = []
     for jobs in ("1", "2"):

@@ -29,14 +29,8 @@ NOT_IN_CORPUS = {
     "LRD001": "insufficient_data is not a corpus verdict",
     # the corpus logs whole runs; real logs: test_a_sparse_log_of_a_blow_up_is_diverging
     "LRD104": "no dev run logs fewer than 8 points",
-    # the too-slow dev runs are found by LRD302 first; LRD301 is also tested below on a
-    # real 100k-step crawl (test_a_crawl_over_100k_logged_steps_is_found)
-    "LRD301": "no dev run has it as top finding",
     # real logs: tests/test_short_curves.py (a published log rising at every point)
     "LRD106": "no dev run logs fewer than 8 points",
-    # real logs: tests/test_short_curves.py (published logs stuck at ln 10 and ln 1000);
-    # the corpus's runs near chance move off it by more than 0.5% before they stall
-    "LRD303": "no dev run begins and stays within 0.5% of a chance level",
     "LRD503": "no dev run logs fewer than 8 points",
 }
 BUILTIN = sorted(rule.code for rule in load_catalogue(known_features=known_features()))
@@ -171,7 +165,10 @@ def test_healthy_runs_with_common_schedules_are_not_flagged(diagnoses, schedule)
     on unscaled features; such runs count towards the healthy false-alarm rate, which the
     dev accuracy test bounds. LRD602 (the val loss crawls too) can only tell an annealed LR
     from a crawl by the lr curve: without one it may fire (two fresh-split runs logging a
-    running mean and a val loss do), so it counts here only where the lr is logged.
+    running mean and a val loss do), so it counts here only where the lr is logged. A run
+    that logs one batch's loss per epoch (last_batch) scatters by one batch's sampling noise
+    at every point, which a bounce (LRD201) cannot be told from; such runs count towards the
+    false-alarm rate only (one fresh2 text classifier under step decay is flagged so).
     """
     names = _healthy_dev_runs_with(schedule)
     visible = [n for n in names if {"lr", "val_loss"} & set(diagnoses[n].signals)]
@@ -182,6 +179,7 @@ def test_healthy_runs_with_common_schedules_are_not_flagged(diagnoses, schedule)
         if diagnoses[n].verdict != "healthy"
         and diagnoses[n].findings[0].code in SCHEDULE_SENSITIVE
         and (diagnoses[n].findings[0].code != "LRD602" or "lr" in diagnoses[n].signals)
+        and (diagnoses[n].findings[0].code != "LRD201" or LABELS[n]["cadence"] != "last_batch")
     }
     assert not flagged, flagged
 

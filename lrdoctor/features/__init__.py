@@ -12,6 +12,7 @@ from lrdoctor.features.core import (
     LOSS_SIGNALS,
     MIN_POINTS,
     OPTIONAL_SIGNALS,
+    RUN_FACTS,
     SIGNALS,
     VAL_PREFIX,
     FeatureSpec,
@@ -20,6 +21,7 @@ from lrdoctor.features.core import (
     known_features,
     measure,
     measure_across,
+    run_facts,
 )
 from lrdoctor.features.loss import trend_z
 
@@ -30,6 +32,7 @@ __all__ = [
     "LOSS_SIGNALS",
     "MIN_POINTS",
     "OPTIONAL_SIGNALS",
+    "RUN_FACTS",
     "SIGNALS",
     "VAL_PREFIX",
     "FeatureSpec",
@@ -38,5 +41,6 @@ __all__ = [
     "known_features",
     "measure",
     "measure_across",
+    "run_facts",
     "trend_z",
 ]

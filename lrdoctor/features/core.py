@@ -22,7 +22,8 @@ from functools import cached_property
 import numpy as np
 from scipy import ndimage, stats
 
-from lrdoctor.model import Curve
+from lrdoctor.model import Curve, Run
+from lrdoctor.roles import batch_size
 
 LOSS_SIGNALS = ("train_loss", "val_loss")
 SIGNALS = ("train_loss", "val_loss", "grad_norm", "lr")
@@ -65,7 +66,7 @@ def known_features() -> set[str]:
     """Every name a condition may use: each feature, each val-loss feature as `val_<name>`,
     `has_val_loss`, `has_grad_norm`, `has_lr` (that curve was logged, long enough to
     measure), so a rule can say what to do when a curve is absent rather than stay unknown,
-    and the features measured across two signals (`ACROSS`).
+    the features measured across two signals (`ACROSS`) and the run's `RUN_FACTS`.
 
     Train-loss rules see the val-loss curve's features under the prefix. The val loss is
     measured on a fixed set, so it is free of mini-batch noise: when parameters bounce (an
@@ -74,7 +75,17 @@ def known_features() -> set[str]:
     """
     val_names = {VAL_PREFIX + name for name in FEATURES if "val_loss" in FEATURES[name].signals}
     has_names = {HAS_PREFIX + role for role in OPTIONAL_SIGNALS}
-    return set(FEATURES) | val_names | has_names | set(ACROSS)
+    return set(FEATURES) | val_names | has_names | set(ACROSS) | set(RUN_FACTS)
+
+
+def run_facts(run: Run) -> dict[str, Value]:
+    """What the run's params say about its set-up, for every signal's rules (None when not
+    recorded): a curve alone cannot tell a tiny batch's scatter from an LR's bounce; the batch
+    size can."""
+    return {"batch_size": batch_size(run)}
+
+
+RUN_FACTS = ("batch_size",)
 
 
 # Class counts whose chance-level cross-entropy ln(K) can be told apart from its neighbours at

@@ -114,3 +114,20 @@ def spike_coincidence(loss: Prepared, grad: Prepared) -> float | None:
     nearest = np.clip(nearest, 0, loss.clean.size - 1) + 1
     met = loss_spikes[nearest - 1] | loss_spikes[nearest] | loss_spikes[nearest + 1]
     return float(np.mean(met))
+
+
+@across("train_loss", "grad_norm")
+def grad_per_root_loss(loss: Prepared, grad: Prepared) -> float | None:
+    """Median gradient norm over the square root of the median loss: the scale of the inputs
+    each weight sees, whatever the loss's own scale.
+
+    The gradient of a squared error at the model's output is about 2 sqrt(loss), that of a
+    cross-entropy at most about 1; a weight's gradient multiplies it by the activation feeding
+    the weight. With standardised inputs the ratio stays within about 1-10 (a target in
+    thousands raises the loss and the gradient alike); features in raw units of hundreds or
+    thousands raise it to hundreds or more.
+    """
+    if not loss.positive:
+        return None
+    level = float(np.median(loss.clean))
+    return float(np.median(grad.clean)) / np.sqrt(level) if level > 0 else None
