@@ -51,6 +51,15 @@ class SweepOptions:
     ignore_params: params that never split a sweep (bookkeeping that differs between runs
         of one sweep, such as where a run was written or when a diverged run stopped).
     min_values: distinct swept values a group needs to be read as a sweep.
+    max_length_ratio: a run whose loss stays finite but whose last step is more than this
+        factor off the group's median last step is not of the sweep (another budget).
+    same_lr_tolerance: LRs within this share of each other are one point of the grid.
+    max_point_share: no point of a sweep's grid holds more than this share of its runs.
+    max_spacing_ratio: the widest gap between neighbouring points of a sweep's grid (on a
+        log scale) is at most this many times the narrowest.
+    max_start_ratio: when only the folder groups runs (no shared param, every LR from an
+        LR curve), a run whose first logged loss is more than this factor off the group's
+        median is not of the sweep (another model or task).
     smooth_share: the train loss is smoothed by a moving average over this share of its
         points before the trend, rebound and best loss are measured.
     tail_share: the loss at the budget is the mean of the points in this last share of it.
@@ -74,11 +83,13 @@ class SweepOptions:
         "logging_dir",
         "max_steps",
         "num_train_epochs",
-        "logging_steps",
-        "eval_steps",
-        "save_steps",
     )
     min_values: int = 3
+    max_length_ratio: float = 2.0
+    max_start_ratio: float = 10.0
+    same_lr_tolerance: float = 0.1
+    max_point_share: float = 0.5
+    max_spacing_ratio: float = 10.0
     smooth_share: float = 0.05
     tail_share: float = 0.1
     max_trend: float = 0.0
@@ -274,12 +285,15 @@ def read_sweeps(runs: Sequence[Run], options: SweepOptions, doctor: Doctor) -> S
     for (container, label), members in _containers(located).items():
         groups, axes = _split(members, options)
         found = []
-        for group_values, group in groups.items():
-            if len({value for _, value, _ in group}) < options.min_values:
+        for group_values, members_of_group in groups.items():
+            group, apart = _coherent(members_of_group, options)
+            unswept.extend(run.name for run, _, _ in apart)
+            if not _is_grid([value for _, value, _ in group], options):
                 unswept.extend(run.name for run, _, _ in group)
                 continue
-            name = label + "".join(f" [{key}={value}]" for key, value in group_values)
-            found.append(_read(name, container, dict(group_values), group, options, doctor))
+            shown = {key: value for key, value in group_values if value != "-"}
+            name = label + "".join(f" [{key}={value}]" for key, value in shown.items())
+            found.append(_read(name, container, shown, group, options, doctor))
         sweeps.extend(found)
         interplay.extend(_interplay(found, axes))
     return SweepResult(tuple(sweeps), tuple(finders), tuple(interplay), tuple(sorted(unswept)))
@@ -345,12 +359,9 @@ def _run_location(run: Run) -> Path:
     """The folder (or file) that is this run: a Trainer output dir, a Lightning version,
     a TensorBoard run folder, a CSV file."""
     path = Path(run.source)
-    if path.is_file() or path.suffix:
-        if path.name in _RUN_FILES:
-            path = path.parent
-        if _CHECKPOINT.fullmatch(path.name):
-            path = path.parent
-    return path
+    if path.name in _RUN_FILES:
+        path = path.parent
+    return path.parent if _CHECKPOINT.fullmatch(path.name) else path
 
 
 def _containers(located: list) -> dict[tuple[str, str], list]:
@@ -391,16 +402,19 @@ def _label(names: list[str], container: Path) -> str:
 
 
 def _split(members: list, options: SweepOptions) -> tuple[dict, tuple[str, ...]]:
-    """Split a container's runs by params that vary between them but are not one-per-run
-    identifiers (a seed, a run id), by the `group_by` params, and by the name with its LR
-    taken out; returns the groups by their split values and the params that split them."""
+    """Split a container's runs by params that vary between them but are not identifiers
+    (one value per run in every run: a seed, a run id), by the `group_by` params, and by the
+    name with its LR taken out; returns the groups by their split values and the params
+    that split them."""
     params = [_other_params(run, options) for run, _, _ in members]
     keys = sorted({key for p in params for key in p})
     axes = []
     for key in keys:
         values = [p[key] for p in params if key in p]
         distinct = len(set(values))
-        if key in options.group_by or (1 < distinct < len(values)):
+        # One value per run, logged by every run, is an identifier (a seed, a run id).
+        identifier = distinct == len(values) == len(params)
+        if key in options.group_by or (distinct > 1 and not identifier):
             axes.append(key)
     for key in options.group_by:
         if key not in axes:
@@ -462,20 +476,90 @@ def _name_shape(name: str, by: str) -> tuple[str | None, tuple[tuple[str, str], 
 
 
 def _split_by_name_numbers(items: list, numbers: dict, options: SweepOptions) -> dict:
-    """Split runs by a number in their names that takes a few values, each in at least
-    `min_values` runs (`bs16`/`bs64` over a grid of LRs); numbers that are one-per-run or
-    scattered (a seed, a date) split nothing."""
+    """Split runs by a number in their names that takes several values, some in more than
+    one run (`bs16`/`bs64` over a grid of LRs); a number with one value per run (a seed,
+    a time stamp) is an identifier and splits nothing."""
     found = [numbers[id(item[0])] for item in items]
     keys = sorted({key for values in found for key in values})
     axes = []
     for key in keys:
         counts = Counter(values.get(key) for values in found)
-        if len(counts) > 1 and None not in counts and min(counts.values()) >= options.min_values:
+        identifier = len(counts) == len(found)  # a seed, a time stamp: one value per run
+        if len(counts) > 1 and not identifier:
             axes.append(key)
     split: dict[tuple, list] = defaultdict(list)
     for item, values in zip(items, found, strict=True):
         split[tuple((key, values[key]) for key in axes)].append(item)
     return split
+
+
+def grid_points(values: Sequence[float], tolerance: float) -> dict[float, float]:
+    """Each value -> the point of the grid it stands for: values within `tolerance` of each
+    other (relative) are one point, such as LRs read from LR curves logged as float32 or
+    peaking a step before the configured value. A point is its cluster's middle value."""
+    ordered = sorted(set(values))
+    clusters: list[list[float]] = []
+    for value in ordered:
+        if clusters and value <= clusters[-1][0] * (1 + tolerance):
+            clusters[-1].append(value)
+        else:
+            clusters.append([value])
+    return {value: cluster[len(cluster) // 2] for cluster in clusters for value in cluster}
+
+
+def _is_grid(values: list[float], options: SweepOptions) -> bool:
+    """At least `min_values` points, none holding more than `max_point_share` of the runs,
+    spaced alike on a log scale (gaps within `max_spacing_ratio` of each other): a sweep
+    spreads its runs over a grid; unrelated runs' LRs fall anywhere."""
+    points = Counter(grid_points(values, options.same_lr_tolerance)[v] for v in values)
+    if len(points) < options.min_values:
+        return False
+    gaps = np.diff(np.log(sorted(points)))
+    return (
+        max(points.values()) <= options.max_point_share * len(values)
+        and gaps.max() <= options.max_spacing_ratio * gaps.min()
+    )
+
+
+def _coherent(members: list, options: SweepOptions) -> tuple[list, list]:
+    """The runs that look like one set-up, and the others. Runs of one sweep share a step
+    budget (a run that went NaN may stop early); unrelated runs that happen to share a
+    folder rarely do. When nothing but the folder groups them (no shared param, LRs only
+    from LR curves), their first logged losses must also agree: one model on one task
+    starts from one loss."""
+    firsts, lengths = {}, {}
+    for run, _, _ in members:
+        tag = assign_roles(run).get("train_loss")
+        if tag is None or not len(run.curves[tag]):
+            continue
+        values = run.curves[tag].values
+        if np.isfinite(values).all():
+            lengths[id(run)] = max(int(run.curves[tag].steps[-1]), 1)
+            if values[0] > 0:
+                firsts[id(run)] = float(values[0])
+    keep = {id(run) for run, _, _ in members}
+    keep -= _outliers(lengths, options.max_length_ratio)
+    if _folder_only(members, options):
+        keep -= _outliers(firsts, options.max_start_ratio)
+    kept = [item for item in members if id(item[0]) in keep]
+    return kept, [item for item in members if id(item[0]) not in keep]
+
+
+def _outliers(values: dict[int, float], ratio: float) -> set[int]:
+    """Keys whose value is more than `ratio` times off the median of all values."""
+    if not values:
+        return set()
+    typical = float(np.median(list(values.values())))
+    return {key for key, value in values.items() if not typical / ratio <= value <= typical * ratio}
+
+
+def _folder_only(members: list, options: SweepOptions) -> bool:
+    """Whether only the folder groups these runs: every LR read from an LR curve and no
+    param with one value in two runs or more."""
+    if any(where != "curve" for _, _, where in members):
+        return False
+    shared = Counter(item for run, _, _ in members for item in _other_params(run, options).items())
+    return not any(count >= 2 for count in shared.values())
 
 
 def _other_params(run: Run, options: SweepOptions) -> dict[str, str]:
@@ -709,8 +793,9 @@ class _Point:
 
 def _recommend(runs: list[SweepRun], options: SweepOptions) -> dict:
     points: dict[float, _Point] = {}
+    at = grid_points([run.lr for run in runs], options.same_lr_tolerance)
     for run in runs:
-        points.setdefault(run.lr, _Point(run.lr)).runs.append(run)
+        points.setdefault(at[run.lr], _Point(at[run.lr])).runs.append(run)
     grid = sorted(points.values(), key=lambda p: p.lr)
     lrs = [p.lr for p in grid]
     ratio = _grid_ratio(lrs)

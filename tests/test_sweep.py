@@ -231,13 +231,13 @@ OVERFIT = SWEEPS / "dev" / "regression-overfit-adamw"
 
 
 def test_seeds_and_dates_in_names_do_not_split_a_sweep(tmp_path):
-    """Real sweeps name runs `adamw-lr1e-04-seed3-2026-12-07T1612`: numbers that are one per
-    run or scattered are not a set-up; another word (`sgd`) is."""
+    """Real sweeps name runs `adamw-lr1e-04-seed3-2026-12-07T161203`: numbers with one value
+    per run, or one value for all, are not a set-up; another word (`sgd`) is."""
     for index, path in enumerate(sorted(OVERFIT.glob("*.csv"))):
         optimiser = "sgd" if path.stem.endswith("_sgd") else "adamw"
         lr = path.stem.removesuffix("_sgd").rsplit("lr", 1)[1]
-        minute = 10 + index // 2  # two runs start in the same minute
-        shutil.copy(path, tmp_path / f"{optimiser}-lr{lr}-seed{index}-2026-12-07T16{minute}.csv")
+        stamp = f"2026-12-07T16{10 + index}{7 * index % 60:02d}"
+        shutil.copy(path, tmp_path / f"{optimiser}-lr{lr}-seed{index}-{stamp}.csv")
     found = lrdoctor.sweep(tmp_path)
     (one,) = found.sweeps
     assert len(one.runs) == 6 and not one.group
@@ -278,3 +278,13 @@ def test_markdown_and_html_reports_show_each_sweep_and_range_test(tmp_path):
     html = page.read_text()
     assert html.count("src='data:image/png;base64,") == 2
     assert html.count("<tr class='chosen'>") == 1
+
+
+@pytest.mark.parametrize("folder", ["hf_trainer", "plain_csv"])
+def test_unrelated_runs_that_share_a_folder_form_no_sweep(folder):
+    """The labelled corpus: one run per set-up, LRs in names, params and LR curves, in
+    folders of one logger. Before the budget, grid and name checks these made 3-run
+    'sweeps' of different models."""
+    found = lrdoctor.sweep(SWEEPS.parent / "dev" / folder)
+    assert not found.sweeps
+    assert found.unswept and len(found.unswept) == found.runs_read

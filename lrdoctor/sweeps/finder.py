@@ -25,7 +25,9 @@ class FinderOptions:
 
     min_decades: the LR must rise over at least this many decades.
     min_points: loss points logged during the ramp.
-    min_rising_share: share of LR steps that must not go down (a ramp, not a schedule).
+    min_rising_share: share of logged LR steps that must go up: a ramp over the whole run,
+        not a warm-up followed by a constant or decaying LR (a sweep run with a long
+        warm-up stays a sweep run).
     beta: the smoothing of fastai's and Lightning's recorders.
     blow_up: the loss has blown up once the smoothed loss exceeds this multiple of its
         minimum (both libraries stop there: fastai's stop_div, Lightning's
@@ -76,7 +78,7 @@ def ramp(run: Run, options: FinderOptions | None = None) -> tuple[np.ndarray, np
     rates, steps = lr.values[good], lr.steps[good]
     if rates.size < options.min_points:
         return None
-    rising = np.mean(np.diff(rates) >= 0)
+    rising = np.mean(np.diff(rates) > 0)
     if rising < options.min_rising_share or math.log10(rates[-1] / rates[0]) < options.min_decades:
         return None
     shared, at_lr, at_loss = np.intersect1d(steps, loss.steps, return_indices=True)
