@@ -53,6 +53,7 @@ class SweepSpec:
     naming: str = "params"
     decoy: str | None = None
     seed: int = 0
+    schedule: str = "constant"  # tools.corpus.train schedules: the LR swept is the peak
 
 
 SWEEPS = (
@@ -156,6 +157,18 @@ SWEEPS = (
         batch_sizes=(8, 64),
         every=5,
     ),
+    SweepSpec(
+        "regression-resnet-onecycle",
+        "dev",
+        "hf_trainer",
+        TaskSpec("regression", dim=10, teacher="mlp", noise=0.1, seed=10),
+        ModelSpec("resnet_mlp", 32, 2, "gelu", "layer"),
+        "adamw",
+        grid(1e-4, 7),
+        every=10,
+        naming="curve",
+        schedule="onecycle",
+    ),
     # Held out: families and optimisers no dev sweep has; evaluated once, never tuned on.
     SweepSpec(
         "images-mixer-nadam",
@@ -253,7 +266,14 @@ def _sweep(spec: SweepSpec, out: Path) -> list[dict]:
         rows = []
         for lr in spec.lrs:
             setup = Setup(
-                spec.task, spec.model, spec.optimizer, lr, batch_size, spec.steps, seed=spec.seed
+                spec.task,
+                spec.model,
+                spec.optimizer,
+                lr,
+                batch_size,
+                spec.steps,
+                schedule=spec.schedule,
+                seed=spec.seed,
             )
             result = train(setup)
             name = _run_name(spec, lr, batch_size, version, spec.optimizer)
@@ -285,6 +305,7 @@ def _sweep(spec: SweepSpec, out: Path) -> list[dict]:
                 "optimizer": spec.optimizer,
                 "task": spec.task.kind,
                 "steps": spec.steps,
+                "schedule": spec.schedule,
                 "group": {"batch_size": batch_size} if len(spec.batch_sizes) > 1 else {},
                 "lrs": list(spec.lrs),
                 "best_lr": best_lr,
@@ -294,7 +315,9 @@ def _sweep(spec: SweepSpec, out: Path) -> list[dict]:
     decoys = []
     if spec.decoy:
         lr, batch_size = spec.lrs[len(spec.lrs) // 2], spec.batch_sizes[0]
-        setup = Setup(spec.task, spec.model, spec.decoy, lr, batch_size, spec.steps, seed=1)
+        setup = Setup(
+            spec.task, spec.model, spec.decoy, lr, batch_size, spec.steps, spec.schedule, seed=1
+        )
         result = train(setup)
         name = _run_name(spec, lr, batch_size, version, spec.decoy)
         plan = LogPlan(spec.logger, spec.cadence, spec.every, True, spec.naming != "name", True)
