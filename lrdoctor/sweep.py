@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -271,10 +271,11 @@ def read_sweeps(runs: Sequence[Run], options: SweepOptions, doctor: Doctor) -> S
     """Group `runs` into sweeps and read each: the library behind `sweep`, given runs.
 
     A run whose LR ramps up over decades is an LR range test, read as one, in no sweep."""
+    signals = doctor.config.signals  # the --loss-tag/--lr-tag overrides
     located, finders, unswept = [], [], []
     for run in runs:
-        finder = read_finder(run)
-        value, where = swept_value(run, options.by) if finder is None else (None, "")
+        finder = read_finder(run, signals=signals)
+        value, where = swept_value(run, options.by, signals) if finder is None else (None, "")
         if finder is not None:
             finders.append(finder)
         elif value is not None:
@@ -286,7 +287,7 @@ def read_sweeps(runs: Sequence[Run], options: SweepOptions, doctor: Doctor) -> S
         groups, axes = _split(members, options)
         found = []
         for group_values, members_of_group in groups.items():
-            group, apart = _coherent(members_of_group, options)
+            group, apart = _coherent(members_of_group, options, signals)
             unswept.extend(run.name for run, _, _ in apart)
             if not _is_grid([value for _, value, _ in group], options):
                 unswept.extend(run.name for run, _, _ in group)
@@ -302,7 +303,9 @@ def read_sweeps(runs: Sequence[Run], options: SweepOptions, doctor: Doctor) -> S
 # -- Where a run's LR and its sweep come from -------------------------------------------------
 
 
-def swept_value(run: Run, by: str) -> tuple[float | None, str]:
+def swept_value(
+    run: Run, by: str, signals: Mapping[str, str] | None = None
+) -> tuple[float | None, str]:
     """(value, where it came from): the run's params, else the peak of its LR curve, else
     its name (`lr_0.001`, `lr3e-4`, `lr=0.1`); (None, "") when none holds it."""
     keys = sorted((key for key in run.params if _is_swept_key(key, by)), key=_key_rank)
@@ -311,7 +314,7 @@ def swept_value(run: Run, by: str) -> tuple[float | None, str]:
         if number is not None:
             return number, "params"
     if by == "lr":
-        tag = assign_roles(run).get("lr")
+        tag = assign_roles(run, signals).get("lr")
         if tag is not None:
             values = run.curves[tag].values
             values = values[np.isfinite(values) & (values > 0)]
@@ -521,7 +524,9 @@ def _is_grid(values: list[float], options: SweepOptions) -> bool:
     )
 
 
-def _coherent(members: list, options: SweepOptions) -> tuple[list, list]:
+def _coherent(
+    members: list, options: SweepOptions, signals: Mapping[str, str] | None = None
+) -> tuple[list, list]:
     """The runs that look like one set-up, and the others. Runs of one sweep share a step
     budget (a run that went NaN may stop early); unrelated runs that happen to share a
     folder rarely do. When nothing but the folder groups them (no shared param, LRs only
@@ -529,7 +534,7 @@ def _coherent(members: list, options: SweepOptions) -> tuple[list, list]:
     starts from one loss."""
     firsts, lengths = {}, {}
     for run, _, _ in members:
-        tag = assign_roles(run).get("train_loss")
+        tag = assign_roles(run, signals).get("train_loss")
         if tag is None or not len(run.curves[tag]):
             continue
         values = run.curves[tag].values

@@ -11,6 +11,7 @@ trimmed as they trim it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,11 +67,13 @@ class Finder:
         }
 
 
-def ramp(run: Run, options: FinderOptions | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+def ramp(
+    run: Run, options: FinderOptions | None = None, signals: Mapping[str, str] | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(lrs, losses) at the steps where both were logged, when the run's LR ramps up over
     `min_decades` for most of the run; None for any other run."""
     options = options or FinderOptions()
-    roles = assign_roles(run)
+    roles = assign_roles(run, signals)
     if "lr" not in roles or "train_loss" not in roles:
         return None
     lr, loss = run.curves[roles["lr"]], run.curves[roles["train_loss"]]
@@ -87,10 +90,12 @@ def ramp(run: Run, options: FinderOptions | None = None) -> tuple[np.ndarray, np
     return rates[at_lr], loss.values[at_loss]
 
 
-def read_finder(run: Run, options: FinderOptions | None = None) -> Finder | None:
+def read_finder(
+    run: Run, options: FinderOptions | None = None, signals: Mapping[str, str] | None = None
+) -> Finder | None:
     """The range test in `run`, or None when the run is not one."""
     options = options or FinderOptions()
-    found = ramp(run, options)
+    found = ramp(run, options, signals)
     if found is None:
         return None
     lrs, raw = found
