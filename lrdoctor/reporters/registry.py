@@ -54,6 +54,35 @@ def _html(result, sketches, out, rules) -> str:
     return render_html(result, sketches, rules)
 
 
+def _csv(result, *_) -> str:
+    from lrdoctor.reporters.pasteable import render_csv
+
+    return render_csv(result).rstrip("\n")
+
+
+def _github(result, *_) -> str:
+    """Annotation lines for the workflow log; the Markdown summary goes to the file GitHub
+    names in $GITHUB_STEP_SUMMARY (appended, as every step shares it), else after them."""
+    import os
+
+    from lrdoctor.reporters.pasteable import render_github_annotations, render_github_summary
+
+    annotations = render_github_annotations(result)
+    summary = render_github_summary(result)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary_file:
+        return "\n\n".join(part for part in (annotations, summary.rstrip()) if part)
+    with open(summary_file, "a", encoding="utf-8") as out:
+        out.write(summary)
+    return annotations
+
+
+def _summary(result, *_) -> str:
+    from lrdoctor.reporters.pasteable import render_summary
+
+    return render_summary(result)
+
+
 REPORTERS: dict[str, Reporter] = {
     reporter.name: reporter
     for reporter in (
@@ -61,5 +90,8 @@ REPORTERS: dict[str, Reporter] = {
         Reporter("json", _json),
         Reporter("markdown", _markdown, needs_sketches=True, needs_output=True),
         Reporter("html", _html, needs_sketches=True),
+        Reporter("csv", _csv),
+        Reporter("github", _github),
+        Reporter("summary", _summary),
     )
 }
