@@ -31,11 +31,7 @@ from itertools import repeat
 from pathlib import Path
 
 import numpy as np
-from google.protobuf.message import DecodeError
 from numpy.lib.stride_tricks import sliding_window_view
-from tensorboard.compat.proto import event_pb2
-from tensorboard.plugins.hparams import plugin_data_pb2
-from tensorboard.util import tensor_util
 
 SCALARS_PLUGIN = "scalars"
 HPARAMS_PLUGIN = "hparams"
@@ -435,6 +431,9 @@ def _walk_event(data: bytes) -> _Layout:
 def _protobuf_points(data: bytes) -> tuple[int, float, list[tuple[str, bool, float]], list] | None:
     """(step, wall time, [(tag, known plugin, value)], [(tag, plugin)]) of one record, decoded
     with protobuf; None if it is not an Event."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto import event_pb2
+
     try:
         event = event_pb2.Event.FromString(data)
     except DecodeError:
@@ -462,6 +461,10 @@ def session_hparams(data: bytes) -> dict[str, float | str | bool]:
     Written by `add_hparams` (PyTorch, tensorboardX) and by TensorBoard's hparams API; each
     value is a protobuf `Value`: a number, a string or a bool.
     """
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
     try:
         event = event_pb2.Event.FromString(data)
         values = [
@@ -486,6 +489,9 @@ def session_hparams(data: bytes) -> dict[str, float | str | bool]:
 
 
 def _tensor_scalar(tensor) -> float | None:
+    # Imported here: tensor_util loads tensorboard's TensorFlow stub (and boto3), 0.2 s.
+    from tensorboard.util import tensor_util
+
     try:
         array = tensor_util.make_ndarray(tensor)
     except (TypeError, ValueError, KeyError):

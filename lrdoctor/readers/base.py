@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from lrdoctor.model import Run
+from lrdoctor.model import Curve, Run
 
 # Steps (and MLflow timestamps) are stored as int64; a number outside it would wrap around.
 INT64_MIN = -(2**63)
@@ -85,6 +85,21 @@ def relative_name(path: Path, root: Path) -> str:
         return path.name
     text = relative.as_posix()
     return text if text != "." else (root.resolve().name or str(root))
+
+
+def ordered_curve(tag: str, steps: np.ndarray, values: np.ndarray, wall_times: np.ndarray) -> Curve:
+    """`Curve.from_points(tag, steps, values, wall_times)`, without its sort when the steps
+    already rise strictly, as in most logs (the sort then keeps every point in place)."""
+    if steps.size > 1 and not (steps[1:] > steps[:-1]).all():
+        return Curve.from_points(tag, steps, values, wall_times)
+    columns = (
+        np.array(steps, dtype=np.int64),
+        np.array(values, dtype=np.float64),
+        np.array(wall_times, dtype=np.float64),
+    )
+    for column in columns:
+        column.setflags(write=False)
+    return Curve(tag, *columns)
 
 
 def fits_int64(number: float) -> bool:

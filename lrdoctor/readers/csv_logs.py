@@ -16,29 +16,29 @@ is a data set, and reading its rows as steps would invent a training curve.
 
 A row whose step is missing, NaN or outside int64 costs that row, not the file (a cast would
 wrap the step around); every row a file loses is counted in one warning.
+
+Files are cut into cells by pandas' C tokeniser where that gives the same table as Python's
+csv module, which reads the rest (`_csv_table`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from lrdoctor.model import Curve, Run
+from lrdoctor.readers._csv_table import NumericColumn, Table, load_table
 from lrdoctor.readers._hparams import read_hparams_beside
 from lrdoctor.readers.base import (
     Claim,
     ReadError,
     ReadOptions,
-    Skipped,
     int64_steps,
+    ordered_curve,
     relative_name,
 )
 
@@ -137,89 +137,14 @@ def _has_keras_header(path: Path) -> bool:
     return len(fields) >= 2 and fields[0] == "epoch" and all(fields)
 
 
-@dataclass
-class _Table:
-    """A CSV file's stripped header and its well-formed rows, cut into columns of cells.
-
-    `skipped` counts the rows lost so far; readers add the rows they drop for their step.
-    """
-
-    header: list[str]
-    columns: list[tuple[str, ...]]
-    row_count: int
-    warnings: list[str] = field(default_factory=list)
-    skipped: Skipped = field(default_factory=lambda: Skipped("row", "rows"))
+def _load_table(path: Path) -> Table:
+    suffix = path.suffix.lower()
+    return load_table(path, lambda first_line: _sniff_delimiter(suffix, first_line))
 
 
-@dataclass(frozen=True)
-class _NumericColumn:
-    """A column's cells as numbers: `values` is NaN where `present` is False."""
-
-    values: np.ndarray
-    present: np.ndarray
-    non_numeric: int
-    example: str
-
-    @property
-    def is_numeric(self) -> bool:
-        """At least half the filled cells are numbers (dates, hostnames, lists are not)."""
-        numbers = int(self.present.sum())
-        return numbers > 0 and numbers >= self.non_numeric
-
-
-def _load_table(path: Path) -> _Table:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ReadError(path, f"cannot be opened ({error.strerror})") from error
-    if not data.strip():
-        raise ReadError(path, "empty file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ReadError(
-            path, f"undecodable bytes at offset {error.start}: not UTF-8 text"
-        ) from error
-    delimiter = _sniff_delimiter(path, text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: list[str] = []
-    good_rows: list[list[str]] = []
-    bad_lines: list[int] = []
-    repeated_headers = 0
-    try:
-        for row in reader:
-            if not row:
-                continue
-            if not header:
-                header = [cell.strip() for cell in row]
-            elif len(row) != len(header):
-                bad_lines.append(reader.line_num)
-            elif row[0].strip() == header[0] and [cell.strip() for cell in row] == header:
-                repeated_headers += 1
-            else:
-                good_rows.append(row)
-    except csv.Error as error:
-        raise ReadError(
-            path, f"not parseable as CSV at line {reader.line_num} ({error})"
-        ) from error
-    warnings: list[str] = []
-    if repeated_headers:
-        warnings.append(f"skipped {repeated_headers} repeated header row(s)")
-    columns = list(zip(*good_rows, strict=True)) or [() for _ in header]
-    table = _Table(header, columns, len(good_rows), warnings)
-    if bad_lines:
-        table.skipped.add(
-            f"a number of fields other than the header's {len(header)}",
-            len(bad_lines),
-            first=f"first at line {bad_lines[0]}",
-        )
-    return table
-
-
-def _sniff_delimiter(path: Path, text: str) -> str:
-    if path.suffix.lower() == ".tsv":
+def _sniff_delimiter(suffix: str, first_line: str) -> str:
+    if suffix == ".tsv":
         return "\t"
-    first_line = text.split("\n", 1)[0]
     return max((",", "\t", ";"), key=first_line.count)
 
 
@@ -248,46 +173,7 @@ def _looks_like_metric(name: str) -> bool:
     return any(word in METRIC_WORDS for word in words)
 
 
-def _parse_numbers(cells: Sequence[str]) -> _NumericColumn:
-    """Cells as Python's `float()` reads them; the slow path only runs when one is not a number."""
-    # float() accepts "1_000"; a CSV cell like "12345_00000" is an id, not a number.
-    if "_" not in "".join(cells):
-        try:
-            values = np.array([float(cell) if cell else math.nan for cell in cells])
-        except ValueError:
-            pass
-        else:
-            present = np.fromiter(map(bool, cells), dtype=bool, count=len(cells))
-            return _NumericColumn(values, present, 0, "")
-    values = np.full(len(cells), np.nan)
-    present = np.zeros(len(cells), dtype=bool)
-    non_numeric = 0
-    example = ""
-    for index, cell in enumerate(cells):
-        text = cell.strip()
-        if not text:
-            continue
-        number = _to_float(text)
-        if number is None:
-            non_numeric += 1
-            example = example or text
-        else:
-            values[index] = number
-            present[index] = True
-    return _NumericColumn(values, present, non_numeric, example)
-
-
-def _to_float(cell: str) -> float | None:
-    """A cell as a number; `nan`, `inf`, `Infinity` are numbers, `True` and `[75.0]` are not."""
-    if "_" in cell:
-        return None
-    try:
-        return float(cell)
-    except ValueError:
-        return None
-
-
-def _integral(column: _NumericColumn) -> bool:
+def _integral(column: NumericColumn) -> bool:
     """Whether every filled cell of a step column is a whole number (steps are integers).
 
     Cells that are not finite or overflow int64 are damage: they cost their row later
@@ -298,7 +184,7 @@ def _integral(column: _NumericColumn) -> bool:
 
 
 def _usable_steps(
-    steps: np.ndarray, present: np.ndarray, step_name: str, table: _Table
+    steps: np.ndarray, present: np.ndarray, step_name: str, table: Table
 ) -> np.ndarray:
     """Rows whose step is filled, not NaN and inside int64 (casting the others would wrap
     them); the rows dropped are counted in `table.skipped`."""
@@ -314,7 +200,7 @@ def _usable_steps(
 
 
 def _drop_rows(
-    table: _Table, keep: np.ndarray, problems: Sequence[tuple[str, np.ndarray]]
+    table: Table, keep: np.ndarray, problems: Sequence[tuple[str, np.ndarray]]
 ) -> np.ndarray:
     """`keep` without the bad rows of each problem, each row counted under its first one."""
     keep = keep.copy()
@@ -326,10 +212,10 @@ def _drop_rows(
 
 
 def _choose_step_column(
-    table: _Table, candidates: Sequence[str]
-) -> tuple[str | None, _NumericColumn | None, list[str]]:
+    table: Table, candidates: Sequence[str]
+) -> tuple[str | None, NumericColumn | None, list[str]]:
     """The finest-grained step-like column holding whole numbers, complete columns first."""
-    parsed = {name: _parse_numbers(table.columns[table.header.index(name)]) for name in candidates}
+    parsed = {name: table.numbers(table.header.index(name)) for name in candidates}
     usable = [name for name in candidates if _integral(parsed[name])]
     complete = [name for name in usable if parsed[name].present.all()]
     chosen = (complete or usable or [None])[0]
@@ -354,13 +240,13 @@ def _step_candidates(header: Sequence[str]) -> list[str]:
     return sorted(names, key=_rank)
 
 
-def _wall_time_column(table: _Table, exclude: set[str]) -> tuple[str | None, np.ndarray]:
+def _wall_time_column(table: Table, exclude: set[str]) -> tuple[str | None, np.ndarray]:
     by_lower = {name.lower(): name for name in table.header if name not in exclude}
     for candidate in WALL_TIME_COLUMNS:
         name = by_lower.get(candidate)
         if name is None:
             continue
-        column = _parse_numbers(table.columns[table.header.index(name)])
+        column = table.numbers(table.header.index(name))
         if column.is_numeric:
             return name, column.values
     return None, np.full(table.row_count, np.nan)
@@ -373,7 +259,7 @@ def _run_name(path: Path, root: Path, layout: str) -> str:
     return relative_name(path, root)
 
 
-def _require_log_columns(table: _Table, path: Path) -> None:
+def _require_log_columns(table: Table, path: Path) -> None:
     if _step_candidates(table.header) or any(_looks_like_metric(n) for n in table.header):
         return
     raise ReadError(
@@ -383,7 +269,7 @@ def _require_log_columns(table: _Table, path: Path) -> None:
     )
 
 
-def _header_only_run(table: _Table, path: Path, root: Path, layout: str) -> Run:
+def _header_only_run(table: Table, path: Path, root: Path, layout: str) -> Run:
     """A log created before anything was logged: a run with no points says it crashed early."""
     params, warnings = _lightning_params(path, layout)
     warnings.extend(table.warnings)
@@ -399,7 +285,7 @@ def _header_only_run(table: _Table, path: Path, root: Path, layout: str) -> Run:
     )
 
 
-def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
+def _read_wide(table: Table, path: Path, root: Path, layout: str) -> Run:
     params, warnings = _lightning_params(path, layout)
     warnings.extend(table.warnings)
     step_name, step_column, step_warnings = _choose_step_column(
@@ -415,19 +301,22 @@ def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
         steps = step_column.values
         has_step = _usable_steps(steps, step_column.present, step_name, table)
     wall_name, wall_times = _wall_time_column(table, {step_name} if step_name else set())
+    # The rows with a usable step, once: each column then only picks its filled cells.
+    step_rows = np.flatnonzero(has_step)
+    row_steps, row_wall_times = steps[step_rows].astype(np.int64), wall_times[step_rows]
     curves: dict[str, Curve] = {}
     skipped: list[str] = []
     seen: set[str] = set()
-    for name, cells in zip(table.header, table.columns, strict=True):
+    for index, name in enumerate(table.header):
         if name in (step_name, wall_name) or _is_index_column(name):
             continue
         if name in seen:
             warnings.append(f"column {name!r} appears more than once; using the first")
             continue
         seen.add(name)
-        column = _parse_numbers(cells)
-        keep = column.present & has_step
-        if not column.is_numeric or not keep.any():
+        column = table.numbers(index)
+        filled = np.flatnonzero(column.present[step_rows])
+        if not column.is_numeric or not filled.size:
             skipped.append(name)
             continue
         if column.non_numeric:
@@ -435,8 +324,11 @@ def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
                 f"column {name!r}: skipped {column.non_numeric} cell(s) that are not numbers "
                 f"(e.g. {column.example!r})"
             )
-        curves[name] = Curve.from_points(
-            name, steps[keep].astype(np.int64), column.values[keep], wall_times[keep]
+        curves[name] = ordered_curve(
+            name,
+            row_steps[filled],
+            column.values[step_rows[filled]],
+            row_wall_times[filled],
         )
     if not curves:
         besides = f" besides the step column {step_name!r}" if step_name else ""
@@ -456,7 +348,7 @@ def _read_wide(table: _Table, path: Path, root: Path, layout: str) -> Run:
     )
 
 
-def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
+def _read_wandb(table: Table, path: Path, root: Path) -> list[Run]:
     """A W&B chart export: the x axis, then `<run> - <metric>` columns with `__MIN`/`__MAX`
     bands. Run names may contain ` - ` themselves, so the metric is after the last one."""
     axis = table.header[0]
@@ -470,12 +362,12 @@ def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
         has_step = _usable_steps(steps, step_column.present, step_name, table)
     by_run: dict[str, dict[str, Curve]] = {}
     run_warnings: dict[str, list[str]] = {}
-    for name, cells in zip(table.header[1:], table.columns[1:], strict=True):
+    for index, name in enumerate(table.header[1:], start=1):
         if name.endswith(WANDB_EXTREMES):
             continue
         match = WANDB_COLUMN.fullmatch(name)
         run, metric = match["run"], match["metric"]
-        column = _parse_numbers(cells)
+        column = table.numbers(index)
         curves = by_run.setdefault(run, {})
         warnings = run_warnings.setdefault(run, [])
         keep = column.present & has_step
@@ -505,17 +397,17 @@ def _read_wandb(table: _Table, path: Path, root: Path) -> list[Run]:
     ]
 
 
-def _read_long(table: _Table, path: Path, root: Path) -> Run:
+def _read_long(table: Table, path: Path, root: Path) -> Run:
     """One point per row: (tag, step, value[, wall time])."""
     lowered = [name.lower() for name in table.header]
     tag_name = next(table.header[lowered.index(n)] for n in LONG_TAG_COLUMNS if n in lowered)
     value_name = table.header[lowered.index("value")]
     step_name = _step_candidates(table.header)[0]
     tags = np.array(
-        [tag.strip() for tag in table.columns[table.header.index(tag_name)]], dtype=object
+        [tag.strip() for tag in table.cells(table.header.index(tag_name))], dtype=object
     )
-    steps = _parse_numbers(table.columns[table.header.index(step_name)])
-    values = _parse_numbers(table.columns[table.header.index(value_name)])
+    steps = table.numbers(table.header.index(step_name))
+    values = table.numbers(table.header.index(value_name))
     _, wall_times = _wall_time_column(table, {step_name, value_name, tag_name})
     keep = _drop_rows(
         table,

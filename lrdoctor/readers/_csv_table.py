@@ -1,0 +1,421 @@
+"""A CSV file cut into a header and columns, with pandas' C tokeniser where the file allows.
+
+Two ways to the same table. Most logs (Lightning, Keras, pandas' `to_csv`) hold no quotes:
+their line structure is found with numpy over the bytes (lines, field counts, exact repeats of
+the header), the well-formed lines go to pandas' C parser, and only columns it does not read
+as numbers are read again as text and parsed cell by cell. Files with quotes, NUL bytes or
+lone carriage returns, or that pandas reads otherwise than expected, go through Python's
+`csv` module as before. Both give the same header, rows, cells, numbers and warnings: a row
+with another number of fields than the header is skipped and counted, a repeated header row
+is skipped, an empty cell is missing and "nan", "inf", "-inf" are numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lrdoctor.readers.base import ReadError, Skipped
+
+_BOM = b"\xef\xbb\xbf"
+_NEWLINE, _CARRIAGE_RETURN = 10, 13
+_QUOTE, _NUL = b'"', b"\x00"
+
+
+@dataclass(frozen=True)
+class NumericColumn:
+    """A column's cells as numbers: `values` is NaN where `present` is False."""
+
+    values: np.ndarray
+    present: np.ndarray
+    non_numeric: int
+    example: str
+
+    @property
+    def is_numeric(self) -> bool:
+        """At least half the filled cells are numbers (dates, hostnames, lists are not)."""
+        numbers = int(self.present.sum())
+        return numbers > 0 and numbers >= self.non_numeric
+
+
+@dataclass
+class Table:
+    """A CSV file's stripped header and its well-formed rows, by column.
+
+    `cells(index)` gives a column's cells as text; `numbers(index)` the same cells as numbers
+    (computed once). `skipped` counts the rows lost so far; readers add the rows they drop
+    for their step.
+    """
+
+    header: list[str]
+    row_count: int
+    column_cells: Callable[[int], Sequence[str]]
+    parsed: dict[int, NumericColumn] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=lambda: Skipped("row", "rows"))
+
+    def cells(self, index: int) -> Sequence[str]:
+        return self.column_cells(index)
+
+    def numbers(self, index: int) -> NumericColumn:
+        if index not in self.parsed:
+            self.parsed[index] = parse_numbers(self.column_cells(index))
+        return self.parsed[index]
+
+    def count_bad_lines(self, bad_lines: Sequence[int]) -> None:
+        if len(bad_lines):
+            self.skipped.add(
+                f"a number of fields other than the header's {len(self.header)}",
+                len(bad_lines),
+                first=f"first at line {bad_lines[0]}",
+            )
+
+    def count_repeated_headers(self, count: int) -> None:
+        if count:
+            self.warnings.append(f"skipped {count} repeated header row(s)")
+
+
+def parse_numbers(cells: Sequence[str]) -> NumericColumn:
+    """Cells as Python's `float()` reads them; the slow path only runs when one is not a number."""
+    # float() accepts "1_000"; a CSV cell like "12345_00000" is an id, not a number.
+    if "_" not in "".join(cells):
+        try:
+            values = np.array([float(cell) if cell else math.nan for cell in cells])
+        except ValueError:
+            pass
+        else:
+            present = np.fromiter(map(bool, cells), dtype=bool, count=len(cells))
+            return NumericColumn(values, present, 0, "")
+    values = np.full(len(cells), np.nan)
+    present = np.zeros(len(cells), dtype=bool)
+    non_numeric = 0
+    example = ""
+    for index, cell in enumerate(cells):
+        text = cell.strip()
+        if not text:
+            continue
+        number = _to_float(text)
+        if number is None:
+            non_numeric += 1
+            example = example or text
+        else:
+            values[index] = number
+            present[index] = True
+    return NumericColumn(values, present, non_numeric, example)
+
+
+def _to_float(cell: str) -> float | None:
+    """A cell as a number; `nan`, `inf`, `Infinity` are numbers, `True` and `[75.0]` are not."""
+    if "_" in cell:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def load_table(path: Path, delimiter_for: Callable[[str], str]) -> Table:
+    """The table in the file at `path`; `delimiter_for(first_line)` picks the delimiter."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ReadError(path, f"cannot be opened ({error.strerror})") from error
+    if not data or data.isspace():
+        raise ReadError(path, "empty file")
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            start = error.start - len(_BOM) if data.startswith(_BOM) else error.start
+            raise ReadError(path, f"undecodable bytes at offset {start}: not UTF-8 text") from error
+    data = data.removeprefix(_BOM)
+    first_line = data[: _first_line_end(data)].decode("utf-8")
+    delimiter = delimiter_for(first_line)
+    table = _load_with_c_tokeniser(data, delimiter)
+    if table is not None:
+        return table
+    return _load_with_csv_module(path, data.decode("utf-8"), delimiter)
+
+
+def _first_line_end(data: bytes) -> int:
+    """Where the first line break is (the end of the data when there is none)."""
+    end = data.find(b"\n")
+    return len(data) if end < 0 else end
+
+
+def _can_use_c_tokeniser(data: bytes) -> bool:
+    """No quotes (they change where fields end), no NUL bytes, and every carriage return
+    part of a CRLF line end (the csv module also ends a line at a lone one)."""
+    if _QUOTE in data or _NUL in data:
+        return False
+    if b"\r" not in data:
+        return True
+    array = np.frombuffer(data, dtype=np.uint8)
+    following = np.flatnonzero(array == _CARRIAGE_RETURN) + 1
+    return following[-1] < array.size and bool((array[following] == _NEWLINE).all())
+
+
+def _load_with_csv_module(path: Path, text: str, delimiter: str) -> Table:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] = []
+    good_rows: list[list[str]] = []
+    bad_lines: list[int] = []
+    repeated_headers = 0
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if not header:
+                header = [cell.strip() for cell in row]
+            elif len(row) != len(header):
+                bad_lines.append(reader.line_num)
+            elif row[0].strip() == header[0] and [cell.strip() for cell in row] == header:
+                repeated_headers += 1
+            else:
+                good_rows.append(row)
+    except csv.Error as error:
+        raise ReadError(
+            path, f"not parseable as CSV at line {reader.line_num} ({error})"
+        ) from error
+    columns = list(zip(*good_rows, strict=True)) or [() for _ in header]
+    table = Table(header, len(good_rows), columns.__getitem__)
+    table.count_repeated_headers(repeated_headers)
+    table.count_bad_lines(bad_lines)
+    return table
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A file's header and its well-formed data lines, with what was dropped on the way."""
+
+    header: list[str]
+    rows: bytes
+    row_count: int
+    repeated_headers: int = 0
+    bad_lines: list[int] = field(default_factory=list)
+
+
+def _load_with_c_tokeniser(data: bytes, delimiter: str) -> Table | None:
+    """The table read by pandas' C parser, or None where only the csv module can tell."""
+    if _QUOTE in data or _NUL in data:
+        return None
+    array = np.frombuffer(data, dtype=np.uint8)
+    body = _clean_body(data, array, delimiter)
+    if body is not None:
+        table = _parsed_table(body, delimiter)
+        if table is not None:
+            return table
+    if not _can_use_c_tokeniser(data):
+        return None
+    return _parsed_table(_checked_body(data, array, delimiter), delimiter)
+
+
+def _clean_body(data: bytes, array: np.ndarray, delimiter: str) -> _Body | None:
+    """The body of a file whose lines are all well-formed (the usual file), found in two
+    passes over the bytes; None when some line may have to be dropped.
+
+    A line with too many fields makes pandas fail (but the first row: pandas drops its extra
+    fields, so it is counted here), so when the file holds as many delimiters as its lines
+    would with the header's number of fields, no line has too few, and none is empty,
+    either. A lone carriage return (a line break for pandas and the csv module, not here)
+    in the header is seen here; in the rows it makes pandas read more rows than counted
+    here, and the table is not used.
+    """
+    header_end = _first_line_end(data)
+    header_line = data[:header_end].removesuffix(b"\r")
+    header = [cell.strip() for cell in header_line.decode("utf-8").split(delimiter)]
+    if len(header) < 2 or b"\r" in header_line or data.count(header_line) != 1:
+        return None
+    line_count = int(np.count_nonzero(array == _NEWLINE)) + (not data.endswith(b"\n"))
+    delimiters = int(np.count_nonzero(array == ord(delimiter)))
+    rows = data[header_end + 1 :]
+    first_row = rows[: _first_line_end(rows)]
+    if delimiters != (len(header) - 1) * line_count or (
+        rows and first_row.count(delimiter.encode()) != len(header) - 1
+    ):
+        return None
+    return _Body(header, rows, line_count - 1)
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """Where each line of a file starts and where its content ends (before CR LF)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, data: np.ndarray) -> _Lines:
+        breaks = np.flatnonzero(data == _NEWLINE)
+        starts = np.concatenate(([0], breaks + 1))
+        ends = np.concatenate((breaks, [data.size]))
+        if starts[-1] == data.size:  # the file ends with a line break
+            starts, ends = starts[:-1], ends[:-1]
+        ends = ends - ((ends > starts) & (data[np.maximum(ends - 1, 0)] == _CARRIAGE_RETURN))
+        return cls(starts, ends)
+
+
+def _checked_body(data: bytes, array: np.ndarray, delimiter: str) -> _Body:
+    """The body of any file, line by line: lines with another number of fields than the
+    header and exact repeats of the header are dropped and counted, empty lines skipped."""
+    lines = _Lines.of(array)
+    lengths = lines.ends - lines.starts
+    header_line = int(np.flatnonzero(lengths > 0)[0])
+    header_bytes = data[lines.starts[header_line] : lines.ends[header_line]]
+    header = [cell.strip() for cell in header_bytes.decode("utf-8").split(delimiter)]
+    positions = np.flatnonzero(array == ord(delimiter))
+    fields = np.searchsorted(positions, lines.ends) - np.searchsorted(positions, lines.starts) + 1
+    body = np.arange(lines.starts.size) > header_line
+    well_formed = body & (lengths > 0) & (fields == len(header))
+    bad = body & (lengths > 0) & ~well_formed
+    repeats = well_formed & _equal_lines(array, lines, header_line)
+    rows = well_formed & ~repeats
+    return _Body(
+        header,
+        _kept_bytes(data, array, lines, rows),
+        int(rows.sum()),
+        int(repeats.sum()),
+        (np.flatnonzero(bad) + 1).tolist(),
+    )
+
+
+def _parsed_table(body: _Body, delimiter: str) -> Table | None:
+    """The table of `body` as pandas parses it; None when pandas fails or reads another
+    number of rows, or a header row spaced otherwise than the first may hide in the rows."""
+    import pandas as pd
+
+    width = len(body.header)
+    if body.row_count and _repeats_may_hide(body.header):
+        return None
+    frame = _c_parse(pd, body.rows, delimiter, width) if body.row_count else None
+    if body.row_count and (frame is None or len(frame) != body.row_count):
+        return None
+    parsed: dict[int, NumericColumn] = {}
+    text_columns = []
+    for index in range(width):
+        column = frame[index] if frame is not None else None
+        if column is None:
+            parsed[index] = NumericColumn(np.empty(0), np.empty(0, dtype=bool), 0, "")
+        elif column.dtype.kind in "iu":
+            values = column.to_numpy(np.float64)
+            parsed[index] = NumericColumn(values, np.ones(values.size, dtype=bool), 0, "")
+        elif column.dtype.kind == "f":
+            values = column.to_numpy(np.float64)
+            parsed[index] = NumericColumn(values, ~np.isnan(values), 0, "")
+        else:
+            text_columns.append(index)
+    del frame
+    texts = _TextColumns(body.rows, delimiter, width, text_columns)
+    if texts.may_hold_a_repeated_header(body.header):
+        return None
+    table = Table(body.header, body.row_count, texts.cells, parsed)
+    table.count_repeated_headers(body.repeated_headers)
+    table.count_bad_lines(body.bad_lines)
+    return table
+
+
+def _equal_lines(array: np.ndarray, lines: _Lines, reference: int) -> np.ndarray:
+    """Which lines are byte for byte the same as line `reference`."""
+    start, end = int(lines.starts[reference]), int(lines.ends[reference])
+    width = end - start
+    same = (lines.ends - lines.starts == width) & (array[lines.starts] == array[start])
+    candidates = np.flatnonzero(same)
+    if candidates.size:
+        offsets = lines.starts[candidates, np.newaxis] + np.arange(width)
+        same[candidates] = (array[offsets] == array[start:end]).all(axis=1)
+    return same
+
+
+def _repeats_may_hide(header: list[str]) -> bool:
+    """Whether a repeated header row, spaced differently, could read as a row of numbers:
+    only when every header name is empty or a number."""
+    return all(not name or _to_float(name) is not None for name in header)
+
+
+def _kept_bytes(data: bytes, array: np.ndarray, lines: _Lines, rows: np.ndarray) -> bytes:
+    """The lines marked in `rows` with their line ends, as one buffer."""
+    chosen = np.flatnonzero(rows)
+    if chosen.size == 0:
+        return b""
+    following = np.append(lines.starts[1:], array.size)  # where the next line starts
+    if chosen.size == chosen[-1] - chosen[0] + 1:
+        kept = data[lines.starts[chosen[0]] : following[chosen[-1]]]
+    else:
+        edges = np.zeros(array.size + 1, dtype=np.int8)
+        edges[lines.starts[chosen]] += 1
+        edges[following[chosen]] -= 1
+        kept = array[np.cumsum(edges[:-1], dtype=np.int8).astype(bool)].tobytes()
+    return kept if kept.endswith(b"\n") else kept + b"\n"
+
+
+def _c_parse(pd, data: bytes, delimiter: str, width: int):
+    """Every column pandas' C parser reads; only empty cells are missing ("nan" stays text)."""
+    options = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pd.read_csv(
+                io.BytesIO(data),
+                sep=delimiter,
+                header=None,
+                names=list(range(width)),
+                index_col=False,
+                keep_default_na=False,
+                na_values=[""],
+                engine="c",
+                quoting=csv.QUOTE_NONE,
+                skip_blank_lines=False,
+                **options,
+            )
+    except (ValueError, pd.errors.ParserError):
+        return None
+
+
+class _TextColumns:
+    """The cells of the columns pandas did not read as numbers, read again as text."""
+
+    def __init__(self, data: bytes, delimiter: str, width: int, indices: list[int]) -> None:
+        self.data, self.delimiter, self.width = data, delimiter, width
+        self.columns: dict[int, list[str]] = {}
+        if indices:
+            self._read(indices)
+
+    def _read(self, indices: list[int]) -> None:
+        import pandas as pd
+
+        frame = pd.read_csv(
+            io.BytesIO(self.data),
+            sep=self.delimiter,
+            header=None,
+            names=list(range(self.width)),
+            usecols=indices,
+            index_col=False,
+            dtype=str,
+            na_filter=False,
+            engine="c",
+            quoting=csv.QUOTE_NONE,
+            skip_blank_lines=False,
+        )
+        for index in indices:
+            self.columns[index] = frame[index].tolist()
+
+    def cells(self, index: int) -> list[str]:
+        if index not in self.columns:
+            self._read([index])
+        return self.columns[index]
+
+    def may_hold_a_repeated_header(self, header: list[str]) -> bool:
+        """Whether a header row spaced otherwise than the first may be among the rows (only
+        possible when every column with a name that is not a number holds text)."""
+        textual = [index for index, name in enumerate(header) if name and _to_float(name) is None]
+        if not all(index in self.columns for index in textual):
+            return False
+        first = self.columns.get(0)
+        return first is None or header[0] in {cell.strip() for cell in first}
