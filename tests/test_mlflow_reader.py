@@ -577,6 +577,49 @@ def test_reads_an_older_schema_without_migrating_the_file(
     assert runs["sgd-lr1.0"].source == f"old.db#{sqlite_store.run_ids['sgd-lr1.0']}"
 
 
+def run_contents(run: Run) -> tuple:
+    """Everything a reader returns about a run, arrays as bytes (NaN and -0.0 compared too)."""
+    curves = [
+        (tag, curve.steps.tobytes(), curve.values.tobytes(), curve.wall_times.tobytes())
+        for tag, curve in run.curves.items()
+    ]
+    return run.name, run.source, list(run.params.items()), run.metadata, run.warnings, curves
+
+
+@pytest.mark.parametrize("selection", ["all", "experiment", "run id"])
+def test_sql_and_the_client_read_a_sqlite_store_alike(sqlite_store: WrittenStore, selection: str):
+    """The direct SQL read returns what the MLflow client returns, run for run and point for
+    point, in the same order, and writes nothing."""
+    path = sqlite_store.path
+    options = {
+        "all": ReadOptions(),
+        "experiment": ReadOptions(experiment="baseline"),
+        "run id": ReadOptions(run_id=sqlite_store.run_ids["sgd-lr1.0"]),
+    }[selection]
+    before = snapshot(path.parent)
+
+    with_sql = mlflow_reader._read_with_sql(path, "store", options)
+    with mlflow_reader._sqlite_client(path) as client:
+        with_client = mlflow_reader._read_with_client(client, "store", options)
+
+    assert with_sql is not None
+    assert [run_contents(run) for run in with_sql] == [run_contents(run) for run in with_client]
+    assert len(with_sql) == {"all": 3, "experiment": 2, "run id": 1}[selection]
+    assert snapshot(path.parent) == before
+
+
+def test_a_schema_revision_not_checked_is_left_to_the_client(
+    sqlite_store: WrittenStore, tmp_path: Path
+):
+    database = tmp_path / "other.db"
+    shutil.copy(sqlite_store.path, database)
+    assert mlflow_reader._read_with_sql(database, "other", ReadOptions()) is not None
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0584bdc529eb'")
+
+    assert mlflow_reader._read_with_sql(database, "other", ReadOptions()) is None
+
+
 def test_reads_a_store_in_wal_mode_while_a_writer_has_it_open(
     sqlite_store: WrittenStore, tmp_path: Path
 ):
