@@ -52,6 +52,7 @@ PLAN = {
     "LRD601": ("too_slow", "no val_loss"),
     "LRD602": ("too_slow", "val_loss"),
     "LRD603": ("exploding_gradients", "grad_norm"),  # large gradients, but in spikes
+    "LRD604": ("too_slow", "lr"),  # a tiny LR, but the loss does not fall
     "LRD701": ("diverging", "val_loss"),  # the val loss rises, but so does the training loss
 }
 HEADER = """\
