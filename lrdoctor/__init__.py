@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 # Public name -> the module defining it. Loaded on first access (PEP 562), so a command that
 # only needs the CLI (`lrdoctor --help`) does not import pandas, scipy or matplotlib.
-# `audit` is the `_Package` property below.
+# `audit` and `sweep` are the `_Package` properties below.
 _EXPORTS = {
     "AuditResult": "lrdoctor.audit",
     "Diagnosis": "lrdoctor.diagnosis",
@@ -24,6 +24,8 @@ _EXPORTS = {
     "ReadError": "lrdoctor.readers",
     "ReadOptions": "lrdoctor.readers",
     "assign_roles": "lrdoctor.roles",
+    "SweepOptions": "lrdoctor.sweep",
+    "SweepResult": "lrdoctor.sweep",
 }
 
 __all__ = [
@@ -36,9 +38,12 @@ __all__ = [
     "ReadError",
     "ReadOptions",
     "Run",
+    "SweepOptions",
+    "SweepResult",
     "assign_roles",
     "audit",
     "read_runs",
+    "sweep",
 ]
 
 if TYPE_CHECKING:
@@ -48,6 +53,7 @@ if TYPE_CHECKING:
     from lrdoctor.model import Curve, Run
     from lrdoctor.readers import ReadError, ReadOptions
     from lrdoctor.roles import assign_roles
+    from lrdoctor.sweep import SweepOptions, SweepResult, sweep
 
 
 def __getattr__(name: str):
@@ -64,8 +70,9 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """`lrdoctor.audit` is the function even once the submodule of that name is imported:
-    the import system sets the parent's attribute to the submodule, which would hide it."""
+    """`lrdoctor.audit` and `lrdoctor.sweep` are the functions even once the submodules of those
+    names are imported: the import system sets the parent's attribute to the submodule, which
+    would hide it."""
 
     @property
     def audit(self):
@@ -74,6 +81,14 @@ class _Package(types.ModuleType):
     @audit.setter
     def audit(self, _module) -> None:
         """The submodule stays reachable through `sys.modules` and `from lrdoctor.audit`."""
+
+    @property
+    def sweep(self):
+        return importlib.import_module("lrdoctor.sweep").sweep
+
+    @sweep.setter
+    def sweep(self, _module) -> None:
+        """As for `audit`: `from lrdoctor.sweep import ...` still reaches the submodule."""
 
 
 sys.modules[__name__].__class__ = _Package

@@ -424,6 +424,74 @@ def diagnose(ctx, output_format, **inputs) -> None:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
+@input_options
+@click.option("--by", default="lr", show_default=True, help="The swept parameter.")
+@click.option(
+    "--group-by", multiple=True, help="A parameter whose values split runs into separate sweeps."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown", "html"]),
+    default="text",
+    show_default=True,
+    help="A table per sweep for people, JSON (schema lrdoctor.sweep/1) for programs, Markdown "
+    "(needs --output; plots saved beside it) or one self-contained HTML page with the plots.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file, creating its folder if missing.",
+)
+def sweep(by, group_by, output_format, output, **inputs) -> None:
+    """Find the learning-rate sweeps in PATHS and recommend an LR for each, with the reasons.
+
+    Runs that share everything but the LR (read from params, the LR curve or the run name)
+    form a sweep; a second varying parameter such as the batch size gives a sweep per value.
+
+    \b
+    Examples:
+      lrdoctor sweep sweeps/
+      lrdoctor sweep mlruns --experiment lr-sweep --format json -o sweep.json
+      lrdoctor sweep runs/ --group-by batch_size
+    """
+    from lrdoctor.reporters import sweep as sweep_report
+    from lrdoctor.sweep import SweepOptions, read_sweeps
+
+    if output_format == "markdown" and output is None:
+        raise click.UsageError("--format markdown needs --output FILE")
+    if output is not None:
+        _writable(output)
+    tags = {
+        name: inputs.pop(name) for name in ("loss_tag", "val_loss_tag", "grad_norm_tag", "lr_tag")
+    }
+    discovery = _read(**inputs)
+    doctor = _doctor(_config(signals=_overrides(**tags)))
+    runs = [run for run in discovery.runs if run.total_points]
+    result = read_sweeps(runs, SweepOptions(by=by, group_by=tuple(group_by)), doctor)
+    result = replace(result, problems=discovery.problems, runs_read=len(discovery.runs))
+    try:
+        if output_format == "markdown":
+            text = sweep_report.render_markdown(result, output)
+        elif output_format == "html":
+            text = sweep_report.render_html(result)
+        elif output_format == "json":
+            text = sweep_report.render_json(result)
+        else:
+            text = sweep_report.render_text(result)
+    except OSError as error:
+        raise _cannot_write(output, error) from error
+    if output is None:
+        click.echo(text)
+        return
+    try:
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise _cannot_write(output, error) from error
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--rules-dir",
     multiple=True,
