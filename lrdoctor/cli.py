@@ -173,18 +173,16 @@ def rule_options(command):
 def _config(select=(), ignore=(), fail_on=None, rules_dir=(), signals=None) -> Config:
     """Defaults < lrdoctor.toml / pyproject.toml [tool.lrdoctor] < command line."""
     try:
-        config = with_command_line(
+        return with_command_line(
             load_config(Path.cwd()),
             select=select or None,
             ignore=ignore or None,
             fail_on=fail_on,
             rules_dirs=[Path(d) for d in rules_dir] or None,
+            signals=signals or None,
         )
     except EngineError as error:
         raise InputError(str(error)) from error
-    if signals:
-        config = replace(config, signals={**config.signals, **signals})
-    return config
 
 
 def _doctor(config: Config) -> Doctor:
@@ -216,14 +214,18 @@ def _read(paths, format_in, experiment, run_id, filter_string, timeout) -> Disco
     return discovery
 
 
-def _overrides(loss_tag, val_loss_tag, grad_norm_tag, lr_tag) -> dict[str, str]:
+def _tag_overrides(loss_tag, val_loss_tag, grad_norm_tag, lr_tag) -> dict[str, str]:
+    """The tags given on the command line, by role; `_config` checks them as `[signals]`."""
     given = {
         "train_loss": loss_tag,
         "val_loss": val_loss_tag,
         "grad_norm": grad_norm_tag,
         "lr": lr_tag,
     }
-    return {role: tag for role, tag in given.items() if tag}
+    return {role: tag for role, tag in given.items() if tag is not None}
+
+
+_TAG_OPTIONS = ("loss_tag", "val_loss_tag", "grad_norm_tag", "lr_tag")
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -258,12 +260,9 @@ def runs(output_format, **inputs) -> None:
     from lrdoctor.inventory import summarise
     from lrdoctor.reporters import runs as runs_report
 
-    tags = {
-        name: inputs.pop(name) for name in ("loss_tag", "val_loss_tag", "grad_norm_tag", "lr_tag")
-    }
+    config = _config(signals=_tag_overrides(**{name: inputs.pop(name) for name in _TAG_OPTIONS}))
     discovery = _read(**inputs)
-    overrides = _overrides(**tags)
-    summaries = [summarise(run, overrides) for run in discovery.runs]
+    summaries = [summarise(run, config.signals) for run in discovery.runs]
     if output_format == "json":
         click.echo(runs_report.render_json(summaries, discovery.problems))
     else:
@@ -289,7 +288,7 @@ def _audit(
     from lrdoctor.audit import AuditResult, iter_judged
     from lrdoctor.discovery import Problem
 
-    config = _config(select, ignore, fail_on, rules_dir, signals=_overrides(**tags))
+    config = _config(select, ignore, fail_on, rules_dir, signals=_tag_overrides(**tags))
     doctor = _doctor(config)
     options = _read_options(experiment, run_id, filter_string, timeout)
     diagnoses, problems, kept = [], [], {}
@@ -463,11 +462,9 @@ def sweep(by, group_by, output_format, output, **inputs) -> None:
         raise click.UsageError("--format markdown needs --output FILE")
     if output is not None:
         _writable(output)
-    tags = {
-        name: inputs.pop(name) for name in ("loss_tag", "val_loss_tag", "grad_norm_tag", "lr_tag")
-    }
+    config = _config(signals=_tag_overrides(**{name: inputs.pop(name) for name in _TAG_OPTIONS}))
     discovery = _read(**inputs)
-    doctor = _doctor(_config(signals=_overrides(**tags)))
+    doctor = _doctor(config)
     runs = [run for run in discovery.runs if run.total_points]
     result = read_sweeps(runs, SweepOptions(by=by, group_by=tuple(group_by)), doctor)
     result = replace(result, problems=discovery.problems, runs_read=len(discovery.runs))
@@ -517,30 +514,67 @@ def rules(rules_dir, output_format) -> None:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("rule")
+@click.argument("rule", required=False)
+@click.option("--all", "every_rule", is_flag=True, help="Every rule's page, in code order.")
 @click.option(
     "--rules-dir",
     multiple=True,
     type=click.Path(exists=True, file_okay=False),
     help="Also look in rule files from this folder.",
 )
-def explain(rule, rules_dir) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="A page for the terminal, JSON for tools, or Markdown (with --all: docs/rules.md).",
+)
+def explain(rule, every_rule, rules_dir, output_format) -> None:
     """Print a rule's page: what it detects, why it matters, an example, the fix, options.
 
-    RULE is a code (LRD101) or a name (loss-not-finite).
+    RULE is a code (LRD101) or a name (loss-not-finite); --all prints every rule's page.
 
     \b
     Examples:
       lrdoctor explain LRD101
-      lrdoctor explain minibatch-noise
+      lrdoctor explain minibatch-noise --format json
+      lrdoctor explain --all --format markdown > docs/rules.md
     """
     from lrdoctor.reporters import rules as rules_report
 
+    if every_rule == (rule is not None):
+        raise click.UsageError("give either a RULE (code or name) or --all")
     catalogue = _catalogue(rules_dir)
-    found = catalogue.get(rule)
-    if found is None:
-        raise InputError(f"no rule {rule!r}; `lrdoctor rules` lists them")
-    click.echo(rules_report.render_page(found))
+    if every_rule:
+        chosen = list(catalogue)
+    else:
+        found = catalogue.get(rule)
+        if found is None:
+            raise InputError(
+                f"no rule {rule!r}{catalogue.suggest(rule)}; `lrdoctor rules` lists them"
+            )
+        chosen = [found]
+    click.echo(rules_report.render_pages(chosen, output_format, as_document=every_rule))
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@text_or_json("Output for people or JSON for tools.")
+def features(output_format) -> None:
+    """List every name a rule condition may use, with what it measures and on which curve.
+
+    \b
+    Examples:
+      lrdoctor features
+      lrdoctor features --format json
+    """
+    from lrdoctor.reporters import features as features_report
+
+    entries = features_report.describe_features()
+    if output_format == "json":
+        click.echo(features_report.render_json(entries))
+    else:
+        click.echo(features_report.render_text(entries))
 
 
 def _catalogue(rules_dir):

@@ -40,7 +40,7 @@ from lrdoctor.features import (
     run_facts,
 )
 from lrdoctor.model import Run
-from lrdoctor.roles import assign_roles
+from lrdoctor.roles import assign_roles, missing_overrides
 
 __all__ = ["VERDICTS", "Diagnosis", "Doctor", "unreadable"]
 
@@ -177,7 +177,9 @@ class Doctor:
     def diagnose(self, run: Run) -> Diagnosis:
         signals = assign_roles(run, self.config.signals)
         base = {"name": run.name, "source": run.source, "format": run.format}
-        base |= {"signals": signals, "warnings": tuple(run.warnings)}
+        # A tag the user named but the run lacks is said on every report, not just `runs`.
+        warnings = (*run.warnings, *missing_overrides(run, self.config.signals))
+        base |= {"signals": signals, "warnings": warnings}
         loss_tag = signals.get("train_loss")
         if loss_tag is None:
             found = ", ".join(sorted(run.curves)) or "no scalar data"

@@ -108,7 +108,7 @@ def test_a_malicious_user_rule_is_refused_with_a_clear_error(tmp_path):
 
 def test_help_has_examples_for_every_command():
     runner = CliRunner()
-    for command in ([], ["runs"], ["audit"], ["diagnose"], ["rules"], ["explain"]):
+    for command in ([], ["runs"], ["audit"], ["diagnose"], ["rules"], ["explain"], ["features"]):
         for flag in ("--help", "-h"):
             result = runner.invoke(main, [*command, flag], catch_exceptions=False)
             assert result.exit_code == EXIT_OK

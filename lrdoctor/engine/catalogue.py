@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from lrdoctor.engine.conditions import Expression, ExpressionError, Value, compile_expression
-from lrdoctor.engine.errors import RuleError, did_you_mean
+from lrdoctor.engine.errors import RuleError, closest, did_you_mean
 from lrdoctor.engine.templates import Template, TemplateError, compile_template
 from lrdoctor.engine.tomlfile import read_toml
 from lrdoctor.engine.vocabulary import LABELS, REMEDY_KINDS, RULE_SIGNALS, SEVERITIES
@@ -163,6 +163,13 @@ class Catalogue:
             if code_or_name in (rule.code, rule.name):
                 return rule
         return None
+
+    def suggest(self, code_or_name: str) -> str:
+        """A " (did you mean `x`?)" hint naming the rule code or name closest to a miss;
+        case is ignored, so `lrd101` points at `LRD101`."""
+        keys = {key.lower(): key for rule in self.rules for key in (rule.code, rule.name)}
+        close = closest(code_or_name.lower(), keys)
+        return f" (did you mean `{keys[close]}`?)" if close else ""
 
     def matching(self, selector: str) -> tuple[Rule, ...]:
         """Rules a `select`/`ignore` entry names: a name, a code, or a code prefix (`LRD1`)."""

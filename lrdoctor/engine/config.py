@@ -33,6 +33,13 @@ _FILE_KEYS = {
     "rule_options": "rules",
     "signals": "signals",
 }
+# The command-line options that set one role's tag, as `[signals]` does in a file.
+SIGNAL_OPTIONS = {
+    "train_loss": "--loss-tag",
+    "val_loss": "--val-loss-tag",
+    "grad_norm": "--grad-norm-tag",
+    "lr": "--lr-tag",
+}
 
 
 def _empty() -> Mapping:
@@ -60,6 +67,8 @@ class Config:
     def where(self, setting: str, *subkeys: str) -> tuple[str, str]:
         """(source, key) naming where `setting` was given, for error messages."""
         if setting in self.from_command_line:
+            if setting == "signals" and subkeys:
+                return COMMAND_LINE, SIGNAL_OPTIONS.get(subkeys[0], f"--{subkeys[0]}")
             return COMMAND_LINE, f"--{_FILE_KEYS[setting]}"
         prefix = [self.key_prefix] if self.key_prefix else []
         return str(self.source or "defaults"), ".".join([*prefix, _FILE_KEYS[setting], *subkeys])
@@ -135,16 +144,31 @@ def with_command_line(
     ignore: Iterable[str] | None = None,
     fail_on: str | None = None,
     rules_dirs: Iterable[Path] | None = None,
+    signals: Mapping[str, str] | None = None,
 ) -> Config:
-    """`config` with the values given on the command line (None: not given) taking over."""
-    given = {"select": select, "ignore": ignore, "fail_on": fail_on, "rules_dirs": rules_dirs}
+    """`config` with the values given on the command line (None: not given) taking over.
+
+    `signals` (role -> tag, from `--loss-tag` and the like) is checked as the file's
+    `[signals]` is and replaces the file's tag role by role.
+    """
+    given = {
+        "select": select,
+        "ignore": ignore,
+        "fail_on": fail_on,
+        "rules_dirs": rules_dirs,
+        "signals": signals,
+    }
     given = {setting: value for setting, value in given.items() if value is not None}
     marked = replace(config, from_command_line=config.from_command_line | set(given))
     values = {}
     for setting, value in given.items():
-        if setting != "fail_on":
+        if setting in ("select", "ignore", "rules_dirs"):
             value = [str(item) for item in value]
+        elif setting == "signals":
+            value = dict(value)
         values[setting] = _SETTING_READERS[setting](marked, value)
+    if "signals" in values:
+        values["signals"] = MappingProxyType({**config.signals, **values["signals"]})
     return replace(marked, **values)
 
 
