@@ -3,12 +3,15 @@
 every command's output, not only in `lrdoctor runs`."""
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from lrdoctor.cli import EXIT_INPUT_ERROR, main
+from lrdoctor.diagnosis import Doctor
+from lrdoctor.engine import load_config_file, with_command_line
 
 CSV_RUN = (
     Path(__file__).resolve().parents[1]
@@ -70,3 +73,16 @@ def test_a_configured_tag_the_run_lacks_is_warned_about_and_the_command_line_win
     run = json.loads(overridden.stdout)["runs"][0]
     assert run["warnings"] == [MISSING]
     assert run["signals"]["lr"] == "learning_rate"
+
+
+def test_a_configuration_with_tags_survives_the_trip_to_a_spawned_worker(tmp_path):
+    """`--jobs` pickles the configuration where workers are spawned, not forked."""
+    (tmp_path / "lrdoctor.toml").write_text(
+        '[signals]\ntrain_loss = "nope"\n\n[rules.loss-explodes]\nmax_growth = 5.0\n'
+    )
+    config = with_command_line(load_config_file(tmp_path / "lrdoctor.toml"), signals={"lr": "x"})
+    copy = pickle.loads(pickle.dumps(config))
+    assert copy == config
+    assert dict(copy.signals) == {"train_loss": "nope", "lr": "x"}
+    explodes = next(active for active in Doctor(copy).rules if active.rule.name == "loss-explodes")
+    assert explodes.options["max_growth"] == 5.0

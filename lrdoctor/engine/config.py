@@ -64,6 +64,23 @@ class Config:
     signals: Mapping[str, str] = field(default_factory=_empty)
     from_command_line: frozenset[str] = frozenset()
 
+    def __getstate__(self) -> dict:
+        """Audits with --jobs send the configuration to worker processes pickled, and where
+        they are spawned rather than forked (macOS, Windows, Python 3.14 on Linux) mapping
+        proxies cannot be pickled: plain dicts travel instead."""
+        state = dict(self.__dict__)
+        state["rule_options"] = {rule: dict(values) for rule, values in self.rule_options.items()}
+        state["signals"] = dict(self.signals)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state["rule_options"] = MappingProxyType(
+            {rule: MappingProxyType(values) for rule, values in state["rule_options"].items()}
+        )
+        state["signals"] = MappingProxyType(state["signals"])
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     def where(self, setting: str, *subkeys: str) -> tuple[str, str]:
         """(source, key) naming where `setting` was given, for error messages."""
         if setting in self.from_command_line:
