@@ -60,8 +60,9 @@ def _describe(name: str) -> FeatureDoc:
     if name.startswith(HAS_PREFIX) and name[len(HAS_PREFIX) :] in OPTIONAL_SIGNALS:
         signal = name[len(HAS_PREFIX) :]
         doc = (
-            f"True when a {signal} curve was logged with at least {MIN_POINTS} finite points, "
-            "false otherwise: a condition can say what holds when the curve is absent."
+            f"True when a {signal} curve was logged with at least {MIN_POINTS} points before "
+            "any NaN or inf, false otherwise: a condition can say what holds when the curve "
+            "is absent."
         )
         return FeatureDoc(name, "presence", (signal,), doc)
     base = name[len(VAL_PREFIX) :]
