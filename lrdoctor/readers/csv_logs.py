@@ -301,8 +301,8 @@ def _read_wide(table: Table, path: Path, root: Path, layout: str) -> Run:
         steps = step_column.values
         has_step = _usable_steps(steps, step_column.present, step_name, table)
     wall_name, wall_times = _wall_time_column(table, {step_name} if step_name else set())
-    # The rows with a usable step, once: each column then only picks its filled cells.
-    step_rows = np.flatnonzero(has_step)
+    # The rows with a usable step, once (usually all): each column picks its filled cells.
+    step_rows = slice(None) if has_step.all() else np.flatnonzero(has_step)
     row_steps, row_wall_times = steps[step_rows].astype(np.int64), wall_times[step_rows]
     curves: dict[str, Curve] = {}
     skipped: list[str] = []
@@ -325,10 +325,7 @@ def _read_wide(table: Table, path: Path, root: Path, layout: str) -> Run:
                 f"(e.g. {column.example!r})"
             )
         curves[name] = ordered_curve(
-            name,
-            row_steps[filled],
-            column.values[step_rows[filled]],
-            row_wall_times[filled],
+            name, row_steps[filled], column.values[step_rows][filled], row_wall_times[filled]
         )
     if not curves:
         besides = f" besides the step column {step_name!r}" if step_name else ""
