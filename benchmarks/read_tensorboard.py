@@ -6,8 +6,10 @@ BIG_POINTS points. Reads the runs with both readers, checks that every curve has
 steps, values and counts, and prints scalars/second, the speed ratio, and each reader's peak
 memory on the big run, each measured in a child process of its own.
 
-Times are CPU seconds of this process (both readers use one core), so other work on the
-machine does not skew the ratio.
+Times of the readers alone are CPU seconds of this process (both readers use one core), so
+other work on the machine does not skew the ratio. Then whole processes side by side:
+`lrdoctor runs` on the runs folder against a script reading it with tbparse (wall and CPU
+time, peak RSS, paired runs), and `lrdoctor runs` and `lrdoctor audit` on the big run.
 
     python benchmarks/read_tensorboard.py              # the full workload (~1.6 M + 2 M points)
     python benchmarks/read_tensorboard.py --runs 2 --steps 2000 --big-points 100000
@@ -27,6 +29,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
+from _measure import compare, load_line, lrdoctor_command, measure, python_command, report
 from tbparse import SummaryReader
 from tensorboardX import SummaryWriter
 
@@ -38,6 +41,11 @@ VAL_TAG = "val/loss"
 VAL_EVERY = 500
 WORKLOAD_VERSION = 1
 MAXRSS_UNIT_BYTES = 1 if sys.platform == "darwin" else 1024
+TBPARSE_READS = (
+    "import sys\n"
+    "from tbparse import SummaryReader\n"
+    "SummaryReader(sys.argv[1], pivot=False, extra_columns={'dir_name'}).scalars\n"
+)
 
 
 def _train_values(run_index: int, steps: np.ndarray) -> dict[str, np.ndarray]:
@@ -180,6 +188,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--big-points", type=int, default=2_000_000)
+    parser.add_argument("--repeats", type=int, default=3, help="paired whole-process runs")
     parser.add_argument("--measure", nargs=2, metavar=("READER", "RUN_DIR"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.measure:
@@ -221,6 +230,29 @@ def main() -> int:
             f"{result['points'] / result['seconds']:>12,.0f} scalars/s  "
             f"peak RSS {_megabytes(result['peak'])} "
             f"({_megabytes(result['peak'] - result['baseline'])} above the imports)"
+        )
+
+    print(f"whole processes on the {len(run_dirs)} runs, {arguments.repeats} paired runs each")
+    print(f"  before: {load_line()}")
+    results = compare(
+        {
+            "lrdoctor runs": lrdoctor_command("runs", str(runs_dir)),
+            "tbparse": python_command("-c", TBPARSE_READS, str(runs_dir)),
+        },
+        arguments.repeats,
+    )
+    report(results, baseline="tbparse")
+    print(f"  after:  {load_line()}")
+    print("whole processes on the big run, once each")
+    for name, command in (
+        ("lrdoctor runs", lrdoctor_command("runs", str(big_dir))),
+        ("lrdoctor audit", lrdoctor_command("audit", str(big_dir))),
+        ("tbparse", python_command("-c", TBPARSE_READS, str(big_dir))),
+    ):
+        result = measure(command)
+        print(
+            f"  {name:<24} {result.seconds:7.2f} s wall {result.cpu_seconds:7.2f} s CPU  "
+            f"peak RSS {result.peak_mib:6.0f} MiB"
         )
     return 1 if problems else 0
 

@@ -111,6 +111,14 @@ def masked_crc32c_rows(rows: np.ndarray) -> np.ndarray:
     return _mask(crc)
 
 
+# The masked CRC of every length field below this, looked up instead of computed: the
+# length fields of a file take a few small values.
+_SHORT_LENGTHS = 1 << 12
+_SHORT_LENGTH_CRCS = masked_crc32c_rows(
+    np.arange(_SHORT_LENGTHS, dtype="<u8").view(np.uint8).reshape(-1, 8)
+)
+
+
 def masked_crc32c(data: bytes | memoryview) -> int:
     """Masked CRC-32C of one buffer (for the few records outside the bulk path)."""
     table = _CRC_TABLE_LIST
@@ -713,8 +721,11 @@ class _FileDecoder:
     def _length_checked(self, offsets: np.ndarray) -> np.ndarray:
         """The offsets before the first record whose length field fails its checksum."""
         headers = self._gather(offsets, _HEADER_BYTES)
+        lengths = np.ascontiguousarray(headers[:, :8]).view("<u8").ravel()
         stored = np.ascontiguousarray(headers[:, 8:]).view("<u4").ravel()
-        computed = masked_crc32c_rows(np.ascontiguousarray(headers[:, :8]))
+        computed = _SHORT_LENGTH_CRCS[np.minimum(lengths, _SHORT_LENGTHS - 1)]
+        long = np.flatnonzero(lengths >= _SHORT_LENGTHS)
+        computed[long] = masked_crc32c_rows(np.ascontiguousarray(headers[long, :8]))
         bad = np.flatnonzero(computed != stored)
         return offsets[: bad[0]] if bad.size else offsets
 
@@ -782,11 +793,17 @@ class _FileDecoder:
         for offset, width in first_layout.variable_windows:
             fixed[:, offset : offset + width] = 0
         fixed_words = fixed.view("<u8")
-        hashes = fixed_words[:, 0].copy()
-        for column in fixed_words.T[1:]:
-            hashes *= _HASH_MULTIPLIER
-            hashes ^= column
-        _, group_first, group_of_row = np.unique(hashes, return_index=True, return_inverse=True)
+        same_fixed = (fixed_words == fixed_words[0]).all(axis=1)
+        if same_fixed.all():  # the usual batch: one tag, so one group
+            group_first = np.zeros(1, dtype=np.intp)
+            group_of_row = np.zeros(rows.shape[0], dtype=np.intp)
+        else:
+            hashes = fixed_words[:, 0].copy()
+            for column in fixed_words.T[1:]:
+                hashes *= _HASH_MULTIPLIER
+                hashes ^= column
+            _, group_first, group_of_row = np.unique(hashes, return_index=True, return_inverse=True)
+            same_fixed = (fixed_words == fixed_words[group_first[group_of_row]]).all(axis=1)
         layouts = [
             first_layout if first == 0 else _record_layout(rows[first].tobytes())
             for first in group_first
@@ -799,8 +816,7 @@ class _FileDecoder:
                 for layout, first in zip(layouts, group_first, strict=True)
             ]
         )
-        decoded = usable[group_of_row]
-        decoded &= (fixed_words == fixed_words[group_first[group_of_row]]).all(axis=1)
+        decoded = usable[group_of_row] & same_fixed
         if first_layout.step_offset is not None:
             step_end = first_layout.step_offset + first_layout.step_length
             continues = rows[:, first_layout.step_offset : step_end] >= 0x80

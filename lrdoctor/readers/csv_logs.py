@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from lrdoctor.model import Curve, Run
 from lrdoctor.readers._csv_table import NumericColumn, Table, load_table
@@ -396,6 +395,8 @@ def _read_wandb(table: Table, path: Path, root: Path) -> list[Run]:
 
 def _read_long(table: Table, path: Path, root: Path) -> Run:
     """One point per row: (tag, step, value[, wall time])."""
+    import pandas as pd
+
     lowered = [name.lower() for name in table.header]
     tag_name = next(table.header[lowered.index(n)] for n in LONG_TAG_COLUMNS if n in lowered)
     value_name = table.header[lowered.index("value")]

@@ -40,13 +40,14 @@ from typing import NamedTuple
 import numpy as np
 import yaml
 
-from lrdoctor.model import Curve, Run
+from lrdoctor.model import Run
 from lrdoctor.readers.base import (
     Claim,
     ReadError,
     ReadOptions,
     Skipped,
     fits_int64,
+    ordered_curve,
     relative_name,
 )
 
@@ -124,7 +125,7 @@ class RunRecord:
         if self.end_time_ms is not None:
             metadata["end_time"] = _iso_time(self.end_time_ms)
         curves = {
-            key: Curve.from_points(key, history.steps, history.values, history.timestamps_ms / 1000)
+            key: ordered_curve(key, history.steps, history.values, history.timestamps_ms / 1000)
             for key, history in sorted(self.metrics.items())
         }
         return Run(

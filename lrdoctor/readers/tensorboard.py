@@ -25,7 +25,7 @@ from pathlib import Path
 from lrdoctor.model import Curve, Run
 from lrdoctor.readers._hparams import read_hparams_beside
 from lrdoctor.readers._tfrecord import SCALARS_PLUGIN, Points, read_event_file
-from lrdoctor.readers.base import Claim, ReadError, ReadOptions, relative_name
+from lrdoctor.readers.base import Claim, ReadError, ReadOptions, ordered_curve, relative_name
 
 EVENT_FILE_MARKER = "tfevents"
 KERAS_SPLITS = ("train", "validation")
@@ -198,7 +198,7 @@ def _build_run(
     curves = {}
     for tag in sorted(points_by_tag):
         points = Points.concatenate(points_by_tag[tag])
-        curve = Curve.from_points(tag, points.steps, points.values, points.wall_times)
+        curve = ordered_curve(tag, points.steps, points.values, points.wall_times)
         if not (tag == LIGHTNING_PLACEHOLDER_TAG and _is_lightning_placeholder(curve, plugins)):
             curves[tag] = curve
     if not curves:
