@@ -214,6 +214,10 @@ def _choose_step_column(
     table: Table, candidates: Sequence[str]
 ) -> tuple[str | None, NumericColumn | None, list[str]]:
     """The finest-grained step-like column holding whole numbers, complete columns first."""
+    if candidates:  # the usual log: the finest candidate is complete and whole
+        finest = table.numbers(table.header.index(candidates[0]))
+        if finest.present.all() and _integral(finest):
+            return candidates[0], finest, []
     parsed = {name: table.numbers(table.header.index(name)) for name in candidates}
     usable = [name for name in candidates if _integral(parsed[name])]
     complete = [name for name in usable if parsed[name].present.all()]
