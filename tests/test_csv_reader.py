@@ -386,6 +386,14 @@ def test_header_only_file_is_a_run_with_no_points(tmp_path):
     [
         (b"", "empty file"),
         (b"\n \r\n", "empty file"),
+        *[
+            (
+                only_line_breaks,
+                "not a training log: no step-like column (step, epoch, iteration, ...) and no "
+                "metric-like column (loss, acc, lr, ...)",
+            )
+            for only_line_breaks in (b"\xef\xbb\xbf", b"\xef\xbb\xbf\n\r\n")
+        ],
         (b"step,loss\n1,0.5\n2,\xff\xfe\n", "undecodable bytes at offset 18: not UTF-8 text"),
         (b"step,loss\n1,abc\n2,def\n", "no numeric column besides the step column 'step'"),
         (b"loss,host\nabc,x\n", "no numeric column"),

@@ -214,7 +214,8 @@ def _load_with_c_tokeniser(data: bytes, delimiter: str) -> Table | None:
             return table
     if not _can_use_c_tokeniser(data):
         return None
-    return _parsed_table(_checked_body(data, array, delimiter), delimiter)
+    body = _checked_body(data, array, delimiter)
+    return None if body is None else _parsed_table(body, delimiter)
 
 
 def _clean_body(data: bytes, array: np.ndarray, delimiter: str) -> _Body | None:
@@ -262,12 +263,16 @@ class _Lines:
         return cls(starts, ends)
 
 
-def _checked_body(data: bytes, array: np.ndarray, delimiter: str) -> _Body:
-    """The body of any file, line by line: lines with another number of fields than the
-    header and exact repeats of the header are dropped and counted, empty lines skipped."""
+def _checked_body(data: bytes, array: np.ndarray, delimiter: str) -> _Body | None:
+    """The body of any file with a header, line by line: lines with another number of fields
+    than the header and exact repeats of the header are dropped and counted, empty lines
+    skipped. None when every line is empty (the csv module then finds no header)."""
     lines = _Lines.of(array)
     lengths = lines.ends - lines.starts
-    header_line = int(np.flatnonzero(lengths > 0)[0])
+    filled = np.flatnonzero(lengths > 0)
+    if not filled.size:
+        return None
+    header_line = int(filled[0])
     header_bytes = data[lines.starts[header_line] : lines.ends[header_line]]
     header = [cell.strip() for cell in header_bytes.decode("utf-8").split(delimiter)]
     positions = np.flatnonzero(array == ord(delimiter))
