@@ -5,19 +5,27 @@ The store is written once by the MLflow client (cached in the temp folder, keyed
 parameters): RUNS runs of 5 metrics x STEPS steps, 600,000 points at the default size,
 logged in batches as a training loop does. The alternative is what a user would write with
 the client: search every run, then fetch each metric's history. Before timing, the points
-lrdoctor reads are checked against the client's (same runs, steps and values).
+lrdoctor reads are checked against the client's (same runs, steps and values). With
+--server, the same comparison against an `mlflow server` on that store (over HTTP: one
+request per metric history, which lrdoctor fetches 8 at a time).
 
     python benchmarks/read_mlflow.py                    # 60 runs x 5 metrics x 2,000 steps
-    python benchmarks/read_mlflow.py --runs 4 --steps 500 --repeats 1
+    python benchmarks/read_mlflow.py --runs 4 --steps 500 --repeats 1 --server
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +132,38 @@ def differences_from_client(database: Path) -> list[str]:
     return problems
 
 
+@contextlib.contextmanager
+def tracking_server(database: Path) -> Iterator[str]:
+    """An `mlflow server` on the store, on a free local port; its URI once it answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="lrdoctor-bench-artifacts-") as artifacts:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"),
+                *("--port", str(port), "--workers", "2"),
+                *("--backend-store-uri", f"sqlite:///{database.as_posix()}"),
+                *("--default-artifact-root", Path(artifacts).as_uri()),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        uri = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    with urllib.request.urlopen(f"{uri}/health", timeout=1):
+                        break
+                except (urllib.error.URLError, OSError):
+                    time.sleep(0.1)
+            yield uri
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
 def _infinity_restored(value: float) -> float:
     """MLflow's SQL store saves +/-inf as the largest float; lrdoctor reads it as inf."""
     return math.copysign(math.inf, value) if abs(value) == sys.float_info.max else value
@@ -134,6 +174,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--steps", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--server", action="store_true", help="also through mlflow server")
     arguments = parser.parse_args()
     database = prepare_workload(arguments.runs, arguments.steps)
     points = arguments.runs * arguments.steps * len(METRICS)
@@ -152,6 +193,19 @@ def main() -> int:
     )
     report(results, baseline="MLflow client")
     print(f"  after:  {load_line()}")
+    if arguments.server:
+        with tracking_server(database) as server_uri:
+            print(f"the same store behind mlflow server (2 workers), {arguments.repeats} pairs")
+            print(f"  before: {load_line()}")
+            results = compare(
+                {
+                    "lrdoctor runs": lrdoctor_command("runs", server_uri),
+                    "MLflow client": python_command("-c", CLIENT_READS, server_uri),
+                },
+                arguments.repeats,
+            )
+            report(results, baseline="MLflow client")
+            print(f"  after:  {load_line()}")
     return 1 if problems else 0
 
 

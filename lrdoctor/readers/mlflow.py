@@ -32,6 +32,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,6 +68,8 @@ SQL_INFINITY = sys.float_info.max
 RUN_ID_PATTERN = re.compile(r"[a-zA-Z0-9][\w\-]{0,255}")
 # Runs per search request; a module constant so a test can force several pages.
 SEARCH_PAGE_SIZE = 1000
+# Metric histories fetched from a tracking server at once (one request each).
+SERVER_FETCHERS = 8
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Alembic revisions of MLflow's SQL schema (alembic_version) read with SQL instead of the
 # client: the twenty newest, up to the head of MLflow 3.17. Each was checked by writing a
@@ -807,7 +810,7 @@ def _read_tracking_server(uri: str, options: ReadOptions) -> list[Run]:
     from mlflow.tracking import MlflowClient
 
     with _environment(bounded), _client_errors(uri):
-        return _read_with_client(MlflowClient(uri), uri, options)
+        return _read_with_client(MlflowClient(uri), uri, options, SERVER_FETCHERS)
 
 
 def _check_server_answers(uri: str, timeout: float) -> None:
@@ -853,7 +856,9 @@ def _client_errors(source: str) -> Iterator[None]:
         raise ReadError(source, f"{type(error).__name__}: {_first_line(str(error))}") from error
 
 
-def _read_with_client(client, label: str, options: ReadOptions) -> list[Run]:
+def _read_with_client(client, label: str, options: ReadOptions, fetchers: int = 1) -> list[Run]:
+    """The runs the client selects, with every metric history, fetched by `fetchers` threads
+    (a tracking server answers one request per history)."""
     from mlflow.entities import ViewType
 
     if options.experiment is not None:
@@ -880,13 +885,24 @@ def _read_with_client(client, label: str, options: ReadOptions) -> list[Run]:
             page_token=token,
         )
     )
+    wanted = [(run.info.run_id, key) for run in runs for key in run.data.metrics]
+
+    def fetch(run_and_key: tuple[str, str]) -> list:
+        return client.get_metric_history(*run_and_key)
+
+    if fetchers > 1:
+        with ThreadPoolExecutor(fetchers) as pool:
+            fetched = list(pool.map(fetch, wanted))
+    else:
+        fetched = list(map(fetch, wanted))
+    by_history = map(_client_history, fetched)
     records = []
     for run in runs:
         info, data = run.info, run.data
         metrics: dict[str, MetricHistory] = {}
         warnings: list[str] = []
         for key in data.metrics:
-            history, skipped = _client_history(client.get_metric_history(info.run_id, key))
+            history, skipped = next(by_history)
             warnings.extend(skipped.warnings(f"metric {key!r}"))
             _keep_history(metrics, warnings, key, history)
         records.append(
