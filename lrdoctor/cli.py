@@ -153,8 +153,16 @@ def text_or_json(help_text: str):
 def rule_options(command):
     """Options of commands that apply rules: selection, severity threshold, extra rules."""
     options = [
-        click.option("--select", multiple=True, help="Only these rules (code, prefix or name)."),
-        click.option("--ignore", multiple=True, help="Skip these rules (code, prefix or name)."),
+        click.option(
+            "--select",
+            multiple=True,
+            help="Only these rules (code, prefix or name; repeat or separate with commas).",
+        ),
+        click.option(
+            "--ignore",
+            multiple=True,
+            help="Skip these rules (code, prefix or name; repeat or separate with commas).",
+        ),
         click.option(
             "--fail-on",
             type=click.Choice(SEVERITIES),
@@ -170,13 +178,18 @@ def rule_options(command):
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
 
 
+def _comma_list(values: tuple[str, ...]) -> list[str] | None:
+    """`--select A,B --select C` as [A, B, C], as ruff takes rule lists."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()] or None
+
+
 def _config(select=(), ignore=(), fail_on=None, rules_dir=(), signals=None) -> Config:
     """Defaults < lrdoctor.toml / pyproject.toml [tool.lrdoctor] < command line."""
     try:
         return with_command_line(
             load_config(Path.cwd()),
-            select=select or None,
-            ignore=ignore or None,
+            select=_comma_list(select),
+            ignore=_comma_list(ignore),
             fail_on=fail_on,
             rules_dirs=[Path(d) for d in rules_dir] or None,
             signals=signals or None,

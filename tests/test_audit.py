@@ -204,6 +204,26 @@ def test_ignore_and_select_on_the_command_line(sample_audit):
     assert [f["rule"] for f in entry["findings"]] == ["LRD401"]
 
 
+def test_select_and_ignore_take_comma_lists():
+    """`--select A,B` is `--select A --select B`, as ruff takes rule lists."""
+    runner = CliRunner()
+    folder = str(ONE_LOGGER)
+
+    def rules_fired(*options):
+        result = runner.invoke(main, ["audit", folder, "--format", "json", *options])
+        return {f["rule"] for run in json.loads(result.stdout)["runs"] for f in run["findings"]}
+
+    everything = rules_fired()
+    assert {"LRD401", "LRD101"} <= everything and any(r.startswith("LRD5") for r in everything)
+    assert (
+        rules_fired("--select", "LRD401,LRD5")
+        == rules_fired("--select", "LRD401", "--select", "LRD5")
+        == {r for r in everything if r == "LRD401" or r.startswith("LRD5")}
+    )
+    ignored = rules_fired("--ignore", "minibatch-noise, LRD1")
+    assert ignored == {r for r in everything if r != "LRD401" and not r.startswith("LRD1")}
+
+
 def test_a_user_rule_from_rules_dir_fires(sample_audit, tmp_path):
     """A loss crawling down on unscaled features is still improving when training stops."""
     slow = diagnosed_as(sample_audit, "poor_feature_scaling")[0]
