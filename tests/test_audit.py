@@ -273,8 +273,15 @@ def test_audit_text_lists_worst_first_with_a_summary(one_logger_audit):
     result = CliRunner().invoke(main, ["audit", str(ONE_LOGGER)], catch_exceptions=False)
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["RUN", "FORMAT", "VERDICT", "CONF"]
-    verdicts = [line.split()[2] for line in lines[1:] if line.strip() and " runs: " not in line]
+    rows = [line for line in lines[1:] if line.strip() and not line.startswith(" ")][:-1]
+    verdicts = [row.split()[2] for row in rows]
     assert verdicts[0] == "diverging" and verdicts[-1] == "healthy"
+    by_name = {d.name: d for d in one_logger_audit.diagnoses}
+    # each finding's measurement stands on the line under its run
+    for row, following in zip(lines[1:-1], lines[2:], strict=True):
+        diagnosis = by_name.get(row.split()[0]) if row and not row.startswith(" ") else None
+        if diagnosis is not None and diagnosis.findings:
+            assert following == f"    {diagnosis.findings[0].message}"
     summary = lines[-1]
     assert summary.startswith(f"{len(one_logger_audit.diagnoses)} runs: ")
 

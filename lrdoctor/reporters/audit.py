@@ -35,8 +35,9 @@ def _top(entry: dict) -> str:
 
 
 def render_text(result: AuditResult) -> str:
-    """A table of runs, worst verdict first, each run's warnings under it, and a count per
-    verdict. Text from the logs has its control characters escaped."""
+    """A table of runs, worst verdict first, each run's top finding's message and warnings
+    under it, and a count per verdict. Text from the logs has its control characters
+    escaped."""
     entries = sorted(
         result.to_dict()["runs"],
         key=lambda e: (VERDICT_ORDER.index(e["diagnosis"]), -e["confidence"], e["name"]),
@@ -59,6 +60,8 @@ def render_text(result: AuditResult) -> str:
         cells = [cell[:width].ljust(width) for cell, width in zip(row, widths, strict=True)]
         cells[2] = _verdict(cells[2], entry["diagnosis"])
         lines.append("  ".join(cells).rstrip())
+        if entry["findings"]:  # what was measured, so the table says why, not only which rule
+            lines.append(f"    {printable(entry['findings'][0]['message'])}")
         # A warning shown whole as the top finding is not repeated; a cut one is.
         shown = _top(entry) if len(row[4]) <= widths[4] else None
         lines += [f"    warning: {printable(w)}" for w in entry["warnings"] if w != shown]
