@@ -295,9 +295,11 @@ def _audit(
     rules_dir,
     jobs,
     keep=None,
+    on_diagnosis=None,
     **tags,
 ):
-    """Run the audit; with `keep`, also return what it took of each run, by (name, source)."""
+    """Run the audit; with `keep`, also return what it took of each run, by (name, source);
+    `on_diagnosis` sees each run's diagnosis as soon as it is made (streaming formats)."""
     from lrdoctor.audit import AuditResult, iter_judged
     from lrdoctor.discovery import Problem
 
@@ -313,6 +315,8 @@ def _audit(
                 continue
             diagnosis, extra = item
             diagnoses.append(diagnosis)
+            if on_diagnosis is not None:
+                on_diagnosis(diagnosis)
             if extra is not None:
                 kept[(diagnosis.name, diagnosis.source)] = extra
     _report_problems(problems)
@@ -362,8 +366,11 @@ def _cannot_write(output: Path, error: OSError) -> InputError:
     type=click.Choice(list(REPORTERS)),
     default="text",
     show_default=True,
-    help="A table for people, JSON (schema lrdoctor.audit/1) for programs, a Markdown "
-    "post-mortem (needs --output; plots saved beside it) or one self-contained HTML page.",
+    help="A table for people, JSON (schema lrdoctor.audit/1) for programs, JSON lines (one "
+    "run entry per line, written as each run is judged), CSV (a row per run), GitHub "
+    "annotations plus a $GITHUB_STEP_SUMMARY table, a ten-line summary for a chat message, "
+    "a Markdown post-mortem (needs --output; plots saved beside it) or one self-contained "
+    "HTML page.",
 )
 @click.option(
     "-o",
@@ -396,6 +403,8 @@ def audit(ctx, output_format, output, **inputs) -> None:
         from lrdoctor.plots import sketch as keep
     else:
         keep = None
+    if reporter.line is not None:
+        ctx.exit(_stream(reporter, output, inputs))
     config, doctor, result, sketches = _audit(keep=keep, **inputs)
     try:
         text = reporter.render(result, sketches, output, doctor.catalogue)
@@ -406,6 +415,33 @@ def audit(ctx, output_format, output, **inputs) -> None:
     if not output:
         click.echo(text, color=_colour())
     ctx.exit(_exit_status(config, result))
+
+
+def _stream(reporter, output: Path | None, inputs: dict) -> int:
+    """Write each run's line as soon as it is judged (to the file, flushed, or stdout), so a
+    watcher of a long audit sees results while the audit runs; return the exit status."""
+    try:
+        out = output.open("w", encoding="utf-8") if output else None
+    except OSError as error:
+        raise _cannot_write(output, error) from error
+
+    def write(diagnosis) -> None:
+        line = reporter.line(diagnosis)
+        if out is None:
+            click.echo(line)
+            return
+        try:
+            out.write(line + "\n")
+            out.flush()
+        except OSError as error:
+            raise _cannot_write(output, error) from error
+
+    try:
+        config, _, result, _ = _audit(on_diagnosis=write, **inputs)
+    finally:
+        if out is not None:
+            out.close()
+    return _exit_status(config, result)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)

@@ -93,3 +93,14 @@ def test_summary_fits_ten_lines_worst_first(logs, as_json):
     order = ["diverging", "exploding_gradients", "oscillating", "poor_feature_scaling"]
     ranks = [order.index(v) if v in order else len(order) for v in severities]
     assert ranks == sorted(ranks)
+
+
+def test_jsonl_is_the_json_report_a_run_per_line(logs, as_json, tmp_path):
+    printed = _audit(logs, "--format", "jsonl").splitlines()
+    written = tmp_path / "runs.jsonl"
+    _audit(logs, "--format", "jsonl", "-o", str(written))
+    for lines in (printed, written.read_text().splitlines()):
+        entries = [json.loads(line) for line in lines]
+        assert len(entries) == len(as_json)
+        assert {e["source"]: e for e in entries} == as_json
+    assert all("\n" not in line for line in printed)  # the hostile name is escaped by JSON

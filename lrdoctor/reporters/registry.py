@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lrdoctor.audit import AuditResult
+    from lrdoctor.diagnosis import Diagnosis
     from lrdoctor.engine import Rule
     from lrdoctor.plots import Sketch
 
@@ -28,6 +29,8 @@ class Reporter:
     ]
     needs_sketches: bool = False
     needs_output: bool = False
+    line: Callable[[Diagnosis], str] | None = None
+    """Streaming formats: one run's line, written as soon as the run is judged."""
 
 
 def _text(result, *_) -> str:
@@ -77,6 +80,17 @@ def _github(result, *_) -> str:
     return annotations
 
 
+def _jsonl_line(diagnosis) -> str:
+    """A run entry of lrdoctor.audit/1 on one line, for `jq` or a log shipper."""
+    import json
+
+    return json.dumps(diagnosis.to_dict(), allow_nan=False, separators=(",", ":"))
+
+
+def _jsonl(result, *_) -> str:
+    return "\n".join(_jsonl_line(diagnosis) for diagnosis in result.diagnoses)
+
+
 def _summary(result, *_) -> str:
     from lrdoctor.reporters.pasteable import render_summary
 
@@ -93,5 +107,6 @@ REPORTERS: dict[str, Reporter] = {
         Reporter("csv", _csv),
         Reporter("github", _github),
         Reporter("summary", _summary),
+        Reporter("jsonl", _jsonl, line=_jsonl_line),
     )
 }
