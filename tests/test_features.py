@@ -11,6 +11,9 @@ from scipy import stats
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
 from lrdoctor.features import Prepared, known_features, trend_z
+from lrdoctor.features.core import theil_sen
+from lrdoctor.features.loss import projected_remaining
+from lrdoctor.model import Curve
 from lrdoctor.roles import assign_roles
 
 
@@ -55,6 +58,25 @@ def test_trend_z_is_the_mann_kendall_test_statistic():
     expected = stats.kendalltau(steps, values, method="asymptotic").pvalue
     np.testing.assert_allclose(2 * stats.norm.sf(abs(z)), expected, rtol=1e-6)
     assert z < -2  # a crawl along unscaled features still falls significantly
+
+
+def test_theil_sen_is_scipys_slope_exactly():
+    """The slope is computed once per curve without scipy's extras; it must stay scipy's."""
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.integers(0, 50, 120)).astype(float)  # repeated x, as on a coarse axis
+    y = np.exp(-x / 20) + rng.normal(0, 0.05, x.size)
+    assert theil_sen(x, y) == stats.theilslopes(y, x).slope
+
+
+def test_the_late_decay_fit_finds_the_floor_of_an_exponential():
+    """The closed-form fit must recover a known floor: the loss ends 0.6 above a floor of
+    0.25 over the second half (t 0..1 over steps 1000..2000), so 29% of it is still to go."""
+    steps = np.arange(2001)
+    t = np.clip((steps - 1000) / 1000, 0, None)
+    values = 0.25 + 0.9 * np.exp(-3.0 * t) + 0.5 * np.exp(-steps / 50)
+    curve = Curve("loss", steps, values, np.full(steps.size, np.nan))
+    end = 0.25 + 0.9 * np.exp(-3.0)
+    assert projected_remaining(Prepared(curve)) == pytest.approx((end - 0.25) / end, abs=1e-3)
 
 
 def test_val_gap_is_the_final_val_loss_over_the_final_train_loss_in_decades():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import ndimage, stats
+from scipy import ndimage, signal, stats
 
 from lrdoctor.model import Curve, Run
 from lrdoctor.roles import batch_size
@@ -158,6 +158,31 @@ class Prepared:
         return self.level - self.trend
 
     @cached_property
+    def level_tau(self) -> float:
+        """Mann-Kendall tau of the level against step, shared by the trend features."""
+        return float(stats.kendalltau(self.progress_axis, self.level).statistic)
+
+    @cached_property
+    def late_start(self) -> int:
+        """Index where the late window (the last 30%) begins."""
+        return int(self.level.size * 0.7)
+
+    @cached_property
+    def level_slope(self) -> float:
+        """Theil-Sen slope of the level over the whole run, per whole run."""
+        return theil_sen(self.progress_axis, self.level)
+
+    @cached_property
+    def late_level_slope(self) -> float:
+        """Theil-Sen slope of the level over the late window, per whole run."""
+        return theil_sen(self.progress_axis[self.late_start :], self.level[self.late_start :])
+
+    @cached_property
+    def residual_spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        """Periodogram (frequencies, power) of the residual, shared by the cycle features."""
+        return signal.periodogram(self.residual, detrend="linear")
+
+    @cached_property
     def residual_scale(self) -> float:
         """Robust standard deviation of the residual (MAD x 1.4826)."""
         return float(stats.median_abs_deviation(self.residual, scale="normal"))
@@ -229,6 +254,27 @@ class Prepared:
 
     def untransform(self, level: float) -> float:
         return float(10**level) if self.positive else float(level)
+
+
+THEIL_SEN_POINTS = 400
+
+
+def theil_sen(x: np.ndarray, y: np.ndarray) -> float:
+    """Median slope over all pairs of points with distinct x: `scipy.stats.theilslopes`'s
+    slope, without the sort, intercept and confidence interval it also computes.
+
+    Theil-Sen is quadratic in points; over 400 an evenly thinned curve gives the same slope.
+    """
+    if x.size > THEIL_SEN_POINTS:
+        keep = np.linspace(0, x.size - 1, THEIL_SEN_POINTS).astype(int)
+        x, y = x[keep], y[keep]
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    dx = x[:, np.newaxis] - x
+    pairs = dx > 0
+    if not pairs.any():
+        return float("nan")
+    return float(np.median((y[:, np.newaxis] - y)[pairs] / dx[pairs]))
 
 
 def recent_level(values: np.ndarray, width: int = 21) -> np.ndarray:

@@ -26,7 +26,7 @@ def val_gap(train: Prepared, val: Prepared) -> float | None:
     """
     if not (train.positive and val.positive):
         return None
-    return float(np.median(val.tail(0.10)) - np.median(train.tail(0.10)))
+    return val.end_level - train.end_level
 
 
 def _smoothed(c: Prepared) -> np.ndarray | None:
@@ -120,4 +120,4 @@ def train_fall_after_val_best(train: Prepared, val: Prepared) -> float | None:
     if index is None or not train.positive:
         return None
     at_best = float(np.interp(val.clean_steps[index], train.clean_steps, train.trend))
-    return at_best - float(np.median(train.tail(0.10)))
+    return at_best - train.end_level
