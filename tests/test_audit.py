@@ -71,10 +71,10 @@ def test_dev_accuracy_does_not_regress(accuracy):
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
     the 620 dev runs (the three spent held-out splits included) and the rules of this commit
-    (macro-F1 0.859, 6 of 90 healthy runs flagged, oscillating recall 0.62 the lowest);
+    (macro-F1 0.868, 6 of 90 healthy runs flagged, oscillating recall 0.63 the lowest);
     re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
-    assert dev.macro_f1 >= 0.84
+    assert dev.macro_f1 >= 0.85
     assert dev.healthy_false_alarm_rate <= 6 / 90
     present = {label: r for label, r in dev.recall.items() if sum(dev.confusion[label].values())}
     assert min(present.values()) >= 0.6, present
