@@ -41,6 +41,7 @@ PLAN = {
     "LRD106": ("oscillating", None),
     "LRD201": ("minibatch_noise", "no val_loss"),
     "LRD202": ("overfitting", "val_loss"),
+    "LRD204": ("minibatch_noise", "val_loss"),  # tiny batches bounce the val loss a little
     "LRD301": ("poor_feature_scaling", None),
     "LRD302": ("diverging", None),  # a loss that collapsed to chance and stays there
     "LRD303": ("diverging", None),  # a loss that jumped to chance and stays there

@@ -71,7 +71,7 @@ def test_dev_accuracy_does_not_regress(accuracy):
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
     the 620 dev runs (the three spent held-out splits included) and the rules of this commit
-    (macro-F1 0.868, 6 of 90 healthy runs flagged, oscillating recall 0.63 the lowest);
+    (macro-F1 0.870, 6 of 90 healthy runs flagged, oscillating recall 0.65 the lowest);
     re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
     assert dev.macro_f1 >= 0.85
