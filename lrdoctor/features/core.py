@@ -185,7 +185,7 @@ class Prepared:
     @cached_property
     def residual_scale(self) -> float:
         """Robust standard deviation of the residual (MAD x 1.4826)."""
-        return float(stats.median_abs_deviation(self.residual, scale="normal"))
+        return robust_spread(self.residual)
 
     @cached_property
     def linear_trend(self) -> np.ndarray:
@@ -254,6 +254,15 @@ class Prepared:
 
     def untransform(self, level: float) -> float:
         return float(10**level) if self.positive else float(level)
+
+
+NORMAL_MAD = 0.6744897501960817  # scipy.special.ndtri(0.75): the MAD of a unit normal
+
+
+def robust_spread(values: np.ndarray) -> float:
+    """MAD x 1.4826, as `scipy.stats.median_abs_deviation(values, scale="normal")` gives it
+    on a finite curve, without the per-call cost of scipy's argument handling."""
+    return float(np.median(np.abs(values - np.median(values))) / NORMAL_MAD)
 
 
 THEIL_SEN_POINTS = 400

@@ -12,6 +12,7 @@ from lrdoctor.features.core import (
     feature,
     needs_points,
     recent_level,
+    robust_spread,
     theil_sen,
 )
 
@@ -351,7 +352,7 @@ def late_residual_acf1(c: Prepared) -> float | None:
 def late_noise(c: Prepared) -> float:
     """Robust spread of the residual over the last 30% (log space for positive losses)."""
     late = c.residual[c.late_start :]
-    return float(stats.median_abs_deviation(late, scale="normal"))
+    return robust_spread(late)
 
 
 @feature(*LOSS_SIGNALS)
@@ -496,7 +497,7 @@ def scatter_share(c: Prepared) -> float | None:
         return None
     half = c.clean.size // 2
     residual = c.clean[half:] - c.linear_trend[half:]
-    return float(stats.median_abs_deviation(residual, scale="normal") / c.drop_range)
+    return robust_spread(residual) / c.drop_range
 
 
 def _jumps(c: Prepared) -> tuple[np.ndarray, np.ndarray]:
