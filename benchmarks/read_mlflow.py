@@ -7,7 +7,7 @@ logged in batches as a training loop does. The alternative is what a user would 
 the client: search every run, then fetch each metric's history. Before timing, the points
 lrdoctor reads are checked against the client's (same runs, steps and values). With
 --server, the same comparison against an `mlflow server` on that store (over HTTP: one
-request per metric history, which lrdoctor fetches 8 at a time).
+request per metric history, which lrdoctor fetches 4 at a time).
 
     python benchmarks/read_mlflow.py                    # 60 runs x 5 metrics x 2,000 steps
     python benchmarks/read_mlflow.py --runs 4 --steps 500 --repeats 1 --server

@@ -69,7 +69,7 @@ RUN_ID_PATTERN = re.compile(r"[a-zA-Z0-9][\w\-]{0,255}")
 # Runs per search request; a module constant so a test can force several pages.
 SEARCH_PAGE_SIZE = 1000
 # Metric histories fetched from a tracking server at once (one request each).
-SERVER_FETCHERS = 8
+SERVER_FETCHERS = 4
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Alembic revisions of MLflow's SQL schema (alembic_version) read with SQL instead of the
 # client: the twenty newest, up to the head of MLflow 3.17. Each was checked by writing a
