@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
 
@@ -16,12 +16,14 @@ import pandas as pd
 from lrdoctor import __version__
 from lrdoctor.diagnosis import VERDICTS, Diagnosis, Doctor, unreadable
 from lrdoctor.discovery import Problem, Source, find_sources, read_runs, read_source
-from lrdoctor.engine import Config
+from lrdoctor.engine import Catalogue, Config
 from lrdoctor.model import Run
 from lrdoctor.readers import ReadError, ReadOptions, relative_name
 
 SCHEMA = "lrdoctor.audit/1"
 Keep = Callable[[Run, Diagnosis], object]
+"""What to take of each run while it is in memory (a plot, features): a module-level
+function, so that parallel audits can run it in their workers."""
 
 
 @dataclass(frozen=True)
@@ -33,17 +35,31 @@ class AuditResult:
     paths: tuple[str, ...] = ()
     options: ReadOptions | None = None
     format_in: str | None = None
+    collected: Mapping[tuple[str, str], object] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """What the audit's `collect` took of each run, by (name, source)."""
+    catalogue: Catalogue | None = field(default=None, compare=False, repr=False)
+    """The rules the runs were judged by, for reports that show a rule's page."""
 
     def plot(self, name: str | None = None):
         """A matplotlib Figure: every run's loss coloured by verdict, or one run in full.
 
-        The audit keeps diagnoses, not curves, so the curves are read again from the
-        audited paths.
+        The overview draws the thumbnails of an audit that collected `lrdoctor.plots.sketch`.
+        Otherwise, and for one run in full, the curves are read again from the audited paths:
+        the audit keeps diagnoses, not curves.
         """
-        from lrdoctor.plots import pair_runs, plot_overview, plot_run
+        from lrdoctor.plots import Sketch, pair_runs, plot_overview, plot_run
 
+        sketches = [self.collected.get((d.name, d.source)) for d in self.diagnoses]
+        if name is None and all(
+            isinstance(found, Sketch) or d.verdict == "unreadable"
+            for d, found in zip(self.diagnoses, sketches, strict=True)
+        ):
+            thumbnails = [found.thumbnail if found else None for found in sketches]
+            return plot_overview(list(zip(self.diagnoses, thumbnails, strict=True)))
         runs = read_runs(self.paths, self.options, self.format_in).runs
-        pairs = pair_runs(self, runs)
+        pairs = pair_runs(self.diagnoses, runs)
         if name is None:
             return plot_overview(pairs)
         for diagnosis, run in pairs:
@@ -189,17 +205,38 @@ def audit(
     options: ReadOptions | None = None,
     format_in: str | None = None,
     jobs: int = 1,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_diagnosis: Callable[[Diagnosis], None] | None = None,
+    collect: Keep | None = None,
 ) -> AuditResult:
-    """Find, read and diagnose every run under `paths` (files, folders, tracking URIs)."""
+    """Find, read and diagnose every run under `paths` (files, folders, tracking URIs).
+
+    `on_progress(done, total)` follows the sources read; `on_diagnosis` sees each run's
+    diagnosis as soon as it is made, so a report can stream; `collect(run, diagnosis)` (see
+    `Keep`) fills `AuditResult.collected`. Rules that cannot be loaded raise `EngineError`
+    before anything is read.
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     doctor = Doctor(config)
-    diagnoses, problems = [], []
-    for item in iter_judged(paths, doctor, options, format_in, jobs):
+    diagnoses, problems, collected = [], [], {}
+    for item in iter_judged(paths, doctor, options, format_in, jobs, on_progress, collect):
         if isinstance(item, Problem):
             problems.append(item)
-        else:
-            diagnoses.append(item[0])
+            continue
+        diagnosis, kept = item
+        diagnoses.append(diagnosis)
+        if on_diagnosis is not None:
+            on_diagnosis(diagnosis)
+        if kept is not None:
+            collected[(diagnosis.name, diagnosis.source)] = kept
     return AuditResult(
-        tuple(diagnoses), tuple(problems), tuple(map(os.fspath, paths)), options, format_in
+        tuple(diagnoses),
+        tuple(problems),
+        tuple(map(os.fspath, paths)),
+        options,
+        format_in,
+        collected,
+        doctor.catalogue,
     )

@@ -294,36 +294,34 @@ def _audit(
     fail_on,
     rules_dir,
     jobs,
-    keep=None,
+    collect=None,
     on_diagnosis=None,
     **tags,
-):
-    """Run the audit; with `keep`, also return what it took of each run, by (name, source);
-    `on_diagnosis` sees each run's diagnosis as soon as it is made (streaming formats)."""
-    from lrdoctor.audit import AuditResult, iter_judged
-    from lrdoctor.discovery import Problem
+) -> tuple[Config, AuditResult]:
+    """`lrdoctor.audit` with the command's options, a progress bar and its problems reported;
+    `collect` and `on_diagnosis` are the library's."""
+    from lrdoctor.audit import audit
 
     config = _config(select, ignore, fail_on, rules_dir, signals=_tag_overrides(**tags))
-    doctor = _doctor(config)
     options = _read_options(experiment, run_id, filter_string, timeout)
-    diagnoses, problems, kept = [], [], {}
-    with _Progress() as progress:
-        judged = iter_judged(paths, doctor, options, format_in, jobs, progress.update, keep)
-        for item in judged:
-            if isinstance(item, Problem):
-                problems.append(item)
-                continue
-            diagnosis, extra = item
-            diagnoses.append(diagnosis)
-            if on_diagnosis is not None:
-                on_diagnosis(diagnosis)
-            if extra is not None:
-                kept[(diagnosis.name, diagnosis.source)] = extra
-    _report_problems(problems)
-    if not diagnoses:
+    try:
+        with _Progress() as progress:
+            result = audit(
+                paths,
+                config,
+                options,
+                format_in,
+                jobs,
+                on_progress=progress.update,
+                on_diagnosis=on_diagnosis,
+                collect=collect,
+            )
+    except EngineError as error:
+        raise InputError(str(error)) from error
+    _report_problems(result.problems)
+    if not result.diagnoses:
         raise InputError(f"nothing could be read from {', '.join(paths)}")
-    result = AuditResult(tuple(diagnoses), tuple(problems), tuple(paths), options, format_in)
-    return config, doctor, result, kept
+    return config, result
 
 
 def _exit_status(config: Config, result: AuditResult) -> int:
@@ -399,15 +397,11 @@ def audit(ctx, output_format, output, **inputs) -> None:
         raise click.UsageError(f"--format {output_format} needs --output FILE")
     if output is not None:
         _writable(output)
-    if reporter.needs_sketches:
-        from lrdoctor.plots import sketch as keep
-    else:
-        keep = None
     if reporter.line is not None:
         ctx.exit(_stream(reporter, output, inputs))
-    config, doctor, result, sketches = _audit(keep=keep, **inputs)
+    config, result = _audit(collect=reporter.collect, **inputs)
     try:
-        text = reporter.render(result, sketches, output, doctor.catalogue)
+        text = reporter.render(result, output)
         if output:
             output.write_text(click.unstyle(text) + "\n", encoding="utf-8")
     except OSError as error:
@@ -437,7 +431,7 @@ def _stream(reporter, output: Path | None, inputs: dict) -> int:
             raise _cannot_write(output, error) from error
 
     try:
-        config, _, result, _ = _audit(on_diagnosis=write, **inputs)
+        config, result = _audit(on_diagnosis=write, **inputs)
     finally:
         if out is not None:
             out.close()
@@ -462,7 +456,7 @@ def diagnose(ctx, output_format, **inputs) -> None:
     """
     from lrdoctor.reporters import audit as audit_report
 
-    config, _, result, _ = _audit(**inputs)
+    config, result = _audit(**inputs)
     if output_format == "json":
         click.echo(audit_report.render_json(result))
     else:

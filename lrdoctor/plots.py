@@ -18,7 +18,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from lrdoctor.audit import AuditResult
 from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine import Finding
 from lrdoctor.engine.vocabulary import VERDICT_ORDER
@@ -78,29 +77,33 @@ def sketch(run: Run, diagnosis: Diagnosis) -> Sketch:
     return Sketch(figure_png(plot_run(run, diagnosis)), thumbnail)
 
 
-def sketch_runs(result: AuditResult, runs: Iterable[Run]) -> dict[tuple[str, str], Sketch]:
+def sketch_runs(
+    diagnoses: Sequence[Diagnosis], runs: Iterable[Run]
+) -> dict[tuple[str, str], Sketch]:
     """Sketches of runs already in memory, keyed by (name, source) like the diagnoses."""
     return {
         (diagnosis.name, diagnosis.source): sketch(run, diagnosis)
-        for diagnosis, run in pair_runs(result, runs)
+        for diagnosis, run in pair_runs(diagnoses, runs)
         if run is not None
     }
 
 
 def sketch_pairs(
-    result: AuditResult, sketches: Mapping[tuple[str, str], Sketch]
+    diagnoses: Sequence[Diagnosis], sketches: Mapping[tuple[str, str], Sketch]
 ) -> list[tuple[Diagnosis, Sketch | None]]:
     """Each diagnosis with its sketch, worst verdict first, as the reports list them."""
-    pairs = [(d, sketches.get((d.name, d.source))) for d in result.diagnoses]
+    pairs = [(d, sketches.get((d.name, d.source))) for d in diagnoses]
     return sorted(
         pairs, key=lambda p: (VERDICT_ORDER.index(p[0].verdict), -p[0].confidence, p[0].name)
     )
 
 
-def pair_runs(result: AuditResult, runs: Iterable[Run]) -> list[tuple[Diagnosis, Run | None]]:
+def pair_runs(
+    diagnoses: Sequence[Diagnosis], runs: Iterable[Run]
+) -> list[tuple[Diagnosis, Run | None]]:
     """Each diagnosis with the run it judged (matched by name and source); None if unreadable."""
     by_key = {(run.name, run.source): run for run in runs}
-    return [(d, by_key.get((d.name, d.source))) for d in result.diagnoses]
+    return [(d, by_key.get((d.name, d.source))) for d in diagnoses]
 
 
 def figure_png(figure: Figure, dpi: int = 80) -> bytes:

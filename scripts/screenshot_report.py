@@ -53,7 +53,7 @@ def main() -> int:
     os.chdir(ROOT)
     samples = [Path("sample_logs")]
     result = audit(samples)
-    html = render_html(result, sketch_runs(result, read_runs(samples).runs))
+    html = render_html(result, sketch_runs(result.diagnoses, read_runs(samples).runs))
     out = ROOT / "docs" / "report.png"
     out.parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:

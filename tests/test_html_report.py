@@ -61,7 +61,7 @@ def report(tmp_path_factory):
     result = audit(paths)
     runs = read_runs(paths).runs
     page = folder / "report.html"
-    page.write_text(render_html(result, sketch_runs(result, runs)), encoding="utf-8")
+    page.write_text(render_html(result, sketch_runs(result.diagnoses, runs)), encoding="utf-8")
     return result, runs, page
 
 
@@ -177,7 +177,9 @@ def test_each_run_section_has_its_plot_findings_remedies_and_rule_pages(report):
 def test_a_diverging_run_is_plotted_on_a_log_scale_with_its_first_nan_marked(report):
     result, runs, _ = report
     diagnosis, run = next(
-        (d, r) for d, r in pair_runs(result, runs) if read_from(d.source, firing_run("LRD101"))
+        (d, r)
+        for d, r in pair_runs(result.diagnoses, runs)
+        if read_from(d.source, firing_run("LRD101"))
     )
     nan_finding = next(f for f in diagnosis.findings if f.name == "loss-not-finite")
     figure = plot_run(run, diagnosis)
@@ -201,7 +203,7 @@ def test_a_diverging_run_is_plotted_on_a_log_scale_with_its_first_nan_marked(rep
 
 def test_the_overview_has_one_small_plot_per_run_coloured_by_verdict(report):
     result, runs, _ = report
-    pairs = pair_runs(result, runs)
+    pairs = pair_runs(result.diagnoses, runs)
     figure = plot_overview(pairs)
     assert len(figure.axes) == len(pairs)
     titles = [axes.get_title() for axes in figure.axes]
@@ -212,7 +214,7 @@ def test_spikes_are_marked_where_they_are(report):
     if not CASES["LRD502"]["fires"]:
         pytest.skip("sample_logs/ has no run LRD502 fires on (NOT_IN_CORPUS, test_rule_cases.py)")
     result, runs, _ = report
-    pairs = pair_runs(result, runs)
+    pairs = pair_runs(result.diagnoses, runs)
     diagnosis, run = next((d, r) for d, r in pairs if read_from(d.source, firing_run("LRD502")))
     spikes = next(f for f in diagnosis.findings if f.name == "loss-spikes")
     loss_axes = plot_run(run, diagnosis).axes[0]

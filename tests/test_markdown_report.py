@@ -33,7 +33,7 @@ def post_mortem(tmp_path_factory):
     paths = [run_path(part) for part in SUBSET] + [hostile]
     result = audit(paths)
     out_path = folder / "audit report.md"
-    text = render_markdown(result, sketch_runs(result, read_runs(paths).runs), out_path)
+    text = render_markdown(result, sketch_runs(result.diagnoses, read_runs(paths).runs), out_path)
     out_path.write_text(text, encoding="utf-8")
     return result, out_path, text
 

@@ -194,7 +194,7 @@ def render_html(
     `sketches` (see `lrdoctor.plots.sketch`) hold each run's plot, keyed by (name, source).
     `rules` are the rules whose pages the report shows (default: the built-in catalogue).
     """
-    pairs = sketch_pairs(result, sketches)
+    pairs = sketch_pairs(result.diagnoses, sketches)
     entries = [diagnosis.to_dict() for diagnosis, _ in pairs]
     by_code = {rule.code: rule for rule in (rules if rules is not None else Doctor().catalogue)}
     plots = [found.png if found else None for _, found in pairs]

@@ -81,7 +81,7 @@ def render_markdown(
     out_path = Path(out_path)
     folder = plots_folder(out_path)
     folder.mkdir(parents=True, exist_ok=True)
-    pairs = sketch_pairs(result, sketches)
+    pairs = sketch_pairs(result.diagnoses, sketches)
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.by_diagnosis().items())
     lines = ["# lrdoctor audit", "", f"{len(pairs)} runs: {counts or 'none'}."]
     lines += [f"\n> {_text(problem)}" for problem in result.problems]

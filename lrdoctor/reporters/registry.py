@@ -6,7 +6,7 @@ neither the audit stack nor matplotlib.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,20 +14,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lrdoctor.audit import AuditResult
     from lrdoctor.diagnosis import Diagnosis
-    from lrdoctor.engine import Rule
+    from lrdoctor.model import Run
     from lrdoctor.plots import Sketch
 
 
 @dataclass(frozen=True)
 class Reporter:
-    """A report format. Plotting formats need each run's sketch (its plot, made while the
-    run was in memory); Markdown needs the output file, because its plots go beside it."""
+    """A report format: `render(result, output)` gives its text. Plotting formats `collect`
+    each run's sketch (its plot, made while the run is in memory, see `lrdoctor.audit`), found
+    in `result.collected`; Markdown needs the output file, because its plots go beside it."""
 
     name: str
-    render: Callable[
-        [AuditResult, Mapping[tuple[str, str], Sketch], Path | None, Iterable[Rule]], str
-    ]
-    needs_sketches: bool = False
+    render: Callable[[AuditResult, Path | None], str]
+    collect: Callable[[Run, Diagnosis], Sketch] | None = None
     needs_output: bool = False
     line: Callable[[Diagnosis], str] | None = None
     """Streaming formats: one run's line, written as soon as the run is judged."""
@@ -45,16 +44,23 @@ def _json(result, *_) -> str:
     return render_json(result)
 
 
-def _markdown(result, sketches, out, rules) -> str:
+def _sketch(run, diagnosis):
+    """`lrdoctor.plots.sketch`, imported in the process that draws (an audit's worker)."""
+    from lrdoctor.plots import sketch
+
+    return sketch(run, diagnosis)
+
+
+def _markdown(result, out) -> str:
     from lrdoctor.reporters.markdown import render_markdown
 
-    return render_markdown(result, sketches, out)
+    return render_markdown(result, result.collected, out)
 
 
-def _html(result, sketches, out, rules) -> str:
+def _html(result, out) -> str:
     from lrdoctor.reporters.html import render_html
 
-    return render_html(result, sketches, rules)
+    return render_html(result, result.collected, result.catalogue)
 
 
 def _csv(result, *_) -> str:
@@ -102,8 +108,8 @@ REPORTERS: dict[str, Reporter] = {
     for reporter in (
         Reporter("text", _text),
         Reporter("json", _json),
-        Reporter("markdown", _markdown, needs_sketches=True, needs_output=True),
-        Reporter("html", _html, needs_sketches=True),
+        Reporter("markdown", _markdown, collect=_sketch, needs_output=True),
+        Reporter("html", _html, collect=_sketch),
         Reporter("csv", _csv),
         Reporter("github", _github),
         Reporter("summary", _summary),
