@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from mlflow.entities import Metric, Param, RunTag
@@ -558,9 +559,21 @@ def schema_revision(database: Path) -> str:
     return revision
 
 
+def _skip_unless_sql_reads(database: Path) -> None:
+    """A newer MLflow than the reader was checked against: its head revision goes through the
+    client, which refuses to read an older store without migrating it."""
+    revision = schema_revision(database)
+    if revision not in mlflow_reader.DIRECT_SQL_SCHEMAS:
+        pytest.skip(
+            f"MLflow {mlflow.__version__} writes schema {revision}, not yet checked for reading "
+            "with SQL: add it to DIRECT_SQL_SCHEMAS once these tests pass with it"
+        )
+
+
 def test_reads_an_older_schema_without_migrating_the_file(
     sqlite_store: WrittenStore, tmp_path: Path
 ):
+    _skip_unless_sql_reads(sqlite_store.path)
     database = tmp_path / "old.db"
     shutil.copy(sqlite_store.path, database)
     downgrade_one_revision(database)
@@ -591,6 +604,7 @@ def test_sql_and_the_client_read_a_sqlite_store_alike(sqlite_store: WrittenStore
     """The direct SQL read returns what the MLflow client returns, run for run and point for
     point, in the same order, and writes nothing."""
     path = sqlite_store.path
+    _skip_unless_sql_reads(path)
     options = {
         "all": ReadOptions(),
         "experiment": ReadOptions(experiment="baseline"),
@@ -611,6 +625,7 @@ def test_sql_and_the_client_read_a_sqlite_store_alike(sqlite_store: WrittenStore
 def test_a_schema_revision_not_checked_is_left_to_the_client(
     sqlite_store: WrittenStore, tmp_path: Path
 ):
+    _skip_unless_sql_reads(sqlite_store.path)
     database = tmp_path / "other.db"
     shutil.copy(sqlite_store.path, database)
     assert mlflow_reader._read_with_sql(database, "other", ReadOptions()) is not None
