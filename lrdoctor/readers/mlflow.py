@@ -889,15 +889,15 @@ def _read_with_client(client, label: str, options: ReadOptions, fetchers: int = 
     )
     wanted = [(run.info.run_id, key) for run in runs for key in run.data.metrics]
 
-    def fetch(run_and_key: tuple[str, str]) -> list:
-        return client.get_metric_history(*run_and_key)
+    def fetch(run_and_key: tuple[str, str]) -> tuple[MetricHistory, Skipped]:
+        # Converted at once, so the client's Metric objects of one history at a time live.
+        return _client_history(client.get_metric_history(*run_and_key))
 
     if fetchers > 1:
         with ThreadPoolExecutor(fetchers) as pool:
-            fetched = list(pool.map(fetch, wanted))
+            by_history = iter(list(pool.map(fetch, wanted)))
     else:
-        fetched = list(map(fetch, wanted))
-    by_history = map(_client_history, fetched)
+        by_history = map(fetch, wanted)
     records = []
     for run in runs:
         info, data = run.info, run.data
