@@ -10,9 +10,12 @@ import copyreg
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas loads only when a frame is asked for: readers need numpy alone
+    import pandas as pd
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -80,6 +83,8 @@ class Curve:
 
     def to_frame(self) -> pd.DataFrame:
         """The curve as a DataFrame with columns step, value, wall_time."""
+        import pandas as pd
+
         return pd.DataFrame(
             {"step": self.steps, "value": self.values, "wall_time": self.wall_times}
         )
@@ -129,6 +134,8 @@ class Run:
 
     def to_frame(self) -> pd.DataFrame:
         """All curves in long form: tag, step, value, wall_time."""
+        import pandas as pd
+
         frames = [curve.to_frame().assign(tag=tag) for tag, curve in self.curves.items()]
         if not frames:
             return pd.DataFrame(columns=["tag", "step", "value", "wall_time"])
