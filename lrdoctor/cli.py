@@ -220,9 +220,11 @@ def _read(paths, format_in, experiment, run_id, filter_string, timeout) -> Disco
 
     options = _read_options(experiment, run_id, filter_string, timeout)
     discovery = read_runs(paths, options, format_in)
-    _report_problems(discovery.problems)
+    _report_problems([p for p in discovery.problems if p not in discovery.unreadable])
     if not any(run.total_points for run in discovery.runs):
         found = f"{len(discovery.runs)} run(s) with no data points" if discovery.runs else "no runs"
+        if discovery.unreadable:
+            found = "; ".join(str(problem) for problem in discovery.unreadable[:3])
         raise InputError(f"nothing could be read from {', '.join(paths)}: {found}")
     return discovery
 
@@ -270,12 +272,13 @@ def runs(output_format, **inputs) -> None:
       lrdoctor runs mlruns sqlite:///mlflow.db http://127.0.0.1:5000 --experiment sweep
       lrdoctor runs logs/ --format json --loss-tag train/nll_loss
     """
-    from lrdoctor.inventory import summarise
+    from lrdoctor.inventory import summarise, unreadable_summary
     from lrdoctor.reporters import runs as runs_report
 
     config = _config(signals=_tag_overrides(**{name: inputs.pop(name) for name in _TAG_OPTIONS}))
     discovery = _read(**inputs)
     summaries = [summarise(run, config.signals) for run in discovery.runs]
+    summaries += [unreadable_summary(p.source, p.message) for p in discovery.unreadable]
     if output_format == "json":
         click.echo(runs_report.render_json(summaries, discovery.problems))
     else:

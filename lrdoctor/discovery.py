@@ -47,6 +47,9 @@ class Discovery:
 
     runs: tuple[Run, ...] = ()
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    unreadable: tuple[Problem, ...] = field(default_factory=tuple)
+    """The problems that are sources found but not read (a damaged or empty file): a listing
+    shows them as runs that could not be read, as an audit does; they are in `problems` too."""
 
 
 def is_uri(text: str) -> bool:
@@ -224,9 +227,10 @@ def read_runs(
     options = options or ReadOptions()
     sources, problems = find_sources(paths, format_in)
     runs: list[Run] = []
+    unreadable: list[Problem] = []
     for source in sources:
         try:
             runs.extend(read_source(source, options))
         except ReadError as error:
-            problems.append(Problem(error.source, error.problem))
-    return Discovery(tuple(runs), tuple(problems))
+            unreadable.append(Problem(error.source, error.problem))
+    return Discovery(tuple(runs), (*problems, *unreadable), tuple(unreadable))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from lrdoctor.model import Run
 from lrdoctor.roles import assign_roles, missing_overrides
@@ -38,4 +39,17 @@ def summarise(run: Run, overrides: Mapping[str, str] | None = None) -> RunSummar
         signals=assign_roles(run, overrides),
         points=run.points,
         warnings=tuple(run.warnings) + tuple(missing_overrides(run, overrides)),
+    )
+
+
+def unreadable_summary(source: str, problem: str) -> RunSummary:
+    """The inventory line of a source that could not be read: listed, with the reason, where
+    the run would have been."""
+    return RunSummary(
+        name=PurePath(source).name or source,
+        source=source,
+        format="unreadable",
+        signals={},
+        points={},
+        warnings=(problem,),
     )

@@ -241,8 +241,13 @@ def test_one_bad_source_does_not_hide_the_good_ones(tmp_path):
     (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\x00garbage")
     result = CliRunner().invoke(main, ["runs", str(tmp_path), "--format", "json"])
     assert result.exit_code == EXIT_OK
-    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["good.csv"]
-    assert "bad.csv" in result.stderr
+    listed = {run["name"]: run for run in json.loads(result.stdout)["runs"]}
+    assert list(listed) == ["good.csv", "bad.csv"]  # the bad one listed where it would be
+    assert listed["good.csv"]["points"] == {"loss": len(LOSSES)}
+    assert listed["bad.csv"]["format"] == "unreadable" and listed["bad.csv"]["warnings"]
+    assert "bad.csv" in json.loads(result.stdout)["problems"][0]["source"]
+    text = CliRunner().invoke(main, ["runs", str(tmp_path)]).stdout
+    assert "\nbad.csv   unreadable  0 " in text and "1 csv, 1 unreadable" in text
 
 
 def test_reading_never_writes_to_the_logs(mixed_folder):
