@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from lrdoctor.discovery import read_runs
 from lrdoctor.readers.base import ReadError, ReadOptions
 from lrdoctor.readers.csv_logs import READER
 
@@ -394,7 +395,8 @@ def test_header_only_file_is_a_run_with_no_points(tmp_path):
             )
             for only_line_breaks in (b"\xef\xbb\xbf", b"\xef\xbb\xbf\n\r\n")
         ],
-        (b"step,loss\n1,0.5\n2,\xff\xfe\n", "undecodable bytes at offset 18: not UTF-8 text"),
+        (b"st\xffep,loss\n1,0.5\n2,0.4\n", "undecodable bytes at offset 2: not UTF-8 text"),
+        (b"step,loss\n1,\xff\n2,\xfe\n3,\xfd\n", "undecodable bytes at offset 12: not UTF-8 text"),
         (b"step,loss\n1,abc\n2,def\n", "no numeric column besides the step column 'step'"),
         (b"loss,host\nabc,x\n", "no numeric column"),
         (
@@ -509,3 +511,14 @@ def test_real_ray_tune_progress(shared_fixtures):
     reward = run.curves["episode_reward_mean"]
     assert len(reward) == 500 and np.isnan(reward.values[:2]).all()
     assert run.curves["training_iteration"].values[[0, -1]].tolist() == [1.0, 500.0]
+
+
+def test_a_line_that_is_not_utf8_costs_that_line(tmp_path):
+    """One damaged byte in a data row loses that row, with a warning naming the line, not the
+    file (a header or most of the lines undecodable: not a text log at all)."""
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"step,loss\n1,0.5\n2,\xff0.4\n3,0.3\n4,0.2\n")
+    (run,) = read_runs([str(path)]).runs
+    np.testing.assert_array_equal(run.curves["loss"].steps, [1, 3, 4])
+    expected = "1 row skipped: bytes that are not UTF-8 (first at line 3)"
+    assert any(expected in warning for warning in run.warnings)

@@ -129,19 +129,44 @@ def load_table(path: Path, delimiter_for: Callable[[str], str]) -> Table:
         raise ReadError(path, f"cannot be opened ({error.strerror})") from error
     if not data or data.isspace():
         raise ReadError(path, "empty file")
+    undecodable: list[int] = []
     if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as error:
-            start = error.start - len(_BOM) if data.startswith(_BOM) else error.start
-            raise ReadError(path, f"undecodable bytes at offset {start}: not UTF-8 text") from error
+            data, undecodable = _without_undecodable_lines(path, data, error)
     data = data.removeprefix(_BOM)
     first_line = data[: _first_line_end(data)].decode("utf-8")
     delimiter = delimiter_for(first_line)
     table = _load_with_c_tokeniser(data, delimiter)
-    if table is not None:
-        return table
-    return _load_with_csv_module(path, data.decode("utf-8"), delimiter)
+    if table is None:
+        table = _load_with_csv_module(path, data.decode("utf-8"), delimiter)
+    if undecodable:
+        table.skipped.add(
+            "bytes that are not UTF-8", len(undecodable), first=f"first at line {undecodable[0]}"
+        )
+    return table
+
+
+def _without_undecodable_lines(
+    path: Path, data: bytes, error: UnicodeDecodeError
+) -> tuple[bytes, list[int]]:
+    """The file without its lines that are not UTF-8, and their numbers (1-based): a damaged
+    line costs that line. A file whose header, or most of whose lines, cannot be decoded is
+    not a text log at all."""
+    lines = data.split(b"\n")
+    kept, dropped = [], []
+    for number, line in enumerate(lines, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            dropped.append(number)
+        else:
+            kept.append(line)
+    if dropped[0] == 1 or 2 * len(dropped) > len(lines):
+        start = error.start - len(_BOM) if data.startswith(_BOM) else error.start
+        raise ReadError(path, f"undecodable bytes at offset {start}: not UTF-8 text") from error
+    return b"\n".join(kept), dropped
 
 
 def _first_line_end(data: bytes) -> int:

@@ -176,10 +176,12 @@ def _integral(column: NumericColumn) -> bool:
     """Whether every filled cell of a step column is a whole number (steps are integers).
 
     Cells that are not finite or overflow int64 are damage: they cost their row later
-    (`_usable_steps`), not the column its place as the step.
+    (`_usable_steps`), not the column its place as the step; so do a few cells that are not
+    numbers at all (a damaged byte), up to one in a hundred.
     """
     steps = column.values[column.present & int64_steps(column.values)]
-    return steps.size > 0 and column.non_numeric == 0 and bool(np.all(steps == np.floor(steps)))
+    damaged = column.non_numeric <= max(1, steps.size // 100)
+    return steps.size > 0 and damaged and bool(np.all(steps == np.floor(steps)))
 
 
 def _usable_steps(
@@ -220,7 +222,8 @@ def _choose_step_column(
             return candidates[0], finest, []
     parsed = {name: table.numbers(table.header.index(name)) for name in candidates}
     usable = [name for name in candidates if _integral(parsed[name])]
-    complete = [name for name in usable if parsed[name].present.all()]
+    # complete but for damage: a cell or two lost to a damaged byte keeps the finer column
+    complete = [name for name in usable if parsed[name].present.mean() >= 0.99]
     chosen = (complete or usable or [None])[0]
     warnings = []
     fractional = [name for name in candidates if name not in usable and parsed[name].present.any()]
