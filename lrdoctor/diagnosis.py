@@ -62,6 +62,9 @@ class Diagnosis:
     finding_advice: Mapping[str, Mapping[str, Value]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     note: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+    """The run's hyper-parameters as its logs recorded them, so runs of a sweep can be told
+    apart in every report."""
 
     def to_dict(self) -> dict:
         """The run entry of the `lrdoctor.audit/1` JSON contract."""
@@ -95,6 +98,7 @@ class Diagnosis:
                 for finding in self.findings
             ],
             "warnings": ([self.note] if self.note else []) + list(self.warnings),
+            "params": {key: str(value) for key, value in self.params.items()},
         }
 
     def _advice_for(self, finding: Finding) -> Mapping[str, Value]:
@@ -179,7 +183,7 @@ class Doctor:
         base = {"name": run.name, "source": run.source, "format": run.format}
         # A tag the user named but the run lacks is said on every report, not just `runs`.
         warnings = (*run.warnings, *missing_overrides(run, self.config.signals))
-        base |= {"signals": signals, "warnings": warnings}
+        base |= {"signals": signals, "warnings": warnings, "params": dict(run.params)}
         loss_tag = signals.get("train_loss")
         if loss_tag is None:
             found = ", ".join(sorted(run.curves)) or "no scalar data"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import lrdoctor
@@ -321,3 +322,12 @@ def test_every_rate_comes_with_a_95_percent_interval_around_it(accuracy):
             assert (
                 low <= recall <= high and high - low > 0.05
             )  # a few dozen runs cannot pin it down
+
+
+def test_each_run_carries_its_hyper_parameters():
+    """Runs of a sweep differ in their params: every report entry names them, as logged."""
+    folder = SAMPLE_LOGS / "dev" / "lightning_csv" / "lightning_logs" / "bold-badger-5642"
+    (entry,) = audit(str(folder)).to_dict()["runs"]
+    hparams = yaml.safe_load((folder / "version_0" / "hparams.yaml").read_text())
+    assert entry["params"] == {key: str(value) for key, value in hparams.items()}
+    assert entry["params"]["lr"] == str(hparams["lr"]) and "batch_size" in entry["params"]

@@ -48,6 +48,7 @@ def test_csv_has_a_row_per_run_with_its_diagnosis_and_top_finding(logs, as_json)
         assert row["rule"] == (top["rule"] if top else "")
         assert row["remedy"] == (top["remedies"][0] if top else "")
         assert row["findings"].split() == [f["rule"] for f in entry["findings"]]
+        assert row["params"] == "; ".join(f"{k}={v}" for k, v in entry["params"].items())
     assert len({row["diagnosis"] for row in rows}) >= 3
     assert any(row["name"] == HOSTILE for row in rows)  # the name survives quoting intact
 

@@ -26,6 +26,7 @@ CSV_COLUMNS = (
     "remedy",
     "findings",
     "warnings",
+    "params",
 )
 SUMMARY_LINES = 10
 """A chat message's budget: the counts, the worst runs, and a line saying how many more."""
@@ -44,7 +45,8 @@ def _top(entry: dict) -> dict | None:
 
 def render_csv(result: AuditResult) -> str:
     """One row per run, worst first: the verdict, its top finding (what was measured, where,
-    and the first remedy), every rule that fired, and the reader's warnings."""
+    and the first remedy), every rule that fired, the reader's warnings and the run's
+    hyper-parameters (`key=value; ...`), so the runs of a sweep sort side by side."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -67,6 +69,7 @@ def render_csv(result: AuditResult) -> str:
                 "remedy": (top.get("remedies") or [""])[0],
                 "findings": " ".join(f["rule"] for f in entry["findings"]),
                 "warnings": " | ".join(entry["warnings"]),
+                "params": "; ".join(f"{key}={value}" for key, value in entry["params"].items()),
             }
         )
     return out.getvalue()
