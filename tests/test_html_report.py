@@ -235,3 +235,17 @@ def test_an_oscillating_window_is_shaded(shared_fixtures):
     loss_axes = plot_run(run, diagnosis).axes[0]
     window = next(p for p in loss_axes.patches if p.get_label() == "LRD202 val-loss-bounces")
     assert (window.get_x(), window.get_x() + window.get_width()) == oscillation.steps
+
+
+def test_the_index_shows_each_runs_hyper_parameters(report):
+    """A column names each run's params, escaped, whole on hover, so a sweep's runs differ."""
+    result, _, page = report
+    html = page.read_text(encoding="utf-8")
+    cells = re.findall(r'<td class="params" title="([^"]*)">([^<]*)</td>', html)
+    assert len(cells) == len(result.diagnoses)
+    with_params = [d for d in result.diagnoses if d.params]
+    assert with_params, "no run of the subset logs its hyper-parameters"
+    for diagnosis in with_params:
+        whole = ", ".join(f"{key}={value}" for key, value in diagnosis.params.items())
+        assert any(unescape(title) == whole for title, _ in cells), diagnosis.name
+    assert all(len(unescape(shown)) <= 80 for _, shown in cells)

@@ -113,6 +113,14 @@ def _number(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _params_cell(params: dict) -> str:
+    """The run's hyper-parameters, cut to a line (the whole list on hover), so the runs of a
+    sweep can be told apart and filtered by, say, "lr=0.01"."""
+    text = ", ".join(f"{key}={value}" for key, value in params.items())
+    shown = text if len(text) <= 80 else text[:79] + "\u2026"
+    return f'<td class="params" title="{escape(text)}">{escape(shown)}</td>'
+
+
 def _index(entries: list[dict]) -> str:
     verdicts = [v for v in VERDICT_ORDER if any(e["diagnosis"] == v for e in entries)]
     options = "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in verdicts)
@@ -127,17 +135,19 @@ def _index(entries: list[dict]) -> str:
             f"<td>{_badge(entry['diagnosis'])}</td>"
             f"<td>{entry['confidence']:.2f}</td>"
             f"<td>{escape(top['rule'] + ' ' + top['name']) if top else ''}</td>"
-            f"<td>{f'{steps[0]}..{steps[1]}' if steps else ''}</td></tr>"
+            f"<td>{f'{steps[0]}..{steps[1]}' if steps else ''}</td>"
+            f"{_params_cell(entry['params'])}</tr>"
         )
     return (
         '<div class="controls">'
-        '<input id="filter-text" type="search" placeholder="filter runs by name, verdict, format"'
+        '<input id="filter-text" type="search"'
+        ' placeholder="filter runs by name, verdict, format, hyper-parameter"'
         ' aria-label="filter runs">'
         '<select id="filter-verdict" aria-label="verdict"><option value="">all verdicts</option>'
         f"{options}</select></div>"
         '<table id="index"><thead><tr><th data-sort="name">run</th><th>format</th>'
         '<th data-sort="verdict">verdict</th><th data-sort="confidence">confidence</th>'
-        "<th>top finding</th><th>steps</th></tr></thead>"
+        "<th>top finding</th><th>steps</th><th>hyper-parameters</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
