@@ -183,6 +183,15 @@ def _comma_list(values: tuple[str, ...]) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()] or None
 
 
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file, creating its folder if missing.",
+)
+"""The report file of the commands that write one (audit, sweep)."""
+
+
 def _config(select=(), ignore=(), fail_on=None, rules_dir=(), signals=None) -> Config:
     """Defaults < lrdoctor.toml / pyproject.toml [tool.lrdoctor] < command line."""
     try:
@@ -373,12 +382,7 @@ def _cannot_write(output: Path, error: OSError) -> InputError:
     "a Markdown post-mortem (needs --output; plots saved beside it) or one self-contained "
     "HTML page.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file, creating its folder if missing.",
-)
+@output_option
 @click.pass_context
 def audit(ctx, output_format, output, **inputs) -> None:
     """Diagnose every run found in PATHS and summarise the verdicts.
@@ -483,12 +487,7 @@ def diagnose(ctx, output_format, **inputs) -> None:
     help="A table per sweep for people, JSON (schema lrdoctor.sweep/1) for programs, Markdown "
     "(needs --output; plots saved beside it) or one self-contained HTML page with the plots.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file, creating its folder if missing.",
-)
+@output_option
 def sweep(by, group_by, output_format, output, **inputs) -> None:
     """Find the learning-rate sweeps in PATHS and recommend an LR for each, with the reasons.
 
