@@ -28,7 +28,7 @@ from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
 from lrdoctor.features.core import recent_level
 from lrdoctor.plots import pair_runs, plot_overview, plot_run, sketch_runs
-from lrdoctor.reporters.html import render_html
+from lrdoctor.reporters.html import PARAMS_SHOWN, render_html
 from lrdoctor.reporters.rules import render_page
 from lrdoctor.reporters.wording import GENERAL_CHECK
 
@@ -248,4 +248,4 @@ def test_the_index_shows_each_runs_hyper_parameters(report):
     for diagnosis in with_params:
         whole = ", ".join(f"{key}={value}" for key, value in diagnosis.params.items())
         assert any(unescape(title) == whole for title, _ in cells), diagnosis.name
-    assert all(len(unescape(shown)) <= 80 for _, shown in cells)
+    assert all(len(unescape(shown)) <= PARAMS_SHOWN for _, shown in cells)

@@ -30,7 +30,10 @@ table{border-collapse:collapse}
 th,td{padding:.25em .6em;border-bottom:1px solid #e0e0e0;text-align:left}
 #index th[data-sort]{cursor:pointer;user-select:none}
 #index th[data-sort]:hover{text-decoration:underline}
-#index td{white-space:nowrap}#index td.name{white-space:normal;word-break:break-all}
+#index{width:100%}#index td{white-space:nowrap}
+#index td.name{white-space:normal;word-break:break-all;min-width:14em}
+#index td.params{max-width:0;width:24%;overflow:hidden;text-overflow:ellipsis;color:#616161;
+ font-size:.9em}
 .badge{color:#fff;border-radius:3px;padding:0 .45em;font-size:.9em;white-space:nowrap}
 .controls{margin:.8em 0;display:flex;gap:.6em}.controls input{flex:1;padding:.3em}
 section.run{border-top:2px solid #eeeeee;margin-top:1.5em;padding-top:1em}
@@ -113,11 +116,15 @@ def _number(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+PARAMS_SHOWN = 40
+"""Characters of a run's hyper-parameters shown in the index: the table fits the page."""
+
+
 def _params_cell(params: dict) -> str:
     """The run's hyper-parameters, cut to a line (the whole list on hover), so the runs of a
     sweep can be told apart and filtered by, say, "lr=0.01"."""
     text = ", ".join(f"{key}={value}" for key, value in params.items())
-    shown = text if len(text) <= 80 else text[:79] + "\u2026"
+    shown = text if len(text) <= PARAMS_SHOWN else text[: PARAMS_SHOWN - 1] + "\u2026"
     return f'<td class="params" title="{escape(text)}">{escape(shown)}</td>'
 
 
