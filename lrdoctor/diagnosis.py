@@ -25,7 +25,7 @@ from lrdoctor.engine import (
     load_catalogue,
     select_rules,
 )
-from lrdoctor.engine.vocabulary import REMEDY_KINDS, VERDICTS
+from lrdoctor.engine.vocabulary import VERDICTS, remedies_in_order
 from lrdoctor.features import (
     FEATURES,
     HAS_PREFIX,
@@ -75,30 +75,28 @@ class Diagnosis:
             "diagnosis": self.verdict,
             "confidence": round(self.confidence, 3),
             "signals": dict(self.signals),
-            "findings": [
-                {
-                    "rule": finding.code,
-                    "name": finding.name,
-                    "label": finding.label,
-                    "severity": finding.severity,
-                    "confidence": round(finding.confidence, 3),
-                    "signal": finding.signal,
-                    "steps": list(finding.steps) if finding.steps else None,
-                    "message": finding.message,
-                    "evidence": {k: _json_number(v) for k, v in finding.evidence.items()},
-                    "remedies": [
-                        remedy.render(self._advice_for(finding))
-                        for remedy in _in_order(finding.remedies)
-                    ],
-                    "remedy_basis": [
-                        remedy.basis(self._advice_for(finding))
-                        for remedy in _in_order(finding.remedies)
-                    ],
-                }
-                for finding in self.findings
-            ],
+            "findings": [self._finding_dict(finding) for finding in self.findings],
             "warnings": ([self.note] if self.note else []) + list(self.warnings),
             "params": {key: str(value) for key, value in self.params.items()},
+        }
+
+    def _finding_dict(self, finding: Finding) -> dict:
+        """A finding's entry: its remedies in order, each rendered with the advice in effect
+        where the finding happened, and what each rests on."""
+        advice = self._advice_for(finding)
+        remedies = remedies_in_order(finding.remedies)
+        return {
+            "rule": finding.code,
+            "name": finding.name,
+            "label": finding.label,
+            "severity": finding.severity,
+            "confidence": round(finding.confidence, 3),
+            "signal": finding.signal,
+            "steps": list(finding.steps) if finding.steps else None,
+            "message": finding.message,
+            "evidence": {k: _json_number(v) for k, v in finding.evidence.items()},
+            "remedies": [remedy.render(advice) for remedy in remedies],
+            "remedy_basis": [remedy.basis(advice) for remedy in remedies],
         }
 
     def _advice_for(self, finding: Finding) -> Mapping[str, Value]:
@@ -123,11 +121,6 @@ class Diagnosis:
             f"<p><b>{escape(self.name)}</b> ({escape(self.format)}): "
             f"<b>{escape(self.verdict)}</b>, confidence {self.confidence:.2f}</p>{table}"
         )
-
-
-def _in_order(remedies):
-    """Remedies in the order to try them: causes other than the learning rate first."""
-    return sorted(remedies, key=lambda remedy: REMEDY_KINDS.index(remedy.kind))
 
 
 def _json_number(value: Value) -> Value | str:

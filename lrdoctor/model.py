@@ -119,7 +119,10 @@ class Run:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "curves", _freeze_mapping(self.curves))
-        object.__setattr__(self, "params", _freeze_mapping(self.params))
+        # sorted by key: readers meet params in the order of a protobuf map or a folder
+        # listing, and reports of the same logs must come out byte for byte the same
+        params = dict(sorted((self.params or {}).items()))
+        object.__setattr__(self, "params", _freeze_mapping(params))
         object.__setattr__(self, "metadata", _freeze_mapping(self.metadata))
         object.__setattr__(self, "warnings", tuple(self.warnings))
 

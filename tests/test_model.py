@@ -71,3 +71,12 @@ def test_run_frame_and_counts():
     frame = run.to_frame()
     assert list(frame.columns) == ["tag", "step", "value", "wall_time"]
     assert frame[frame.tag == "loss"].value.tolist() == [3.0, 2.0, 1.0]
+
+
+def test_params_come_in_key_order_whatever_order_a_reader_met_them():
+    """Reports of the same logs must be byte-identical; a protobuf map or a folder listing
+    hands params over in no fixed order."""
+    met = {"lr": "0.1", "batch_size": "32", "model": "mlp"}
+    one = Run(name="a", source="a", format="csv", params=met)
+    other = Run(name="a", source="a", format="csv", params=dict(reversed(list(met.items()))))
+    assert list(one.params) == list(other.params) == ["batch_size", "lr", "model"]

@@ -59,6 +59,14 @@ REMEDY_KINDS: tuple[str, ...] = (
     "other",
     "lr",
 )
+
+
+def remedies_in_order(remedies):
+    """The order every report shows remedies in: by kind as `REMEDY_KINDS` lists them (causes
+    other than the learning rate first), the file's order kept within a kind."""
+    return sorted(remedies, key=lambda remedy: REMEDY_KINDS.index(remedy.kind))
+
+
 """What a remedy changes, in the order reports show remedies: causes other than the LR first.
 
 Broken inputs (`data`) come first, then what overfitting needs: keep the best checkpoint and

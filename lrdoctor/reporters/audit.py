@@ -34,14 +34,20 @@ def _top(entry: dict) -> str:
     return entry["warnings"][0] if entry["warnings"] and entry["diagnosis"] != "healthy" else ""
 
 
+def worst_first(result: AuditResult) -> list[dict]:
+    """The audit's run entries in the order every table shows them: the worst verdict first,
+    then the surest, then by name."""
+    return sorted(
+        result.to_dict()["runs"],
+        key=lambda e: (VERDICT_ORDER.index(e["diagnosis"]), -e["confidence"], e["name"]),
+    )
+
+
 def render_text(result: AuditResult) -> str:
     """A table of runs, worst verdict first, each run's top finding's message and warnings
     under it, and a count per verdict. Text from the logs has its control characters
     escaped."""
-    entries = sorted(
-        result.to_dict()["runs"],
-        key=lambda e: (VERDICT_ORDER.index(e["diagnosis"]), -e["confidence"], e["name"]),
-    )
+    entries = worst_first(result)
     header = ["RUN", "FORMAT", "VERDICT", "CONF", "TOP FINDING", "STEPS"]
     rows = [
         [

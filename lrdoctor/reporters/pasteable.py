@@ -8,7 +8,7 @@ import csv
 import io
 
 from lrdoctor.audit import AuditResult
-from lrdoctor.engine.vocabulary import VERDICT_ORDER
+from lrdoctor.reporters.audit import worst_first
 from lrdoctor.reporters.escaping import printable
 
 CSV_COLUMNS = (
@@ -32,13 +32,6 @@ SUMMARY_LINES = 10
 """A chat message's budget: the counts, the worst runs, and a line saying how many more."""
 
 
-def _worst_first(result: AuditResult) -> list[dict]:
-    return sorted(
-        result.to_dict()["runs"],
-        key=lambda e: (VERDICT_ORDER.index(e["diagnosis"]), -e["confidence"], e["name"]),
-    )
-
-
 def _top(entry: dict) -> dict | None:
     return entry["findings"][0] if entry["findings"] else None
 
@@ -50,7 +43,7 @@ def render_csv(result: AuditResult) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for entry in _worst_first(result):
+    for entry in worst_first(result):
         top = _top(entry) or {}
         steps = top.get("steps") or (None, None)
         writer.writerow(
@@ -89,7 +82,7 @@ def render_github_annotations(result: AuditResult) -> str:
     """`::error` / `::warning` lines, one per run that is not healthy, titled with the verdict
     and rule, on the run's source file, as GitHub Actions shows them on a workflow run."""
     lines = []
-    for entry in _worst_first(result):
+    for entry in worst_first(result):
         top = _top(entry)
         if entry["diagnosis"] == "healthy" or (top is None and not entry["warnings"]):
             continue
@@ -114,7 +107,7 @@ def _cell(text: object) -> str:
 def render_github_summary(result: AuditResult) -> str:
     """The Markdown for `$GITHUB_STEP_SUMMARY`: a count per verdict and a row per run that is
     not healthy, with the measured fact and the first remedy."""
-    entries = _worst_first(result)
+    entries = worst_first(result)
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.by_diagnosis().items())
     lines = ["## lrdoctor audit", "", f"{len(entries)} runs: {counts or 'none'}", ""]
     flagged = [e for e in entries if e["diagnosis"] != "healthy"]
@@ -134,7 +127,7 @@ def render_github_summary(result: AuditResult) -> str:
 def render_summary(result: AuditResult) -> str:
     """At most ten lines: the counts, then the worst runs, each with its verdict, the one
     measured fact behind it and the first remedy, then how many more were flagged."""
-    entries = _worst_first(result)
+    entries = worst_first(result)
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.by_diagnosis().items())
     lines = [f"lrdoctor: {len(entries)} runs: {counts or 'none'}"]
     flagged = [e for e in entries if e["diagnosis"] != "healthy"]

@@ -11,33 +11,28 @@ import textwrap
 from collections.abc import Iterable
 from pathlib import PurePath
 
-from lrdoctor.engine import Catalogue, RemedySpec, Rule
-from lrdoctor.engine.vocabulary import REMEDY_KINDS
+from lrdoctor.engine import Catalogue, Rule
+from lrdoctor.engine.vocabulary import remedies_in_order
 
 DOCS_COMMAND = "lrdoctor explain --all --format markdown > docs/rules.md"
 """How docs/rules.md is written; the page says so, and so does the test that checks it."""
 
 
-def remedies_in_order(rule: Rule) -> list[RemedySpec]:
-    """The order every report shows remedies in: by kind as `REMEDY_KINDS` lists them (causes
-    other than the learning rate first), the file's order kept within a kind."""
-    return sorted(rule.remedies, key=lambda remedy: REMEDY_KINDS.index(remedy.kind))
+_SUMMARY_KEYS = ("code", "name", "label", "severity", "signal", "priority", "title")
+_SUMMARY_OPTION_KEYS = ("default", "type", "help")
 
 
 def _summary(rule: Rule) -> dict:
+    """The `rules --format json` entry: the page's identity, condition and options, without
+    the page text and remedies `explain` gives."""
+    page = page_dict(rule)
     return {
-        "code": rule.code,
-        "name": rule.name,
-        "label": rule.label,
-        "severity": rule.severity,
-        "signal": rule.signal,
-        "priority": rule.priority,
-        "title": rule.title,
-        "condition": rule.condition.text,
-        "defers_to": list(rule.defers_to),
+        **{key: page[key] for key in _SUMMARY_KEYS},
+        "condition": page["condition"],
+        "defers_to": page["defers_to"],
         "options": {
-            name: {"default": spec.default, "type": spec.type, "help": spec.help}
-            for name, spec in rule.options.items()
+            name: {key: option[key] for key in _SUMMARY_OPTION_KEYS}
+            for name, option in page["options"].items()
         },
         "source": rule.source,
     }
@@ -87,7 +82,7 @@ def render_page(rule: Rule) -> str:
     lines += ["", "## Fix (in this order)"]
     lines += [
         f"{i}. [{remedy.kind}] {(remedy.fallback or remedy.text).text}"
-        for i, remedy in enumerate(remedies_in_order(rule), start=1)
+        for i, remedy in enumerate(remedies_in_order(rule.remedies), start=1)
     ]
     lines += ["", "## Condition", f"    {rule.condition.text}"]
     if rule.defers_to:
@@ -145,7 +140,7 @@ def page_dict(rule: Rule) -> dict:
                 "needs": list(remedy.needs),
                 "fallback": remedy.fallback.text if remedy.fallback else None,
             }
-            for remedy in remedies_in_order(rule)
+            for remedy in remedies_in_order(rule.remedies)
         ],
         "source": rule.source,
     }
@@ -186,7 +181,7 @@ def render_page_markdown(rule: Rule) -> str:
     if page.example:
         lines += ["", "### Example", "", " ".join(page.example.split())]
     lines += ["", "### Remedies, in the order reports show them", ""]
-    for number, remedy in enumerate(remedies_in_order(rule), start=1):
+    for number, remedy in enumerate(remedies_in_order(rule.remedies), start=1):
         lines.append(f"{number}. *{remedy.kind}*: {' '.join(remedy.text.text.split())}")
         if remedy.fallback is not None:
             unknown = [f"`{name}`" for name in remedy.text.fields if name not in rule.options]
