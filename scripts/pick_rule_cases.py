@@ -42,11 +42,13 @@ PLAN = {
     "LRD201": ("minibatch_noise", "no val_loss"),
     "LRD202": ("overfitting", "val_loss"),
     "LRD204": ("minibatch_noise", "val_loss"),  # tiny batches bounce the val loss a little
+    "LRD205": ("diverging", None),  # a rise after the best that goes on past the start
     "LRD301": ("poor_feature_scaling", None),
     "LRD302": ("diverging", None),  # a loss that collapsed to chance and stays there
     "LRD303": ("diverging", None),  # a loss that jumped to chance and stays there
     "LRD401": ("oscillating", None),
     "LRD402": ("oscillating", None),  # both scatter; only the batch size differs
+    "LRD403": ("oscillating", "val_loss"),  # both scatter; the val loss bounces with the weights
     "LRD501": ("diverging", "grad_norm"),
     "LRD502": ("minibatch_noise", "no grad_norm"),
     "LRD503": ("diverging", None),  # a short curve that ends high is LRD104's

@@ -149,8 +149,13 @@ def _healthy_dev_runs_with(schedule: str) -> list[str]:
 
 
 HEALTHY_SCHEDULES = sorted(
-    {e["schedule"] for e in LABELS.values() if e["label"] == "healthy" and e["split"] == "dev"}
+    {
+        e["schedule"]
+        for e in LABELS.values()
+        if e["label"] == "healthy" and e["split"] == "dev" and (e["logs"]["lr"] or e["logs"]["val"])
+    }
 )
+"""Schedules of healthy dev runs that log an lr or a val-loss curve: what the logs show."""
 
 
 def test_healthy_dev_runs_come_with_several_schedules():
