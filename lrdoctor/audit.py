@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -15,7 +16,7 @@ import pandas as pd
 
 from lrdoctor import __version__
 from lrdoctor.diagnosis import VERDICTS, Diagnosis, Doctor, unreadable
-from lrdoctor.discovery import Problem, Source, find_sources, read_runs, read_source
+from lrdoctor.discovery import Problem, Source, find_sources, is_uri, read_runs, read_source
 from lrdoctor.engine import Catalogue, Config
 from lrdoctor.model import Run
 from lrdoctor.readers import ReadError, ReadOptions, relative_name
@@ -163,17 +164,28 @@ def iter_judged(
     jobs: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
     keep: Keep | None = None,
+    scheduler: object = None,
 ) -> Iterator[tuple[Diagnosis, object] | Problem]:
-    """Diagnose runs source by source, in discovery order whatever `jobs` is.
+    """Diagnose runs source by source, in discovery order whatever `jobs` or `scheduler` is.
 
     Memory holds the sources being read, not the whole audit, so results stream to the
     reporter; `keep(run, diagnosis)` (a module-level function, so workers can run it) takes
     what a reporter needs of a run, such as its plot, before the run is dropped. A source
     that cannot be read yields an `unreadable` diagnosis and the audit goes on; paths that
     hold nothing readable at all yield a `Problem`. `on_progress(done, total)` is called
-    after each source.
+    after each source. With a `scheduler` (see `audit`) the sources are read and diagnosed
+    on a Dask cluster, which is connected to before discovery starts.
     """
     options = options or ReadOptions()
+    if scheduler is not None:
+        from lrdoctor.cluster import connect
+
+        with connect(scheduler, workers=jobs, timeout=options.timeout) as client:
+            sources, problems = find_sources(paths, format_in)
+            yield from problems
+            batches = _judged_on_cluster(client, sources, options, doctor.config, keep)
+            yield from _counted(batches, len(sources), on_progress)
+        return
     sources, problems = find_sources(paths, format_in)
     yield from problems
     if jobs > 1 and len(sources) > 1:
@@ -190,6 +202,66 @@ def iter_judged(
     else:
         batches = (_diagnose_source(source, options, doctor, keep) for source in sources)
         yield from _counted(batches, len(sources), on_progress)
+
+
+_cluster_doctor: tuple[Config, Doctor] | None = None
+_cluster_doctor_lock = threading.Lock()
+
+
+def _diagnose_on_cluster(
+    sources: list[Source], options: ReadOptions, config: Config, keep: Keep | None
+) -> list[list[tuple[Diagnosis, object]]]:
+    """A batch of sources on a Dask worker, which loads the rules once per configuration."""
+    global _cluster_doctor
+    with _cluster_doctor_lock:
+        if _cluster_doctor is None or _cluster_doctor[0] != config:
+            _cluster_doctor = (config, Doctor(config))
+        doctor = _cluster_doctor[1]
+    return [_diagnose_source(source, options, doctor, keep) for source in sources]
+
+
+def _judged_on_cluster(
+    client, sources: list[Source], options: ReadOptions, config: Config, keep: Keep | None
+) -> Iterator[list[tuple[Diagnosis, object]]]:
+    """Each source's judged runs from the cluster, in order. Workers get absolute paths (their
+    working folder is not the client's) and the diagnoses name them as the user did; a source
+    whose task failed even alone is `unreadable` with the reason."""
+    from lrdoctor.cluster import Failed, map_in_order
+
+    directory = os.getcwd()
+    sent = [_absolute(source, directory) for source in sources]
+    results = map_in_order(client, _diagnose_on_cluster, sent, options, config, keep)
+    for given, absolute, judged in zip(sources, sent, results, strict=True):
+        if isinstance(judged, Failed):
+            name = _source_name(given.location, given.root)
+            yield [(unreadable(name, given.location, str(judged)), None)]
+        elif absolute == given:
+            yield judged
+        else:
+            yield [(_as_given(d, absolute, given), kept) for d, kept in judged]
+
+
+def _absolute(source: Source, directory: str) -> Source:
+    if os.path.isabs(source.location) or is_uri(source.location):
+        return source
+    location = os.path.join(directory, source.location)
+    return replace(source, location=location, root=os.path.join(directory, source.root))
+
+
+def _as_given(diagnosis: Diagnosis, absolute: Source, given: Source) -> Diagnosis:
+    """The diagnosis with the source's path written as the user gave it, as a local audit
+    writes it (in its source, its name when unreadable, and any warning quoting it)."""
+
+    def written(text: str) -> str:
+        return text.replace(absolute.location, given.location)
+
+    return replace(
+        diagnosis,
+        name=written(diagnosis.name),
+        source=written(diagnosis.source),
+        warnings=tuple(map(written, diagnosis.warnings)),
+        note=written(diagnosis.note),
+    )
 
 
 def _counted(batches, total: int, on_progress) -> Iterator[tuple[Diagnosis, object]]:
@@ -209,6 +281,7 @@ def audit(
     on_progress: Callable[[int, int], None] | None = None,
     on_diagnosis: Callable[[Diagnosis], None] | None = None,
     collect: Keep | None = None,
+    scheduler: object = None,
 ) -> AuditResult:
     """Find, read and diagnose every run under `paths` (files, folders, tracking URIs).
 
@@ -216,12 +289,21 @@ def audit(
     diagnosis as soon as it is made, so a report can stream; `collect(run, diagnosis)` (see
     `Keep`) fills `AuditResult.collected`. Rules that cannot be loaded raise `EngineError`
     before anything is read.
+
+    `scheduler` sends the reading and diagnosing to a Dask cluster (`pip install
+    "lrdoctor[dask]"`): a scheduler address (`tcp://host:port`), "local" for a LocalCluster
+    of `jobs` worker processes started and closed for this audit, or a `distributed.Client`.
+    Discovery stays here; the workers must see the paths (or tracking URIs) this process
+    sees. The result is the one a local audit gives. `lrdoctor.cluster.ClusterError` when dask
+    is missing, the scheduler cannot be reached within `options.timeout` or the workers do not
+    run this lrdoctor.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     doctor = Doctor(config)
     diagnoses, problems, collected = [], [], {}
-    for item in iter_judged(paths, doctor, options, format_in, jobs, on_progress, collect):
+    judged = iter_judged(paths, doctor, options, format_in, jobs, on_progress, collect, scheduler)
+    for item in judged:
         if isinstance(item, Problem):
             problems.append(item)
             continue

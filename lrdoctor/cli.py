@@ -138,6 +138,19 @@ def jobs_option(command):
     )(command)
 
 
+scheduler_option = click.option(
+    "--scheduler",
+    envvar="LRDOCTOR_SCHEDULER",
+    metavar="ADDRESS",
+    help='Read and diagnose the runs on a Dask cluster (pip install "lrdoctor[dask]"): a '
+    "scheduler address such as tcp://scheduler:8786, or 'local' for a cluster of --jobs worker "
+    "processes on this machine. Workers must see the paths at the same place; the report is "
+    "the one a local audit writes. With an address, --jobs is ignored: the cluster's workers "
+    "set the parallelism.",
+    show_envvar=True,
+)
+
+
 def text_or_json(help_text: str):
     """The --format option of commands that print either a text view or JSON."""
     return click.option(
@@ -306,6 +319,7 @@ def _audit(
     fail_on,
     rules_dir,
     jobs,
+    scheduler=None,
     collect=None,
     on_diagnosis=None,
     **tags,
@@ -313,6 +327,7 @@ def _audit(
     """`lrdoctor.audit` with the command's options, a progress bar and its problems reported;
     `collect` and `on_diagnosis` are the library's."""
     from lrdoctor.audit import audit
+    from lrdoctor.cluster import ClusterError
 
     config = _config(select, ignore, fail_on, rules_dir, signals=_tag_overrides(**tags))
     options = _read_options(experiment, run_id, filter_string, timeout)
@@ -327,8 +342,9 @@ def _audit(
                 on_progress=progress.update,
                 on_diagnosis=on_diagnosis,
                 collect=collect,
+                scheduler=scheduler or None,
             )
-    except EngineError as error:
+    except (EngineError, ClusterError) as error:
         raise InputError(str(error)) from error
     _report_problems(result.problems)
     if not result.diagnoses:
@@ -370,6 +386,7 @@ def _cannot_write(output: Path, error: OSError) -> InputError:
 @input_options
 @rule_options
 @jobs_option
+@scheduler_option
 @click.option(
     "--format",
     "output_format",
@@ -398,7 +415,9 @@ def audit(ctx, output_format, output, **inputs) -> None:
       lrdoctor audit logs/ --format html -o report.html
       lrdoctor audit runs/failed-7 --format markdown -o postmortem.md
       lrdoctor audit logs/ --fail-on error --ignore minibatch-noise
+      lrdoctor audit /shared/runs --scheduler tcp://scheduler:8786 --format jsonl
     """
+    _ignored_jobs(ctx, inputs["scheduler"])
     reporter = REPORTERS[output_format]
     if reporter.needs_output and output is None:
         raise click.UsageError(f"--format {output_format} needs --output FILE")
@@ -416,6 +435,19 @@ def audit(ctx, output_format, output, **inputs) -> None:
     if not output:
         click.echo(text, color=_colour())
     ctx.exit(_exit_status(config, result))
+
+
+def _ignored_jobs(ctx: click.Context, scheduler: str | None) -> None:
+    """Say so when --jobs was given for a cluster that sets its own parallelism."""
+    from lrdoctor.cluster import LOCAL
+
+    given = ctx.get_parameter_source("jobs") is not click.core.ParameterSource.DEFAULT
+    if scheduler and scheduler != LOCAL and given:
+        click.echo(
+            f"lrdoctor: --jobs is ignored with --scheduler {printable(scheduler)}: "
+            "the cluster's workers set the parallelism",
+            err=True,
+        )
 
 
 def _stream(reporter, output: Path | None, inputs: dict) -> int:

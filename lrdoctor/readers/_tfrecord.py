@@ -22,6 +22,7 @@ memory grows with the points read, not with the file.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import struct
 from array import array
@@ -941,7 +942,11 @@ def read_event_file(path: Path) -> EventFileScalars:
     contents = decoder.decode()
     collector = decoder.collector
     del decoder
-    data.close()  # unmapped before the points are assembled, which lowers the peak memory
+    # Unmapped before the points are assembled, which lowers the peak memory; while another
+    # thread holds a frame of this one (a sampling profiler, as every Dask worker runs), the
+    # mapping is still exported and is unmapped when that frame is dropped instead.
+    with contextlib.suppress(BufferError):
+        data.close()
     collector.finish(contents)
     if not contents.is_event_file:
         contents.warnings.insert(0, "not a TensorBoard event file (no valid record found)")
