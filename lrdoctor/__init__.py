@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 # Public name -> the module defining it. Loaded on first access (PEP 562), so a command that
 # only needs the CLI (`lrdoctor --help`) does not import pandas, scipy or matplotlib.
-# `audit` and `sweep` are the `_Package` properties below.
+# `audit`, `sweep` and `watch` are the `_Package` properties below.
 _EXPORTS = {
     "AuditResult": "lrdoctor.audit",
     "Diagnosis": "lrdoctor.diagnosis",
@@ -44,6 +44,7 @@ __all__ = [
     "audit",
     "read_runs",
     "sweep",
+    "watch",
 ]
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from lrdoctor.readers import ReadError, ReadOptions
     from lrdoctor.roles import assign_roles
     from lrdoctor.sweep import SweepOptions, SweepResult, sweep
+    from lrdoctor.watch import watch
 
 
 def __getattr__(name: str):
@@ -70,9 +72,9 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """`lrdoctor.audit` and `lrdoctor.sweep` are the functions even once the submodules of those
-    names are imported: the import system sets the parent's attribute to the submodule, which
-    would hide it."""
+    """`lrdoctor.audit`, `lrdoctor.sweep` and `lrdoctor.watch` are the functions even once the
+    submodules of those names are imported: the import system sets the parent's attribute to
+    the submodule, which would hide it."""
 
     @property
     def audit(self):
@@ -89,6 +91,14 @@ class _Package(types.ModuleType):
     @sweep.setter
     def sweep(self, _module) -> None:
         """As for `audit`: `from lrdoctor.sweep import ...` still reaches the submodule."""
+
+    @property
+    def watch(self):
+        return importlib.import_module("lrdoctor.watch").watch
+
+    @watch.setter
+    def watch(self, _module) -> None:
+        """As for `audit`: `from lrdoctor.watch import ...` still reaches the submodule."""
 
 
 sys.modules[__name__].__class__ = _Package

@@ -663,3 +663,136 @@ def _catalogue(rules_dir):
         )
     except EngineError as error:
         raise InputError(str(error)) from error
+
+
+EXIT_INTERRUPTED = 130
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@input_options
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=5.0,
+    show_default=True,
+    help="Seconds between polls. MLflow SQLite stores and servers are read at most every 30 s.",
+)
+@click.option("--once", is_flag=True, help="One pass, judging every run as finished; then exit.")
+@click.option(
+    "--until",
+    type=click.Choice(SEVERITIES),
+    help="Exit with status 1 after the poll in which a run first has a finding of this "
+    "severity or a higher one.",
+)
+@click.option(
+    "--quiet-after",
+    type=click.FloatRange(min=0.0),
+    default=900.0,
+    show_default=True,
+    help="Close a run after this many seconds without a new point: it is judged as finished "
+    "(by the rules that wait for the end of a run) and dropped from memory.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="A line per change for people, or a JSON object per line (lrdoctor.watch/1).",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    help="Only these rules (code, prefix or name; repeat or separate with commas).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    help="Skip these rules (code, prefix or name; repeat or separate with commas).",
+)
+@click.option(
+    "--rules-dir",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Also load rule files (*.toml) from this folder.",
+)
+@click.pass_context
+def watch(
+    ctx,
+    paths,
+    format_in,
+    experiment,
+    run_id,
+    filter_string,
+    timeout,
+    interval,
+    once,
+    until,
+    quiet_after,
+    output_format,
+    select,
+    ignore,
+    rules_dir,
+    **tags,
+) -> None:
+    """Follow the runs in PATHS while they train; print a line when a verdict or finding changes.
+
+    Each poll reads only what was written since the last one (TensorBoard records, CSV
+    lines, MLflow metric lines) and re-diagnoses the runs that grew; new runs and event files
+    are picked up. A healthy run prints nothing. Problems go to stderr, changes to stdout.
+
+    Exit status: 1 when --until is reached, 0 after --once otherwise (or 130 on Ctrl-C), 2
+    when a path does not exist or the options are wrong.
+
+    \b
+    Examples:
+      lrdoctor watch runs/
+      lrdoctor watch runs/ mlruns --interval 10 --until error
+      lrdoctor watch logs/ --once --format jsonl
+    """
+    from lrdoctor.discovery import is_uri
+    from lrdoctor.reporters import watch as watch_report
+    from lrdoctor.watch import Change, reaches
+    from lrdoctor.watch import watch as follow
+
+    missing = [path for path in paths if not is_uri(path) and not Path(path).exists()]
+    if missing:
+        raise InputError(f"{', '.join(missing)}: no such file or folder")
+    config = _config(select, ignore, None, rules_dir, signals=_tag_overrides(**tags))
+    options = _read_options(experiment, run_id, filter_string, timeout)
+    render = watch_report.render_json_line if output_format == "jsonl" else watch_report.render_text
+
+    def announce(summary) -> None:
+        if summary.number == 1 and once and not summary.runs:
+            raise InputError(f"nothing could be read from {', '.join(paths)}")
+        if summary.number == 1 and not once:
+            click.echo(
+                f"lrdoctor: watching {summary.runs} run(s) in {summary.sources} source(s) every "
+                f"{interval:g} s (Ctrl-C stops)",
+                err=True,
+            )
+
+    reached = False
+    changes = follow(
+        paths,
+        config,
+        options,
+        format_in,
+        interval=interval,
+        once=once,
+        until=until,
+        quiet_after=quiet_after,
+        on_poll=announce,
+    )
+    try:
+        for event in changes:
+            if not isinstance(event, Change):
+                _report_problems([event])
+                continue
+            click.echo(render(event))
+            reached = reached or reaches(event, until)
+    except EngineError as error:
+        raise InputError(str(error)) from error
+    except KeyboardInterrupt:
+        ctx.exit(EXIT_INTERRUPTED)
+    ctx.exit(EXIT_FINDINGS if reached else EXIT_OK)

@@ -121,12 +121,17 @@ def _to_float(cell: str) -> float | None:
         return None
 
 
-def load_table(path: Path, delimiter_for: Callable[[str], str]) -> Table:
-    """The table in the file at `path`; `delimiter_for(first_line)` picks the delimiter."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ReadError(path, f"cannot be opened ({error.strerror})") from error
+def load_table(path: Path, delimiter_for: Callable[[str], str], data: bytes | None = None) -> Table:
+    """The table in the file at `path`; `delimiter_for(first_line)` picks the delimiter.
+
+    `data`, when given, stands for the file's bytes (`lrdoctor.watch` passes the header
+    line and the lines appended since its last read).
+    """
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise ReadError(path, f"cannot be opened ({error.strerror})") from error
     if not data or data.isspace():
         raise ReadError(path, "empty file")
     undecodable: list[int] = []

@@ -168,6 +168,9 @@ class EventFileScalars:
     warnings: list[str] = field(default_factory=list)
     records: int = 0
     is_event_file: bool = True
+    end: int = 0
+    """The byte offset after the last complete record read: where reading a file that is
+    still being written resumes (`read_event_file(path, start=end)`)."""
 
 
 class _Malformed(Exception):
@@ -627,10 +630,13 @@ class _FileDecoder:
         self.warnings: list[str] = []
         self.released_bytes = 0
 
-    def decode(self) -> EventFileScalars:
-        """Decode every record; the points stay in `self.collector` until `finish`."""
+    def decode(self, start: int = 0, growing: bool = False) -> EventFileScalars:
+        """Decode every record from byte `start`; the points stay in `self.collector` until
+        `finish`. With `growing`, a partial record at the end is a write in progress, not
+        damage: no warning, and `end` stays before it."""
         size = len(self.data)
-        position = records = 0
+        position, records = start, 0
+        end = size
         damaged: list[tuple[int, int, int]] = []  # (record, byte offset, bytes skipped)
         while True:
             offsets, following = _frame_records(self.data, position, _BLOCK_RECORDS)
@@ -646,6 +652,9 @@ class _FileDecoder:
             elif following == size:
                 break
             elif size - following < _HEADER_BYTES or _length_crc_ok(self.data, following):
+                end = following
+                if growing:
+                    break
                 self.warnings.append(
                     f"last record truncated at byte {following} ({size - following} bytes of "
                     f"an incomplete record); read the {records} complete records before it "
@@ -671,6 +680,7 @@ class _FileDecoder:
             records=valid_records,
             is_event_file=valid_records > 0 or (records == 0 and not damaged),
             warnings=self.warnings + self._record_warnings(),
+            end=end,
         )
 
     def _next_intact_record(self, start: int) -> int | None:
@@ -928,18 +938,24 @@ def _agrees_with_protobuf(layout: _Layout, row: np.ndarray) -> bool:
     )
 
 
-def read_event_file(path: Path) -> EventFileScalars:
+def read_event_file(path: Path, start: int = 0, growing: bool = False) -> EventFileScalars:
     """Every scalar point in one event file; damage becomes warnings, never an exception.
 
-    Raises OSError only when the file cannot be read.
+    `start` (a record boundary, such as the `end` of an earlier read) skips the records
+    before it; `growing` says the file is still being written, so a partial last record is
+    left for the next read instead of being reported as damage. Raises OSError only when
+    the file cannot be read.
     """
     with open(path, "rb") as handle:
-        if handle.seek(0, 2) == 0:
-            return EventFileScalars(warnings=["empty file (0 bytes)"])
+        size = handle.seek(0, 2)
+        if size == 0:
+            return EventFileScalars(warnings=[] if growing else ["empty file (0 bytes)"])
+        if start >= size:
+            return EventFileScalars(end=start)
         # Read-only mapping: records that are skipped (images, graphs) are never paged in.
         data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     decoder = _FileDecoder(data)
-    contents = decoder.decode()
+    contents = decoder.decode(start, growing)
     collector = decoder.collector
     del decoder
     # Unmapped before the points are assembled, which lowers the peak memory; while another

@@ -87,17 +87,24 @@ class CsvReader:
         return path.is_file() and _is_csv_log_name(path)
 
     def read(self, path: Path, root: Path, options: ReadOptions) -> list[Run]:
-        table = _load_table(path)
-        layout = _detect_layout(table.header)
-        if layout != "wandb-csv":
-            _require_log_columns(table, path)
-        if table.row_count == 0:
-            return [_header_only_run(table, path, root, layout)]
-        if layout == "wandb-csv":
-            return _read_wandb(table, path, root)
-        if layout == "long-csv":
-            return [_read_long(table, path, root)]
-        return [_read_wide(table, path, root, layout)]
+        return read_runs(path, root)
+
+
+def read_runs(path: Path, root: Path, data: bytes | None = None, first_row: int = 0) -> list[Run]:
+    """`CsvReader.read`; `data` stands for the file's bytes when given, and `first_row` is
+    the number of the first data row in it (`lrdoctor.watch` reads the header and the lines
+    appended since its last read, whose row numbers go on from the rows read before)."""
+    table = _load_table(path, data)
+    layout = _detect_layout(table.header)
+    if layout != "wandb-csv":
+        _require_log_columns(table, path)
+    if table.row_count == 0:
+        return [_header_only_run(table, path, root, layout)]
+    if layout == "wandb-csv":
+        return _read_wandb(table, path, root, first_row)
+    if layout == "long-csv":
+        return [_read_long(table, path, root)]
+    return [_read_wide(table, path, root, layout, first_row)]
 
 
 def _is_csv_log_name(path: Path) -> bool:
@@ -136,9 +143,9 @@ def _has_keras_header(path: Path) -> bool:
     return len(fields) >= 2 and fields[0] == "epoch" and all(fields)
 
 
-def _load_table(path: Path) -> Table:
+def _load_table(path: Path, data: bytes | None = None) -> Table:
     suffix = path.suffix.lower()
-    return load_table(path, lambda first_line: _sniff_delimiter(suffix, first_line))
+    return load_table(path, lambda first_line: _sniff_delimiter(suffix, first_line), data)
 
 
 def _sniff_delimiter(suffix: str, first_line: str) -> str:
@@ -291,7 +298,7 @@ def _header_only_run(table: Table, path: Path, root: Path, layout: str) -> Run:
     )
 
 
-def _read_wide(table: Table, path: Path, root: Path, layout: str) -> Run:
+def _read_wide(table: Table, path: Path, root: Path, layout: str, first_row: int = 0) -> Run:
     params, warnings = _lightning_params(path, layout)
     warnings.extend(table.warnings)
     step_name, step_column, step_warnings = _choose_step_column(
@@ -299,7 +306,7 @@ def _read_wide(table: Table, path: Path, root: Path, layout: str) -> Run:
     )
     warnings.extend(step_warnings)
     if step_column is None:
-        steps = np.arange(table.row_count, dtype=np.float64)
+        steps = np.arange(first_row, first_row + table.row_count, dtype=np.float64)
         has_step = np.ones(table.row_count, dtype=bool)
         if not step_warnings:
             warnings.append("no step-like column: using row numbers (from 0) as steps")
@@ -351,13 +358,13 @@ def _read_wide(table: Table, path: Path, root: Path, layout: str) -> Run:
     )
 
 
-def _read_wandb(table: Table, path: Path, root: Path) -> list[Run]:
+def _read_wandb(table: Table, path: Path, root: Path, first_row: int = 0) -> list[Run]:
     """A W&B chart export: the x axis, then `<run> - <metric>` columns with `__MIN`/`__MAX`
     bands. Run names may contain ` - ` themselves, so the metric is after the last one."""
     axis = table.header[0]
     step_name, step_column, step_warnings = _choose_step_column(table, _step_candidates([axis]))
     if step_column is None:
-        steps = np.arange(table.row_count, dtype=np.float64)
+        steps = np.arange(first_row, first_row + table.row_count, dtype=np.float64)
         has_step = np.ones(table.row_count, dtype=bool)
         step_warnings.append(f"the x axis {axis!r} is not a step: using row numbers (from 0)")
     else:

@@ -100,6 +100,10 @@ class MetricHistory(NamedTuple):
     timestamps_ms: np.ndarray
 
 
+ReadMetric = Callable[[Path], tuple[MetricHistory, Skipped]]
+"""How a folder store's metric file is read: all of it, or the lines added since a read."""
+
+
 @dataclass
 class RunRecord:
     """One run as its store holds it, whichever way it was read."""
@@ -171,8 +175,17 @@ class MlflowReader:
     def read(self, path: Path, root: Path, options: ReadOptions) -> list[Run]:
         if path.is_file():
             return _read_sqlite_store(path, relative_name(path, root), options)
-        store, run_folder = _locate_folder_store(path, relative_name(path, root))
-        return _read_folder_store(store, relative_name(store, root), options, run_folder)
+        return read_folder(path, root, options)
+
+
+def read_folder(
+    path: Path, root: Path, options: ReadOptions, read_metric: ReadMetric | None = None
+) -> list[Run]:
+    """The runs of a folder store or run folder, each metric file read by `read_metric`
+    (all of it by default; `lrdoctor.watch` reads the lines added since its last read, and
+    gets runs holding the new points)."""
+    store, run_folder = _locate_folder_store(path, relative_name(path, root))
+    return _read_folder_store(store, relative_name(store, root), options, run_folder, read_metric)
 
 
 READER = MlflowReader()
@@ -245,7 +258,11 @@ def _locate_folder_store(path: Path, label: str) -> tuple[Path, Path | None]:
 
 
 def _read_folder_store(
-    store: Path, label: str, options: ReadOptions, run_folder: Path | None = None
+    store: Path,
+    label: str,
+    options: ReadOptions,
+    run_folder: Path | None = None,
+    read_metric: ReadMetric | None = None,
 ) -> list[Run]:
     if run_folder is not None:
         if options.run_id not in (None, run_folder.name):
@@ -266,7 +283,7 @@ def _read_folder_store(
                 without_meta.append(candidate)
                 continue
             try:
-                record = _parse_folder_run(candidate, experiment_name)
+                record = _parse_folder_run(candidate, experiment_name, read_metric)
             except (OSError, yaml.YAMLError, ValueError) as error:
                 unreadable.append(f"skipped run {_store_path(candidate, store)}: {error}")
                 continue
@@ -350,8 +367,11 @@ def _folder_runs(experiment_folder: Path, run_id: str | None) -> list[Path]:
     ]
 
 
-def _parse_folder_run(folder: Path, experiment_name: str) -> RunRecord | None:
+def _parse_folder_run(
+    folder: Path, experiment_name: str, read_metric: ReadMetric | None = None
+) -> RunRecord | None:
     """The run stored in `folder`, or None when the run was deleted."""
+    read_metric = read_metric or _read_metric_file
     meta = _load_yaml(folder / "meta.yaml")
     if meta.get("lifecycle_stage", "active") != "active":
         return None
@@ -360,7 +380,7 @@ def _parse_folder_run(folder: Path, experiment_name: str) -> RunRecord | None:
     metrics: dict[str, MetricHistory] = {}
     store = folder.parent.parent
     for key, path in _value_files(folder / "metrics"):
-        history, skipped = _read_metric_file(path)
+        history, skipped = read_metric(path)
         warnings.extend(skipped.warnings(_store_path(path, store)))
         _keep_history(metrics, warnings, key, history)
     return RunRecord(
@@ -388,17 +408,18 @@ def _value_files(folder: Path) -> list[tuple[str, Path]]:
 
 
 def _read_metric_file(path: Path) -> tuple[MetricHistory, Skipped]:
-    """Points of a metric file, and the lines skipped as malformed or out of range.
+    """Points of a metric file, and the lines skipped as malformed or out of range."""
+    return parse_metric_text(_read_text(path))
+
+
+def parse_metric_text(text: str) -> tuple[MetricHistory, Skipped]:
+    """Points of the text of a metric file, and the lines skipped as malformed or out of range.
 
     Lines are `<timestamp_ms> <value> [<step> [<dataset name> <dataset digest>]]`, as
     FileStore writes them; a missing step is step 0, as FileStore reads it. The usual file,
     every line with three fields, is parsed by numpy in one go.
     """
-    lines = [
-        (number, line)
-        for number, line in enumerate(_read_text(path).splitlines(), 1)
-        if line.strip()
-    ]
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if lines:
         try:
             points = np.loadtxt(

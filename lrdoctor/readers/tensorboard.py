@@ -24,7 +24,12 @@ from pathlib import Path
 
 from lrdoctor.model import Curve, Run
 from lrdoctor.readers._hparams import read_hparams_beside
-from lrdoctor.readers._tfrecord import SCALARS_PLUGIN, Points, read_event_file
+from lrdoctor.readers._tfrecord import (
+    SCALARS_PLUGIN,
+    EventFileScalars,
+    Points,
+    read_event_file,
+)
 from lrdoctor.readers.base import Claim, ReadError, ReadOptions, ordered_curve, relative_name
 
 EVENT_FILE_MARKER = "tfevents"
@@ -120,7 +125,14 @@ class _DirectoryScalars:
     invalid_files: int = 0
 
 
-def _read_files(paths: list[Path], label_root: Path) -> _DirectoryScalars:
+ReadFile = Callable[[Path], EventFileScalars]
+"""How an event file is read: all of it (`read_event_file`), or what was added since the
+last read (`lrdoctor.watch`)."""
+
+
+def _read_files(
+    paths: list[Path], label_root: Path, read_file: ReadFile = read_event_file
+) -> _DirectoryScalars:
     """Read the event files of one TensorBoard run directory (or one file).
 
     TF1's FileWriter names a tag's plugin only on its first event, so tensor values without
@@ -135,7 +147,7 @@ def _read_files(paths: list[Path], label_root: Path) -> _DirectoryScalars:
         label = path.relative_to(label_root).as_posix()
         result.files.append(label)
         try:
-            contents = read_event_file(path)
+            contents = read_file(path)
         except OSError as error:
             result.warnings.append(f"{label}: cannot read ({error.strerror or error})")
             result.invalid_files += 1
@@ -160,8 +172,11 @@ def _read_files(paths: list[Path], label_root: Path) -> _DirectoryScalars:
     return result
 
 
-def _read_directory(directory: Path, label_root: Path) -> _DirectoryScalars:
-    return _read_files([directory / name for name in _event_file_names(directory)], label_root)
+def _read_directory(
+    directory: Path, label_root: Path, read_file: ReadFile = read_event_file
+) -> _DirectoryScalars:
+    names = _event_file_names(directory)
+    return _read_files([directory / name for name in names], label_root, read_file)
 
 
 def _is_lightning_placeholder(curve: Curve, plugins: set[str]) -> bool:
@@ -266,50 +281,57 @@ class TensorBoardReader:
     def read(self, path: Path, root: Path, options: ReadOptions) -> list[Run]:
         """The run at `path`, plus a run for each sub-directory that turned out to be a run
         of its own rather than add_scalars output."""
-        if path.is_file():
-            scalars = _read_files([path], path.parent)
-            return [_build_run(path, relative_name(path.parent, root), [(scalars, _unchanged)])]
-        if not path.is_dir():
-            raise ReadError(path, "no such file or directory")
-        if _event_file_names(path):
-            return self._read_run_directory(path, root)
-        splits = _keras_splits(path, _subdirectory_names(path))
-        if not splits:
-            raise ReadError(path, f"no TensorBoard event files (*{EVENT_FILE_MARKER}*) here")
-        parts = [(_read_directory(path / split, path), _prefixed(split)) for split in splits]
-        return [_build_run(path, relative_name(path, root), parts)]
+        return read_runs(path, root)
 
-    def _read_run_directory(self, path: Path, root: Path) -> list[Run]:
-        """Fold each event directory of the owned sub-trees into the nearest enclosing run:
-        as add_scalars output, as a Keras split, or else as a run of its own."""
-        parts_by_run = {path: [(_read_directory(path, path), _unchanged)]}
-        for directory in _owned_event_directories(path):
-            run_directory = next(parent for parent in directory.parents if parent in parts_by_run)
-            scalars = _read_directory(directory, run_directory)
-            relative = directory.relative_to(run_directory).as_posix()
-            renamed = {tag: add_scalars_tag(tag, relative) for tag in scalars.scalars}
-            if None not in renamed.values():
-                parts_by_run[run_directory].append((scalars, renamed.__getitem__))
-            elif relative in KERAS_SPLITS:
-                parts_by_run[run_directory].append((scalars, _prefixed(relative)))
-            elif scalars.hparams and run_directory == directory.parent:
-                # add_hparams (PyTorch, tensorboardX) writes the hyper-parameters and their
-                # metric values into a timestamped child of the run: they belong to the run.
-                parts_by_run[run_directory].append(
-                    (_without_logged_tags(scalars, parts_by_run[run_directory]), _unchanged)
-                )
-            else:
-                parts_by_run[directory] = [(scalars, _unchanged)]
-        runs, problems = [], []
-        for run_directory, parts in parts_by_run.items():
-            try:
-                runs.append(_build_run(run_directory, relative_name(run_directory, root), parts))
-            except ReadError as error:
-                problems.append(str(error))
-        if not runs:
-            raise ReadError(path, problems[0])
-        runs[0] = replace(runs[0], warnings=runs[0].warnings + tuple(problems))
-        return runs
+
+def read_runs(path: Path, root: Path, read_file: ReadFile = read_event_file) -> list[Run]:
+    """`TensorBoardReader.read`, each event file read by `read_file`: `lrdoctor.watch` reads
+    only what was appended since its last visit, and gets runs holding the new points."""
+    if path.is_file():
+        scalars = _read_files([path], path.parent, read_file)
+        return [_build_run(path, relative_name(path.parent, root), [(scalars, _unchanged)])]
+    if not path.is_dir():
+        raise ReadError(path, "no such file or directory")
+    if _event_file_names(path):
+        return _read_run_directory(path, root, read_file)
+    splits = _keras_splits(path, _subdirectory_names(path))
+    if not splits:
+        raise ReadError(path, f"no TensorBoard event files (*{EVENT_FILE_MARKER}*) here")
+    parts = [(_read_directory(path / split, path, read_file), _prefixed(split)) for split in splits]
+    return [_build_run(path, relative_name(path, root), parts)]
+
+
+def _read_run_directory(path: Path, root: Path, read_file: ReadFile) -> list[Run]:
+    """Fold each event directory of the owned sub-trees into the nearest enclosing run:
+    as add_scalars output, as a Keras split, or else as a run of its own."""
+    parts_by_run = {path: [(_read_directory(path, path, read_file), _unchanged)]}
+    for directory in _owned_event_directories(path):
+        run_directory = next(parent for parent in directory.parents if parent in parts_by_run)
+        scalars = _read_directory(directory, run_directory, read_file)
+        relative = directory.relative_to(run_directory).as_posix()
+        renamed = {tag: add_scalars_tag(tag, relative) for tag in scalars.scalars}
+        if None not in renamed.values():
+            parts_by_run[run_directory].append((scalars, renamed.__getitem__))
+        elif relative in KERAS_SPLITS:
+            parts_by_run[run_directory].append((scalars, _prefixed(relative)))
+        elif scalars.hparams and run_directory == directory.parent:
+            # add_hparams (PyTorch, tensorboardX) writes the hyper-parameters and their
+            # metric values into a timestamped child of the run: they belong to the run.
+            parts_by_run[run_directory].append(
+                (_without_logged_tags(scalars, parts_by_run[run_directory]), _unchanged)
+            )
+        else:
+            parts_by_run[directory] = [(scalars, _unchanged)]
+    runs, problems = [], []
+    for run_directory, parts in parts_by_run.items():
+        try:
+            runs.append(_build_run(run_directory, relative_name(run_directory, root), parts))
+        except ReadError as error:
+            problems.append(str(error))
+    if not runs:
+        raise ReadError(path, problems[0])
+    runs[0] = replace(runs[0], warnings=runs[0].warnings + tuple(problems))
+    return runs
 
 
 READER = TensorBoardReader()
