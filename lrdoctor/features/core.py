@@ -245,12 +245,18 @@ class Prepared:
         return span if span > 0 else None
 
     def head(self, fraction: float, minimum: int = 3) -> np.ndarray:
+        """The level over the first `fraction` of the run: of its points, or `minimum` if
+        more, but never past that fraction of the steps (a coarse log's third point may lie
+        well into the run, after the fast early drop)."""
         count = max(minimum, int(round(self.clean.size * fraction)))
-        return self.level[:count]
+        within = int(np.searchsorted(self.progress_axis, fraction, side="right"))
+        return self.level[: max(1, min(count, within))]
 
     def tail(self, fraction: float, minimum: int = 3) -> np.ndarray:
+        """The level over the last `fraction` of the run, bounded as `head` is."""
         count = max(minimum, int(round(self.clean.size * fraction)))
-        return self.level[-count:]
+        within = self.clean.size - int(np.searchsorted(self.progress_axis, 1 - fraction))
+        return self.level[-max(1, min(count, within)) :]
 
     def untransform(self, level: float) -> float:
         return float(10**level) if self.positive else float(level)
