@@ -1,5 +1,5 @@
-"""Command line: python -m tools.corpus OUT --split dev|heldout|fresh|fresh2|fresh3|all --jobs 2
-(all: dev and heldout)."""
+"""Command line: python -m tools.corpus OUT --split dev|heldout|fresh|fresh2|fresh3|fresh4|all
+--jobs 2 (all: dev and heldout)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.corpus", description=__doc__)
     parser.add_argument("out", help="output folder (runs under OUT/<split>/, OUT/labels.json)")
     parser.add_argument(
-        "--split", choices=("dev", "heldout", "fresh", "fresh2", "fresh3", "all"), default="all"
+        "--split",
+        choices=("dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "all"),
+        default="all",
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     parser.add_argument(
         "--per-verdict",
         type=int,
         default=None,
-        help="kept runs per verdict (40 dev, 20 heldout, 15 fresh, fresh2 and fresh3)",
+        help="kept runs per verdict (40 dev, 20 heldout, 15 fresh, fresh2, fresh3 and fresh4)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

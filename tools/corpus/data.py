@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, replace
 
 import torch
+from torch.nn import functional as nn_functional
 
 TEXT_MODULES = ("argparse", "typing", "inspect", "difflib", "dataclasses", "pathlib", "textwrap")
 # textcls: which of these modules a window of source came from (none is a charlm text)
@@ -23,7 +24,10 @@ CATEGORY_LEVELS = 10  # tabular: levels of each categorical column
 class TaskSpec:
     """What to learn. `kind`: blobs, spiral, regression, images, charlm, seqreg, reconstruct,
     textcls (`text`: the modules joined by "+", one class each; `seq_len`: window length),
-    tabular or tabreg (classes or a target from `rank` categorical and `dim` numeric columns)."""
+    tabular or tabreg (classes or a target from `rank` categorical and `dim` numeric columns),
+    binimages (grey images from a `rank`-dimensional code, each its own target), seqtag (one of
+    `classes` tags per step of `seq_len` steps of `dim` channels; `label_noise`: share of
+    tags replaced by random ones)."""
 
     kind: str
     classes: int = 2  # classification: number of classes
@@ -50,7 +54,7 @@ class Data:
     x_val: torch.Tensor
     y_val: torch.Tensor
     outputs: int
-    loss: str  # "ce", "mse" or "lm" (cross-entropy over every position)
+    loss: str  # "ce", "mse", "lm" or "tag" (cross-entropy over every position) or "vae"
     vocab: int = 0
     categorical: int = 0  # leading input columns that hold category ids (levels: vocab)
 
@@ -197,6 +201,48 @@ def _reconstruct(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Te
     return x, x
 
 
+def _binimages(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Square images (side `dim`) of grey levels in [0, 1] that a `rank`-dimensional code
+    explains: a sigmoid of smooth random patterns mixed by a Gaussian code, each image its own
+    target (a VAE's Bernoulli pixels). Shapes at random places left too little for a code to
+    explain: the VAEs collapsed onto the mean image (KL 0)."""
+    side = spec.dim
+    basis_gen = torch.Generator().manual_seed(spec.seed + 19)
+    coarse = torch.randn(spec.rank, 1, 4, 4, generator=basis_gen)
+    basis = nn_functional.interpolate(coarse, size=(side, side), mode="bilinear",
+                                      align_corners=False).flatten(1)  # fmt: skip
+    basis = 3.0 * basis / basis.std(dim=1, keepdim=True)
+    codes = torch.randn(n, spec.rank, generator=gen) / math.sqrt(spec.rank)
+    pixels = torch.sigmoid(codes @ basis + spec.noise * torch.randn(n, side * side, generator=gen))
+    return pixels.view(n, 1, side, side), pixels
+
+
+SEQTAG_DECAY = 0.7
+
+
+def _seqtag(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequence tagging that needs both directions: step t's tag is the quantile bucket of a
+    decaying sum of one projection of the past and present minus one of the future (as a
+    part-of-speech tag depends on the words either side). Tags evenly likely."""
+    teacher = torch.Generator().manual_seed(spec.seed + 17)
+    weights = torch.randn(spec.dim, 2, generator=teacher)
+    weights = weights / weights.norm(dim=0, keepdim=True)
+    x = torch.randn(n, spec.seq_len, spec.dim, generator=gen)
+    u, v = (x @ weights).unbind(-1)
+    left, right = torch.zeros_like(u), torch.zeros_like(v)
+    for t in range(spec.seq_len):
+        left[:, t] = u[:, t] + (SEQTAG_DECAY * left[:, t - 1] if t else 0.0)
+    for t in reversed(range(spec.seq_len)):
+        right[:, t] = v[:, t] + (SEQTAG_DECAY * right[:, t + 1] if t < spec.seq_len - 1 else 0.0)
+    signal = (left - right) / math.sqrt(2 / (1 - SEQTAG_DECAY**2))
+    edges = torch.distributions.Normal(0.0, 1.0).icdf(torch.arange(1, spec.classes) / spec.classes)
+    tags = torch.bucketize(signal, edges)
+    if spec.label_noise:
+        flip = torch.rand(tags.shape, generator=gen) < spec.label_noise
+        tags[flip] = torch.randint(0, spec.classes, (int(flip.sum()),), generator=gen)
+    return x, tags
+
+
 def make_data(spec: TaskSpec) -> Data:
     """Build the task's train and validation sets from its seed."""
     if spec.kind == "charlm":
@@ -212,9 +258,15 @@ def make_data(spec: TaskSpec) -> Data:
         "reconstruct": _reconstruct,
         "tabular": _tabular,
         "tabreg": _tabreg,
+        "binimages": _binimages,
+        "seqtag": _seqtag,
     }[spec.kind]
     x_train, y_train = make(spec, torch.Generator().manual_seed(spec.seed + 1), spec.n_train)
     x_val, y_val = make(spec, torch.Generator().manual_seed(spec.seed + 2), spec.n_val)
+    if spec.kind == "seqtag":  # its tags are flipped per step, as they are made
+        return Data(x_train, y_train, x_val, y_val, spec.classes, "tag")
+    if spec.kind == "binimages":
+        return Data(x_train, y_train, x_val, y_val, spec.dim * spec.dim, "vae")
     if spec.label_noise:  # in both sets: a memorised training label does not carry over
         gen = torch.Generator().manual_seed(spec.seed + 3)
         for y in (y_train, y_val):
@@ -236,8 +288,8 @@ def known_floor(spec: TaskSpec) -> float | None:
         return (spec.noise * spec.target_scale) ** 2
     if spec.kind == "reconstruct":  # a code of the data's rank loses the noise off the subspace
         return spec.noise**2 * (spec.dim - spec.rank) / spec.dim
-    if spec.kind in ("charlm", "textcls") or spec.label_noise:
-        return None
+    if spec.kind in ("charlm", "textcls", "binimages", "seqtag") or spec.label_noise:
+        return None  # binimages: a VAE's bound; seqtag: tags change at thresholds
     return 0.0  # separable classes: cross-entropy -> 0
 
 

@@ -73,6 +73,19 @@ LOGGERS = {
         "keras_csv",
         "torch_tensorboard",
     ),
+    "fresh4": (
+        "tensorboardx",
+        "keras_csv",
+        "wandb_csv",
+        "hf_trainer",
+        "mlflow_folder",
+        "lightning_tensorboard",
+        "plain_csv",
+        "keras_tensorboard",
+        "mlflow_sqlite",
+        "torch_tensorboard",
+        "lightning_csv",
+    ),
 }
 # Cadences per logger in each split: dev logs every step, interval means or epoch means;
 # held-out logs one sampled step every k, or epoch means for the Keras loggers; fresh logs
@@ -84,7 +97,14 @@ LOGGERS = {
 # with gradient accumulation once per optimiser step or every k (accumulated: the mean of
 # its micro-batch losses), other runs as interval means or samples (the STEP_ONLY labels:
 # steps or samples), the Keras loggers epoch means; where the loop picks the step
-# (SAMPLES_AXIS), half of the runs count it in samples seen.
+# (SAMPLES_AXIS), half of the runs count it in samples seen. fresh4 logs by wall-clock
+# interval (the step reached when so many seconds have passed: irregularly spaced steps),
+# interval means or samples, every step or by wall clock where the label needs steps, the
+# Trainer interval means, the Keras loggers epoch means; where the loop logs by hand
+# (SAMPLES_AXIS) a run with gradient accumulation logs its last micro-batch's loss divided by
+# the accumulation factor (the loss it called backward on) for two runs in three, and other
+# runs log a reduction="sum" loss (the batch size times the mean, val loss alike) for two
+# in five.
 DEV_CADENCES = {
     "torch_tensorboard": ("step", "interval_mean"),
     "lightning_csv": ("step", "epoch"),
@@ -135,6 +155,13 @@ FRESH3_RATIO_FOR = {
     "diverging": 5,
     "overfitting": 5,
 }
+FRESH4_RATIO_FOR = {
+    "exploding_gradients": 5,
+    "poor_feature_scaling": 6,
+    "oscillating": 8,
+    "diverging": 5,
+    "overfitting": 5,
+}
 ADJECTIVES = ("brave", "calm", "eager", "gentle", "jolly", "lively", "proud", "witty", "bold")
 NOUNS = ("otter", "falcon", "maple", "comet", "river", "badger", "lynx", "cedar", "heron")
 
@@ -175,6 +202,12 @@ def _cadence_options(split: str, logger: str, label: str, accumulating: bool) ->
         if accumulating:
             return ("accumulated",)
         return ("step", "sampled") if label in STEP_ONLY else ("interval_mean", "sampled")
+    if split == "fresh4":
+        if logger == "hf_trainer":
+            return ("step",) if label in STEP_ONLY else ("interval_mean",)
+        if label in STEP_ONLY:
+            return ("step", "wall_clock")
+        return ("wall_clock", "wall_clock", "interval_mean", "sampled")
     return ("step", "sampled") if label in STEP_ONLY else ("ema", "running_mean")
 
 
@@ -190,7 +223,7 @@ def _cadence(split: str, logger: str, label: str, result: Result, rng) -> str | 
     if result.planned_steps > MAX_STEP_POINTS and label not in STEP_ONLY:  # keep files small
         usable = [c for c in usable if c != "step"] or usable
     if label in STEP_ONLY:  # means over an interval or an epoch hide both
-        usable = [c for c in usable if c in ("step", "sampled", "accumulated")]
+        usable = [c for c in usable if c in ("step", "sampled", "accumulated", "wall_clock")]
     return usable[int(rng.integers(len(usable)))] if usable else None
 
 
@@ -229,6 +262,13 @@ def choose_plan(split: str, label: str, index: int, result: Result, rng) -> LogP
     if split == "fresh3" and logger in SAMPLES_AXIS and coin() < 0.5:
         setup = result.setup
         plan = replace(plan, step_size=setup.batch_size * setup.accumulation)
+    if split == "fresh4" and logger in SAMPLES_AXIS:
+        setup = result.setup
+        if setup.accumulation > 1 and coin() < 2 / 3:
+            plan = replace(plan, loss_scale=1 / setup.accumulation, last_micro=True)
+        elif coin() < 0.4:
+            plan = replace(plan, loss_scale=float(setup.batch_size),
+                           val_scale=float(setup.batch_size))  # fmt: skip
     return plan
 
 
@@ -285,8 +325,12 @@ def check_candidate(job: tuple[str, str, int, int, int]) -> Checked:
     floor = float(np.min(both[np.isfinite(both)], initial=np.inf if known is None else known))
     plan = choose_plan(split, label, index, result, rng)
     log = to_runlog(result, plan, _name(cand, serial, rng), _params(cand, result))
-    fix_log = to_runlog(fixed, plan, "fix", {})
-    m, fm = measure(result, log, floor), measure(fixed, fix_log, floor)
+    # judged on the mean loss's scale: a logged scale (sum reduction, a divided loss) is a
+    # habit of the logger, not of the run (the measures' noise is relative to the clean loss)
+    unscaled = replace(plan, loss_scale=1.0, val_scale=1.0)
+    seen = log if unscaled == plan else to_runlog(result, unscaled, log.name, log.params)
+    fix_log = to_runlog(fixed, unscaled, "fix", {})
+    m, fm = measure(result, seen, floor), measure(fixed, fix_log, floor)
 
     return Checked(
         split=split,
@@ -323,6 +367,16 @@ def _first_reason(label: str, m: dict, fm: dict) -> str:
     return f"{run}; fix: {fix}"
 
 
+def _logs(plan: LogPlan) -> dict:
+    """Which series the run logged, and how fresh4's loops scaled them (only where they did)."""
+    logs = {"grad_norm": plan.grad_norm, "lr": plan.lr, "val": plan.val}
+    if plan.loss_scale != 1.0 or plan.val_scale != 1.0:
+        logs |= {"train_loss_scale": plan.loss_scale, "val_loss_scale": plan.val_scale}
+    if plan.last_micro:
+        logs["train_loss"] = "last micro-batch's, divided by the accumulation steps"
+    return logs
+
+
 def _entry(c: Checked, fmt: str) -> dict:
     cand, s = c.candidate, c.candidate.setup
     recipe = asdict(s)
@@ -341,7 +395,7 @@ def _entry(c: Checked, fmt: str) -> dict:
         "batch_size": s.batch_size,
         "lr": s.lr,
         "precision": s.precision,
-        "logs": {"grad_norm": c.plan.grad_norm, "lr": c.plan.lr, "val": c.plan.val},
+        "logs": _logs(c.plan),
         "recipe": recipe,
         "check": {
             "passed": True,
@@ -390,6 +444,8 @@ def generate(
                     ratios = RATIO_FOR | FRESH2_RATIO_FOR
                 if split == "fresh3":
                     ratios = RATIO_FOR | FRESH3_RATIO_FOR
+                if split == "fresh4":
+                    ratios = RATIO_FOR | FRESH4_RATIO_FOR
                 limit = ratios.get(label, MAX_CANDIDATES_RATIO) * per_verdict[split]
                 hopeless = tried >= per_verdict[split] and not any(c.passed for c in done)
                 if need > 0 and tried < limit and not hopeless:
@@ -496,6 +552,7 @@ def main_args(
         "fresh": per_verdict or 15,
         "fresh2": per_verdict or 15,
         "fresh3": per_verdict or 15,
+        "fresh4": per_verdict or 15,
     }
     jobs = max(1, min(jobs, os.cpu_count() or 1, 2))
     generate(Path(out), splits, counts, seed, jobs, verdicts)

@@ -309,6 +309,84 @@ class _Tabular(nn.Module):
         return self.body(torch.cat([embedded, x[:, self.categorical :]], dim=1))
 
 
+class _ViT(nn.Module):
+    """A tiny Vision Transformer on square one-channel images: non-overlapping patches (a
+    4x4 grid) embedded linearly, a class token, learned positions, `depth` pre-LN encoder
+    blocks (2 heads, MLP ratio 2, GELU), LayerNorm and a linear head on the class token."""
+
+    def __init__(self, spec: ModelSpec, side: int, outputs: int) -> None:
+        super().__init__()
+        self.patch = max(1, side // 4)
+        tokens = (side // self.patch) ** 2
+        self.embed = nn.Linear(self.patch * self.patch, spec.width)
+        self.cls = nn.Parameter(torch.zeros(1, 1, spec.width))
+        self.position = nn.Parameter(0.02 * torch.randn(1, tokens + 1, spec.width))
+        layer = nn.TransformerEncoderLayer(spec.width, 2, 2 * spec.width, spec.dropout,
+                                           activation="gelu", batch_first=True,
+                                           norm_first=True)  # fmt: skip
+        self.blocks = nn.TransformerEncoder(layer, spec.depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(spec.width)
+        self.head = nn.Linear(spec.width, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.patch
+        patches = nn.functional.unfold(x, p, stride=p).transpose(1, 2)  # (batch, tokens, p*p)
+        hidden = self.embed(patches)
+        hidden = torch.cat([self.cls.expand(x.shape[0], -1, -1).to(hidden.dtype), hidden], 1)
+        hidden = self.blocks(hidden + self.position.to(hidden.dtype))
+        return self.head(self.norm(hidden[:, 0]))
+
+
+class _VAE(nn.Module):
+    """A variational autoencoder on flattened images: an MLP encoder of `depth` hidden
+    layers to the mean and log-variance of a `bottleneck`-wide Gaussian code, a sample by
+    the reparameterisation trick (the mean in eval mode), an MLP decoder to pixel logits.
+    The output is [logits, mean, log-variance] side by side: the "vae" loss splits it."""
+
+    def __init__(self, spec: ModelSpec, pixels: int) -> None:
+        super().__init__()
+        self.latent = spec.bottleneck
+        encoder: list[nn.Module] = []
+        width_in = pixels
+        for _ in range(spec.depth):
+            encoder += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
+            width_in = spec.width
+        self.encoder = nn.Sequential(*encoder, nn.Linear(width_in, 2 * self.latent))
+        decoder: list[nn.Module] = []
+        width_in = self.latent
+        for _ in range(spec.depth):
+            decoder += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
+            width_in = spec.width
+        self.decoder = nn.Sequential(*decoder, nn.Linear(width_in, pixels))
+        if spec.he_init:
+            _initialised(self.encoder, spec)
+            _initialised(self.decoder, spec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean, log_var = self.encoder(x.flatten(1)).chunk(2, dim=1)
+        code = mean
+        if self.training:
+            code = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+        return torch.cat([self.decoder(code), mean, log_var], dim=1)
+
+
+class _Tagger(nn.Module):
+    """A bidirectional GRU sequence tagger: each step's channels embedded linearly, a
+    `depth`-layer bidirectional GRU of `width` units each way, a linear head per step."""
+
+    def __init__(self, spec: ModelSpec, inputs: int, outputs: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(inputs, 16)
+        self.rnn = nn.GRU(16, spec.width, num_layers=spec.depth, batch_first=True,
+                          bidirectional=True)  # fmt: skip
+        self.drop = nn.Dropout(spec.dropout)
+        self.head = nn.Linear(2 * spec.width, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(self.embed(x))
+        return self.head(self.drop(out))
+
+
 def build_model(
     spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len: int, categorical: int = 0
 ) -> nn.Module:
@@ -368,4 +446,10 @@ def build_model(
         return _mobilenet(spec, outputs)
     if family == "tabular":  # vocab: the levels of each categorical column
         return _Tabular(spec, inputs, outputs, vocab, categorical)
+    if family == "vit":
+        return _ViT(spec, inputs, outputs)  # inputs: the image side
+    if family == "vae":
+        return _VAE(spec, inputs * inputs)  # inputs: the image side
+    if family == "tagger":
+        return _Tagger(spec, inputs, outputs)
     raise ValueError(f"unknown family {family!r}")

@@ -17,6 +17,7 @@ CADENCES = (
     "running_mean",
     "last_batch",
     "accumulated",
+    "wall_clock",
 )
 """How logged training-loss points relate to optimiser steps:
 step: every step's mini-batch loss; interval_mean: the mean over each `every` steps (the
@@ -28,7 +29,9 @@ current epoch began (Keras' batch-level logs, a torchmetrics MeanMetric reset pe
 last_batch: once per epoch, the loss of its last mini-batch (a hand-written loop that prints
 or logs loss.item() after its inner loop); accumulated: every `every` optimiser steps, that
 step's loss, the mean of the losses of the micro-batches whose gradients it accumulated
-(the Hugging Face Trainer and Lightning with gradient accumulation)."""
+(the Hugging Face Trainer and Lightning with gradient accumulation); wall_clock: the loss of
+the step at which about `every` steps' worth of time had passed since the last point (a
+loop that logs every so many seconds), so the logged steps are irregularly spaced."""
 
 
 @dataclass

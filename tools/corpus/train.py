@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from lion_pytorch import Lion
 from torch import nn
 
 from tools.corpus.data import Data, TaskSpec, make_data, scale_features, standardise
@@ -35,7 +36,7 @@ class Setup:
     batch_size: int = 32
     steps: int = 600  # planned; rounded to whole epochs
     schedule: str = "constant"  # constant, warmup, cosine, step, linear_decay, onecycle,
-    # plateau, warm_restarts, exponential, polynomial
+    # plateau, warm_restarts, exponential, polynomial, cyclic, inv_sqrt, multistep
     warmup_fraction: float = 0.1
     weight_decay: float = 0.0
     clip: float | None = None
@@ -71,6 +72,7 @@ class Result:
     val: np.ndarray
     seconds: float = 0.0
     abandoned: bool = False  # weights went NaN/inf and the run was stopped
+    last_part: np.ndarray | None = None  # each step's last micro-batch loss (accumulation)
 
 
 # Each optimiser name: its torch class and the arguments beyond lr and weight decay.
@@ -91,6 +93,9 @@ OPTIMIZERS = {
     "adafactor": (torch.optim.Adafactor, {}),
     "adamw_gpt": (torch.optim.AdamW, {"betas": (0.9, 0.95), "weight_decay": 0.1}),  # nanoGPT's
     "nesterov99": (torch.optim.SGD, {"momentum": 0.99, "nesterov": True}),
+    "lion": (Lion, {}),  # lion-pytorch: betas (0.9, 0.99), the paper's
+    "rmsprop_centered": (torch.optim.RMSprop, {"centered": True, "momentum": 0.9}),
+    "nadamw": (torch.optim.NAdam, {"decoupled_weight_decay": True, "weight_decay": 0.01}),
 }
 
 
@@ -126,13 +131,33 @@ def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
         return sched.ExponentialLR(opt, 0.01 ** (1 / steps))
     if setup.schedule == "polynomial":
         return sched.PolynomialLR(opt, total_iters=steps, power=2.0)
+    if setup.schedule == "cyclic":  # triangular2: four cycles from LR/10 up to the LR, each
+        # peak half the last; no momentum cycling (Lion and centered RMSprop's would not fit)
+        return sched.CyclicLR(opt, setup.lr / 10, setup.lr, step_size_up=max(1, steps // 8),
+                              mode="triangular2", cycle_momentum=False)  # fmt: skip
+    if setup.schedule == "inv_sqrt":  # linear warm-up, then LR * sqrt(warm-up / step)
+        return sched.LambdaLR(opt, lambda s: min((s + 1) / warm, math.sqrt(warm / (s + 1))))
+    if setup.schedule == "multistep":  # the ResNet habit: a tenth at half and three quarters
+        return sched.MultiStepLR(opt, [steps // 2, 3 * steps // 4], gamma=0.1)
     raise ValueError(f"unknown schedule {setup.schedule!r}")
 
 
+def _vae_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The negative ELBO per example: Bernoulli reconstruction summed over pixels plus the
+    KL divergence of the code from N(0, I); `out` is [logits, mean, log-variance]."""
+    pixels = y.shape[1]
+    logits, mean, log_var = out[:, :pixels], *out[:, pixels:].chunk(2, dim=1)
+    recon = nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+    kl = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp())
+    return (recon + kl) / y.shape[0]
+
+
 def _loss_fn(kind: str):
+    if kind == "vae":
+        return _vae_loss
     if kind == "mse":
         return nn.functional.mse_loss
-    if kind == "lm":
+    if kind in ("lm", "tag"):  # every position's cross-entropy
         return lambda out, y: nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.ravel())
     return nn.functional.cross_entropy
 
@@ -170,7 +195,7 @@ def train(setup: Setup) -> Result:
     size = CLEAN_SLICE.get(setup.task.kind, 128)
     clean_x, clean_y = data.x_train[:size], data.y_train[:size]
     gen = torch.Generator().manual_seed(setup.seed + 99)
-    losses, norms, rates, evals = [], [], [], []
+    losses, norms, rates, evals, lasts = [], [], [], [], []
     cast = setup.precision == "bf16"
 
     def forward(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -217,16 +242,19 @@ def train(setup: Setup) -> Result:
                 else:
                     norm = 0.0
                 loss_value = float(loss.detach())
+                last_value = float(parts[-1])
                 if not math.isfinite(loss_value) and not _weights_finite(model):
                     dead_at = step
             else:
                 loss_value, norm = float("nan"), float("nan")
+                last_value = loss_value
             if scheduler is not None and not isinstance(
                 scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
             ):
                 scheduler.step()
             step += 1
             losses.append(loss_value)
+            lasts.append(last_value)
             norms.append(norm)
             rates.append(rate)
             if step in eval_at:
@@ -251,6 +279,7 @@ def train(setup: Setup) -> Result:
         val=np.array([e[2] for e in evals]),
         seconds=time.perf_counter() - start,
         abandoned=abandoned,
+        last_part=np.array(lasts),
     )
 
 
@@ -266,6 +295,11 @@ class LogPlan:
     val: bool
     step_size: int = 1  # what one optimiser step adds to the logged step: samples per step
     # when the loop counts the step axis in samples seen (a global_step += batch_size loop)
+    loss_scale: float = 1.0  # multiplies the logged train loss: the batch size when the loop
+    # logs a reduction="sum" loss, 1/accumulation when it logs the loss it divided for
+    # accumulation
+    val_scale: float = 1.0  # multiplies the logged val loss (the batch size for "sum")
+    last_micro: bool = False  # the logged train loss is the step's last micro-batch's
 
 
 EMA_BETA = 0.98  # fastai's Recorder (AvgSmoothLoss)
@@ -281,27 +315,59 @@ def _debiased_ema(losses: np.ndarray) -> np.ndarray:
     return out
 
 
+WALL_CLOCK_STALLS = 0.03  # share of steps that stall (data loading, a checkpoint, a
+# neighbour's job) for 5-30 times a step's time
+
+
+def wall_clock_ends(steps: int, every: int, seed: int, evals=()) -> list[int]:
+    """The steps after which a loop that logs when `every` typical step-times have passed
+    since its last log (`if time.time() - last >= interval`) logs: step times vary by about
+    25%, a few steps stall, and each evaluation pauses for 5-15 steps' time, so the logged
+    steps are irregularly spaced. Seeded: the same run logs at the same steps."""
+    rng = np.random.default_rng((seed, 4242))
+    times = rng.lognormal(0.0, 0.25, steps)
+    stalls = rng.random(steps) < WALL_CLOCK_STALLS
+    times[stalls] *= rng.uniform(5, 30, int(stalls.sum()))
+    for step in evals:
+        if 0 < step <= steps:
+            times[step - 1] += rng.uniform(5, 15)
+    ends, last, now = [], 0.0, 0.0
+    for step, seconds in enumerate(times, start=1):
+        now += seconds
+        if now - last >= every:
+            ends.append(step)
+            last = now
+    return ends
+
+
 def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
     """What the logger would have recorded of `result` under `plan`."""
     per_epoch = result.steps_per_epoch
     every = per_epoch if plan.cadence in ("epoch", "last_batch") else plan.every
     steps_run = result.loss.size
     smoothed = _debiased_ema(result.loss) if plan.cadence == "ema" else None
+    losses = result.loss
+    if plan.last_micro and result.last_part is not None:
+        losses = result.last_part
+    ends = range(every, steps_run + 1, every)
+    if plan.cadence == "wall_clock":
+        evals_at = [int(s) for s in result.eval_steps]
+        ends = wall_clock_ends(steps_run, every, result.setup.seed, evals_at)
     points = []
-    for end in range(every, steps_run + 1, every):
-        if plan.cadence in ("sampled", "step", "last_batch", "accumulated"):
-            value = result.loss[end - 1]
+    for end in ends:
+        if plan.cadence in ("sampled", "step", "last_batch", "accumulated", "wall_clock"):
+            value = losses[end - 1]
         elif smoothed is not None:
             value = smoothed[end - 1]
         elif plan.cadence == "running_mean":
             value = float(np.mean(result.loss[(end - 1) // per_epoch * per_epoch : end]))
         else:  # interval_mean and epoch: the mean of the steps since the last point
-            value = float(np.mean(result.loss[end - every : end]))
+            value = float(np.mean(losses[end - every : end]))
         points.append(
             Point(
                 step=end * plan.step_size,
                 epoch=round(end / per_epoch, 6),
-                train_loss=float(value),
+                train_loss=float(value) * plan.loss_scale,
                 grad_norm=float(result.grad_norm[end - 1]) if plan.grad_norm else None,
                 lr=float(result.lr[end - 1]) if plan.lr else None,
             )
@@ -312,7 +378,7 @@ def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
             if step == 0 or (plan.cadence == "epoch" and step % per_epoch):
                 continue
             epoch = round(int(step) / per_epoch, 6)
-            evals.append(Evaluation(int(step) * plan.step_size, epoch, float(val)))
+            evals.append(Evaluation(int(step) * plan.step_size, epoch, float(val) * plan.val_scale))
     return RunLog(
         name=name,
         cadence=plan.cadence,

@@ -80,6 +80,9 @@ OPTIMIZER_CLASSES = {
     "adadelta": "Adadelta",
     "asgd": "ASGD",
     "amsgrad": "Adam",
+    "lion": "Lion",
+    "rmsprop_centered": "RMSprop",
+    "nadamw": "NAdam",
 }
 # (x axis, train loss, val loss, grad norm, lr); the second is the transformers integration.
 WANDB_COLUMNS = (
