@@ -312,21 +312,29 @@ class _EventFiles(_Follower):
         self.offsets: dict[str, int] = {}
         self.plugins: dict[str, dict[str, str]] = {}
         self.reads = 0
+        self.shrunk = False
 
     def read(self, now: float) -> list[Run]:
         from lrdoctor.readers.tensorboard import read_runs
 
         self.whole = self.reads == 0
         self.reads += 1
-        return read_runs(self.path, self.root, self._read_new)
+        self.shrunk = False
+        runs = read_runs(self.path, self.root, self._read_new)
+        if self.shrunk:  # an event file was replaced by a shorter one: read the run anew
+            self.offsets.clear()
+            self.whole = True
+            runs = read_runs(self.path, self.root, self._read_new)
+        return runs
 
     def _read_new(self, path: Path):
         from lrdoctor.readers._tfrecord import read_event_file
 
         key = str(path)
         start = self.offsets.get(key, 0)
-        if start and path.stat().st_size < start:  # the file was replaced: no longer ours
-            raise ReadError(path, "event file shrank while being watched; restart the watch")
+        if start and path.stat().st_size < start:
+            self.shrunk = True
+            start = 0
         contents = read_event_file(path, start, growing=True)
         self.offsets[key] = contents.end
         # TF1 names a tag's plugin on its first event only: later reads need it too.

@@ -60,16 +60,31 @@ def _logged(out: Path, runs: list[str], steps: int) -> bool:
     return all(f.exists() and f.read_bytes().count(b"\n") > steps for f in files)
 
 
-def test_until_error_exits_within_two_intervals_of_the_first_nan(tmp_path):
-    """A run trained in a subprocess goes NaN part-way; `watch --until error`, polling since
-    before, says it once per log and exits 1 within two polling intervals of the flush."""
-    go, marker = tmp_path / "go", tmp_path / "nan-flushed-at"
+def test_a_run_going_nan_is_said_once_and_ends_watch_until_error(tmp_path):
+    """A subprocess trains two runs, logged to TensorBoard and CSV; one meets a NaN batch
+    part-way. `lrdoctor watch --until error`, polling since before, exits 1 within two
+    polling intervals of the NaN being flushed, with one line per log of that run; the
+    library, polling all along, says exactly one change per log of that run (healthy ->
+    diverging) and nothing for the healthy run."""
+    out, go, marker = tmp_path / "logs", tmp_path / "go", tmp_path / "nan-flushed-at"
     trainer = _trainer(
-        tmp_path / "logs", "broken:60", steps=90, step_seconds=0.01, go=go, marker=marker
+        out, "healthy", "broken:120", steps=200, step_seconds=0.01, go=go, marker=marker
     )
-    _wait_until(lambda: _logged(tmp_path / "logs", ["broken"], 5), what="the first steps")
+    _wait_until(lambda: _logged(out, ["healthy", "broken"], 5), what="the first steps")
+    watcher = Watcher([out], interval=0.2)
+    events, verdicts = [], set()
+
+    def follow() -> None:
+        while trainer.poll() is None:
+            events.extend(watcher.poll())
+            verdicts.update(watcher.verdict(name) for name in ("tb/healthy", "csv/healthy.csv"))
+            time.sleep(0.2)
+        events.extend(watcher.poll())
+
+    library = threading.Thread(target=follow)
+    library.start()
     watch = subprocess.Popen(
-        [sys.executable, "-m", "lrdoctor", "watch", str(tmp_path / "logs")]
+        [sys.executable, "-m", "lrdoctor", "watch", str(out)]
         + ["--interval", str(INTERVAL), "--until", "error"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -78,56 +93,38 @@ def test_until_error_exits_within_two_intervals_of_the_first_nan(tmp_path):
     )
     lines: list[tuple[float, str]] = []
     reader = threading.Thread(
-        target=lambda: lines.extend((time.time(), line) for line in watch.stdout)
+        target=lambda: lines.extend((time.time(), line.rstrip("\n")) for line in watch.stdout)
     )
     reader.start()
     announced = watch.stderr.readline()  # written after the first poll
-    assert announced.startswith("lrdoctor: watching 2 run(s)"), announced
+    assert announced.startswith("lrdoctor: watching 4 run(s)"), announced
     go.touch()
     returncode = watch.wait(timeout=60)
     exited = time.time()
     reader.join()
-    trainer.wait(timeout=60)
+    library.join(timeout=120)
+    assert trainer.returncode == 0, trainer.stderr.read()
     nan_flushed = float(marker.read_text())
+
     assert returncode == 1, watch.stderr.read()
-    assert lines, "no change was printed"
-    latency = (exited - nan_flushed) / INTERVAL
-    said = (lines[0][0] - nan_flushed) / INTERVAL
+    said, latency = [(at - nan_flushed) / INTERVAL for at in (lines[0][0], exited)]
     print(f"\nsaid {said:.2f}, exited {latency:.2f} intervals after the NaN was flushed")
     assert latency <= 2.0
     runs = [line.split(" step ")[0].split(" ", 1)[1] for _, line in lines]
-    assert len(runs) == len(set(runs)), lines  # one line per run's one change
+    assert len(runs) == len(set(runs)) and set(runs) <= {"tb/broken", "csv/broken.csv"}
     for _, line in lines:
-        assert ": healthy -> diverging (LRD101: the loss is NaN/inf from step 60 on" in line
+        assert ": healthy -> diverging (LRD101: the loss is NaN/inf from step 120 on" in line
 
-
-def test_each_verdict_change_is_said_once_and_a_healthy_run_says_nothing(tmp_path):
-    """The library followed while a subprocess trains a healthy run and one that goes NaN,
-    polling every 0.2 s: the healthy run (TensorBoard and CSV) gives no change at all, the
-    broken one exactly one change per log, from healthy to diverging."""
-    out = tmp_path / "logs"
-    trainer = _trainer(out, "healthy", "broken:150", steps=240, step_seconds=0.005)
-    _wait_until(lambda: _logged(out, ["healthy", "broken"], 1), what="the first steps")
-    watcher = Watcher([out], interval=0.2)
-    events, verdicts = [], set()
-    while trainer.poll() is None:
-        events += watcher.poll()
-        verdicts |= {watcher.verdict(name) for name in ("tb/healthy", "csv/healthy.csv")}
-        time.sleep(0.2)
-    assert trainer.returncode == 0, trainer.stderr.read()
-    events += watcher.poll()
     assert not [event for event in events if isinstance(event, Problem)]
     changes = _changes(events)
-    said = {(change.run, change.old, change.new, change.finding.code) for change in changes}
     assert len(changes) == 2
-    assert said == {
+    assert {(change.run, change.old, change.new, change.finding.code) for change in changes} == {
         ("tb/broken", "healthy", "diverging", "LRD101"),
         ("csv/broken.csv", "healthy", "diverging", "LRD101"),
     }
     assert verdicts == {"healthy"}  # the healthy runs were judged all along, and said nothing
     for name in ("tb/healthy", "csv/healthy.csv"):
-        run = watcher.state(name)
-        assert run.points["loss"] == 240  # every step was read, none twice
+        assert watcher.state(name).points["loss"] == 200  # every step read, none twice
         assert watcher.verdict(name) == "healthy"
 
 
@@ -226,6 +223,28 @@ def test_a_partial_record_at_the_end_of_an_event_file_is_no_damage(tmp_path):
     assert len(run.curves["loss"]) == 400
 
 
+def test_an_event_file_replaced_by_a_shorter_one_is_read_anew(tmp_path):
+    """A run folder written again from scratch under the same file name: the run is read
+    again from its start, not from an offset past the end of the new file."""
+    written = tmp_path / "written"
+    for name, steps in (("long", 300), ("short", 100)):
+        writer = SummaryWriter(str(written / name))
+        for step in range(steps):
+            writer.add_scalar("loss", float(steps), step)
+        writer.close()
+    watched = tmp_path / "watched" / "run"
+    watched.mkdir(parents=True)
+    target = watched / "events.out.tfevents.1.host"
+    shutil.copy(next((written / "long").glob("*tfevents*")), target)
+    watcher = Watcher([tmp_path / "watched"])
+    watcher.poll()
+    shutil.copy(next((written / "short").glob("*tfevents*")), target)
+    events = watcher.poll()
+    assert not [event for event in events if isinstance(event, Problem)]
+    run = watcher.state("run")
+    assert run.points == {"loss": 100} and set(run.curves["loss"].values) == {100.0}
+
+
 def test_a_csv_log_is_read_from_its_last_complete_line(tmp_path):
     """A CSV log written a few bytes at a time: lines cut in the middle wait for their end,
     so each step is read once and the curve equals the whole file's."""
@@ -235,8 +254,8 @@ def test_a_csv_log_is_read_from_its_last_complete_line(tmp_path):
     watcher = Watcher([log])
     events = []
     with log.open("a") as stream:
-        for start in range(0, len(text), 101):
-            stream.write(text[start : start + 101])
+        for start in range(0, len(text), 301):
+            stream.write(text[start : start + 301])
             stream.flush()
             events += watcher.poll()
     assert not [event for event in events if isinstance(event, Problem)]

@@ -37,6 +37,7 @@ def main() -> None:
     import torch
     from torch.utils.tensorboard import SummaryWriter
 
+    torch.set_num_threads(1)  # a small model: more threads would only compete with the watch
     torch.manual_seed(0)
     features = torch.randn(SAMPLES, FEATURES)
     targets = features @ torch.randn(FEATURES, 1) + 0.1 * torch.randn(SAMPLES, 1)
