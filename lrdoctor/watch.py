@@ -540,7 +540,8 @@ class Watcher:
                 events.extend([problem] if self._first_time(problem) else [])
                 continue
             except Exception as error:  # a reader bug on a strange file must not end the watch
-                problem = Problem(source.location, f"could not be read ({type(error).__name__})")
+                reason = f"could not be read ({type(error).__name__}: {error})"
+                problem = Problem(source.location, reason)
                 events.extend([problem] if self._first_time(problem) else [])
                 continue
             if runs is not None:

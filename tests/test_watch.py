@@ -498,3 +498,36 @@ def test_cli_bad_input_is_one_message_naming_the_file(tmp_path):
     assert f"lrdoctor: {damaged}: undecodable bytes" in unreadable.output
     assert "nothing could be read" in unreadable.output
     assert "Traceback" not in unreadable.output
+
+
+def test_each_kind_of_change_has_its_line():
+    """A finding that appears or goes while the verdict stays, and a run closed, are said
+    in words of their own, in text and in JSON lines (a finding gone keeps its rule)."""
+    from lrdoctor.diagnosis import Doctor
+    from lrdoctor.reporters.watch import render_json_line, render_text
+
+    (run,) = read_runs([SAMPLES / "hf_trainer" / "mlp-sgd-lr2e+00-b32-5201"]).runs
+    diagnosis = Doctor().diagnose(run)
+    finding = diagnosis.findings[0]
+    base = {"time": 0.0, "run": "b17", "source": run.source, "format": run.format, "step": 4210}
+    texts = {
+        kind: render_text(Change(kind, **base, old=old, new="diverging", finding=finding))
+        for kind, old in (
+            ("finding", "diverging"),
+            ("finding_gone", "diverging"),
+            ("closed", "healthy"),
+        )
+    }
+    assert texts["finding"].endswith(
+        "b17 step 4,210: diverging, new finding (LRD101: " + finding.message + ")"
+    )
+    assert "b17 step 4,210: diverging, finding gone (LRD101: " in texts["finding_gone"]
+    assert "step 4,210: closed, no longer written: healthy -> diverging (LRD101" in texts["closed"]
+    gone = Change("finding_gone", **base, old="healthy", new="healthy", finding=finding)
+    entry = json.loads(render_json_line(gone))
+    assert (entry["change"], entry["from"], entry["finding"]["rule"]) == (
+        "finding_gone",
+        "healthy",
+        "LRD101",
+    )
+    assert entry["time"] == "1970-01-01T00:00:00+00:00"

@@ -60,9 +60,9 @@ def render_json_line(change: Change) -> str:
 
 def _finding_entry(change: Change) -> dict | None:
     """The finding as `lrdoctor.audit/1` writes it (remedies rendered with the run's values)."""
-    if change.finding is None or change.diagnosis is None:
+    if change.finding is None:
         return None
-    entries = change.diagnosis.to_dict()["findings"]
+    entries = change.diagnosis.to_dict()["findings"] if change.diagnosis else []
     found = next((entry for entry in entries if entry["rule"] == change.finding.code), None)
     if found is not None:
         return found
