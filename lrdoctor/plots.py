@@ -44,7 +44,7 @@ LOG_SCALE_RATIO = 30.0
 
 _FINDING_COLOUR = "#d84315"
 _PANEL_ROLES = ("grad_norm", "lr")
-_EVENT_FINDINGS = {"loss-not-finite", "loss-spikes", "grad-norm-spikes"}
+EVENT_FINDINGS = {"loss-not-finite", "loss-spikes", "grad-norm-spikes"}
 """Built-in rules whose first step is an event (a NaN, a spike) rather than a window's start."""
 _PANEL_TITLES = {"grad_norm": "gradient norm", "lr": "learning rate"}
 
@@ -194,7 +194,7 @@ def _draw_finding(
         return
     start, end = finding.steps
     label = f"{finding.code} {finding.name}"
-    if finding.name in _EVENT_FINDINGS:
+    if finding.name in EVENT_FINDINGS:
         axes.axvline(
             start,
             color=_FINDING_COLOUR,

@@ -1,48 +1,48 @@
 """Render the HTML report of `sample_logs/` and screenshot it into `docs/report.png`.
 
-Run from anywhere: `python scripts/screenshot_report.py`. Needs headless Chromium
-(Debian: `apt-get install chromium`).
+Run from anywhere: `python scripts/screenshot_report.py`. Needs headless Chromium (Debian:
+`apt-get install chromium`) and Playwright (a test extra): the picture shows the index with
+a few runs selected and overlaid, as a person would use the page.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from lrdoctor.audit import audit
-from lrdoctor.discovery import read_runs
-from lrdoctor.plots import sketch_runs
+from lrdoctor.reporters.curves import collect_curves
 from lrdoctor.reporters.html import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from chromium import CHROMIUM, QUIET_FLAGS  # noqa: E402 - the browser exactly as tests start it
 
-WINDOW = "1280,900"
+WINDOW = {"width": 1280, "height": 900}
+OVERLAID = "keras_tensorboard/gru-"
+"""The runs overlaid in the picture: one model's runs at several optimisers and LRs."""
 
 
 def screenshot(page: Path, png: Path) -> None:
-    """A headless Chromium screenshot of `page`, after its scripts ran, with no network."""
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
-            [
-                str(CHROMIUM),
-                "--headless",
-                *QUIET_FLAGS,
-                "--hide-scrollbars",
-                f"--user-data-dir={profile}",
-                "--virtual-time-budget=5000",
-                f"--window-size={WINDOW}",
-                f"--screenshot={png}",
-                page.as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+    """A screenshot of `page` with the runs named by `OVERLAID` selected and overlaid."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(QUIET_FLAGS))
+        tab = browser.new_page(viewport=WINDOW)
+        tab.goto(page.as_uri())
+        tab.wait_for_function("() => document.body.dataset.curvesReady === '1'")
+        tab.fill("#filter-text", OVERLAID)
+        picks = tab.locator("#index tbody tr.run:not([hidden]) input.pick")
+        for index in range(min(picks.count(), 5)):
+            picks.nth(index).check()
+        tab.fill("#filter-text", "")
+        tab.click("#overlay-button")
+        tab.evaluate("() => window.scrollTo(0, 0)")
+        tab.screenshot(path=str(png))
+        browser.close()
 
 
 def main() -> int:
@@ -51,9 +51,8 @@ def main() -> int:
         return 2
     # Relative paths keep this machine's folders out of the report.
     os.chdir(ROOT)
-    samples = [Path("sample_logs")]
-    result = audit(samples)
-    html = render_html(result, sketch_runs(result.diagnoses, read_runs(samples).runs))
+    result = audit([Path("sample_logs")], jobs=os.cpu_count() or 1, collect=collect_curves)
+    html = render_html(result, result.collected, result.catalogue)
     out = ROOT / "docs" / "report.png"
     out.parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:

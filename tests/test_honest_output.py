@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 
 import jsonschema
+import markupsafe
 import pytest
 from click.testing import CliRunner
 
@@ -333,7 +334,7 @@ def assert_in_every_report(texts: dict[str, str], run_name: str, warning: str) -
     (entry,) = [e for e in json.loads(texts["json"])["runs"] if e["name"] == run_name]
     assert warning in entry["warnings"]
     assert f"> warning: {markdown_text(one_line)}" in texts["markdown"].splitlines()
-    assert f'<p class="warning">{html.escape(warning)}</p>' in texts["html"]
+    assert f'<p class="warning">{markupsafe.escape(warning)}</p>' in texts["html"]
 
 
 def test_reader_warnings_travel_with_their_run_into_every_report(tmp_path, monkeypatch):

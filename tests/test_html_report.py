@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from chromium import CHROMIUM, QUIET_FLAGS
+from markupsafe import escape as markup
 from sample_runs import (
     CASES,
     LABELS,
@@ -27,8 +30,10 @@ from lrdoctor.audit import audit
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
 from lrdoctor.features.core import recent_level
-from lrdoctor.plots import pair_runs, plot_overview, plot_run, sketch_runs
-from lrdoctor.reporters.html import PARAMS_SHOWN, render_html
+from lrdoctor.model import Curve, Run
+from lrdoctor.plots import pair_runs, plot_overview, plot_run
+from lrdoctor.reporters.curves import DISPLAY_POINTS, collect_curves, curve_runs, thin
+from lrdoctor.reporters.html import PARAMS_SHOWN, folders, render_html
 from lrdoctor.reporters.rules import render_page
 from lrdoctor.reporters.wording import GENERAL_CHECK
 
@@ -61,7 +66,7 @@ def report(tmp_path_factory):
     result = audit(paths)
     runs = read_runs(paths).runs
     page = folder / "report.html"
-    page.write_text(render_html(result, sketch_runs(result.diagnoses, runs)), encoding="utf-8")
+    page.write_text(render_html(result, curve_runs(result.diagnoses, runs)), encoding="utf-8")
     return result, runs, page
 
 
@@ -103,13 +108,25 @@ def test_the_audit_covers_every_dev_verdict_and_both_hostile_names(report):
     assert f"{IMAGE_NAME}.csv" in names
 
 
-def test_the_browser_lists_every_run_loads_every_plot_and_runs_no_injected_code(report, tmp_path):
+def _block(html: str, name: str) -> str:
+    return re.search(
+        rf'<script type="[^"]+" id="lrdoctor-{name}">(.*?)</script>', html, re.S
+    ).group(1)
+
+
+def _curves(html: str) -> list[dict | None]:
+    """The page's curves: gzip-compressed JSON, base64-encoded."""
+    return json.loads(gzip.decompress(base64.b64decode(_block(html, "curves"))))
+
+
+def test_the_browser_lists_every_run_unpacks_the_curves_and_runs_no_injected_code(report, tmp_path):
     result, _, page = report
     dom = _chromium(page, tmp_path / "profile", "--dump-dom")
     body = re.search(r"<body([^>]*)>", dom).group(1)
     assert f'data-index-rows="{len(result.diagnoses)}"' in body
-    # One plot per run plus the overview, each decoded by the browser.
-    assert f'data-images-loaded="{len(result.diagnoses) + 1}"' in body
+    # The curves were unpacked (charts are drawn as their sections scroll into view:
+    # tests/test_html_interaction.py).
+    assert 'data-curves-ready="1"' in body and "data-curves-error" not in body
     assert "data-pwned" not in body
     assert f"<title>lrdoctor audit: {len(result.diagnoses)} runs</title>" in dom
     assert sorted(_index_names(dom)) == sorted(d.name for d in result.diagnoses)
@@ -120,20 +137,17 @@ def test_every_string_from_the_logs_is_escaped_and_nothing_is_fetched(report):
     _, _, page = report
     html = page.read_text(encoding="utf-8")
     assert SCRIPT_NAME not in html and IMAGE_NAME not in html
-    assert html.count("<script") == 2  # the JSON data block and the report's own script
+    # The data block, the packed curves, uPlot and the report's own script.
+    assert html.count("<script") == 4
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
-    assert "<link" not in html and "@import" not in html
-    assert all(
-        src.startswith("data:image/png;base64,") for src in re.findall(r'src="([^"]*)"', html)
-    )
+    assert "<link" not in html and "@import" not in html and "<img" not in html
+    assert "default-src 'none'" in unescape(html)  # the page's CSP forbids every fetch
 
 
 def test_the_script_data_is_json_with_markup_characters_escaped(report):
     result, _, page = report
     html = page.read_text(encoding="utf-8")
-    block = re.search(
-        r'<script type="application/json" id="lrdoctor-data">(.*?)</script>', html, re.S
-    ).group(1)
+    block = _block(html, "data")
     assert "<" not in block and ">" not in block and "&" not in block
     data = json.loads(block)
     listed = {run["name"]: run for run in data["runs"]}
@@ -142,36 +156,80 @@ def test_the_script_data_is_json_with_markup_characters_escaped(report):
         assert listed[diagnosis.name]["confidence"] == round(diagnosis.confidence, 3)
 
 
-def test_each_run_section_has_its_plot_findings_remedies_and_rule_pages(report):
+def test_the_page_carries_each_runs_curves_as_data(report):
+    """Every charted signal of every readable run, in the index's order, each point as logged
+    (to 5 digits), NaN and inf named."""
+    result, runs, page = report
+    html = page.read_text(encoding="utf-8")
+    names = [run["name"] for run in json.loads(_block(html, "data"))["runs"]]
+    packed = dict(zip(names, _curves(html), strict=True))
+    for diagnosis, run in pair_runs(result.diagnoses, runs):
+        curves = packed[diagnosis.name]
+        charted = {
+            r for r in ("train_loss", "val_loss", "grad_norm", "lr") if r in diagnosis.signals
+        }
+        assert set(curves) == charted
+        for role, data in curves.items():
+            curve = run.curves[diagnosis.signals[role]]
+            steps = np.cumsum(data["dx"])
+            assert data["tag"] == curve.tag and data["points"] == len(curve)
+            kept = np.searchsorted(curve.steps, steps)
+            assert np.array_equal(curve.steps[kept], steps)
+            logged = curve.values[kept]
+            finite = np.isfinite(logged)
+            shown = np.array([np.nan if v is None else v for v in data["y"]])
+            assert np.allclose(shown[finite], logged[finite], rtol=1e-4)
+            named = dict(data.get("nonfinite", []))
+            assert sorted(named) == np.flatnonzero(~finite).tolist()
+
+
+def test_each_run_section_has_its_chart_findings_remedies_and_rule_pages(report):
     result, _, page = report
     html = page.read_text(encoding="utf-8")
     sections = re.findall(r'<section class="run" id="run-\d+">(.*?)</section>', html, re.S)
     assert len(sections) == len(result.diagnoses)
     by_name = {unescape(re.search(r"<h2>(.*?)</h2>", s).group(1)): s for s in sections}
-    rules = {}
     for diagnosis in result.diagnoses:
         section = by_name[diagnosis.name]
-        png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', section).group(1))
-        assert png.startswith(b"\x89PNG")
+        assert '<div class="charts" data-run="' in section
         for finding in diagnosis.to_dict()["findings"]:
-            assert escape(finding["message"]) in section
+            assert markup(finding["message"]) in section
             remedies = re.search(
                 rf"{finding['rule']} {finding['name']}</strong>.*?<ol>(.*?)</ol>", section, re.S
             ).group(1)
             assert re.findall(r"<li>(.*?)</li>", remedies) == [
-                escape(text + GENERAL_CHECK[basis])
+                markup(text + GENERAL_CHECK[basis])
                 for text, basis in zip(finding["remedies"], finding["remedy_basis"], strict=True)
             ]
             for name in finding["evidence"]:
-                assert f"<tr><td>{escape(name)}</td>" in section
-        for finding in diagnosis.findings:
-            rules[finding.code] = section
+                assert f"<tr><td>{markup(name)}</td>" in section
+            assert f'<a href="#rule-{finding["rule"]}">' in section
     fired = {f.code for d in result.diagnoses for f in d.findings}
     assert set(firing_runs_on_disk()) <= fired
     catalogue = {rule.code: rule for rule in Doctor().catalogue}
-    for code, section in rules.items():
-        assert f"<summary>rule page: {code} {catalogue[code].name}</summary>" in section
-        assert escape(render_page(catalogue[code])) in section
+    # Each rule page once, after the runs.
+    for code in fired:
+        summary = f"<summary>rule page: {code} {catalogue[code].name}</summary>"
+        assert html.count(summary) == 1
+        assert markup(render_page(catalogue[code])) in html
+
+
+def test_the_index_shows_losses_verdict_confidence_and_the_top_finding(report):
+    result, runs, page = report
+    html = page.read_text(encoding="utf-8")
+    rows = re.findall(r'<tr class="run" data-index="\d+">(.*?)</tr>', html, re.S)
+    assert len(rows) == len(result.diagnoses)
+    by_name = {unescape(re.search(r'<a href="#run-\d+">(.*?)</a>', r).group(1)): r for r in rows}
+    for diagnosis, run in pair_runs(result.diagnoses, runs):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", by_name[diagnosis.name], re.S)
+        assert diagnosis.verdict in cells[3] and cells[4] == f"{diagnosis.confidence:.2f}"
+        loss = run.curves[diagnosis.signals["train_loss"]].values
+        assert cells[5] == f"{loss[-1]:.4g}"  # as it ended, NaN included
+        assert cells[6] == f"{loss[np.isfinite(loss)].min():.4g}"
+        if diagnosis.findings:
+            top = diagnosis.findings[0]
+            assert f"<b>{top.code} {markup(top.name)}</b>" in cells[7]
+            assert markup(top.message) in cells[7]
 
 
 def test_a_diverging_run_is_plotted_on_a_log_scale_with_its_first_nan_marked(report):
@@ -249,3 +307,76 @@ def test_the_index_shows_each_runs_hyper_parameters(report):
         whole = ", ".join(f"{key}={value}" for key, value in diagnosis.params.items())
         assert any(unescape(title) == whole for title, _ in cells), diagnosis.name
     assert all(len(unescape(shown)) <= PARAMS_SHOWN for _, shown in cells)
+
+
+def test_a_long_curve_is_thinned_to_its_extremes_and_keeps_every_nan_stretch():
+    rng = np.random.default_rng(0)
+    steps = np.arange(200_000) * 2
+    values = np.exp(-steps / 1e5) + rng.normal(0, 0.01, steps.size)
+    values[70_001] = 50.0  # a spike between two buckets' extremes
+    values[123_456] = -3.0
+    values[150_000:150_500] = np.nan  # a stretch that went NaN, then one inf
+    values[160_000] = np.inf
+    kept = thin(steps, values)
+    assert len(kept) <= DISPLAY_POINTS + 4
+    assert {0, steps.size - 1, 70_001, 123_456, 150_000, 150_499, 160_000} <= set(kept)
+    # Each bucket's lowest and highest finite point: the drawn envelope is the logged one.
+    size = -(-steps.size // (DISPLAY_POINTS // 2))
+    for start in range(0, steps.size, size):
+        bucket = values[start : start + size]
+        if np.isfinite(bucket).any():
+            assert start + np.nanargmin(np.where(np.isfinite(bucket), bucket, np.nan)) in kept
+            assert start + np.nanargmax(np.where(np.isfinite(bucket), bucket, np.nan)) in kept
+    short = np.array([1.0, np.nan, 3.0])
+    assert thin(np.arange(3), short).tolist() == [0, 1, 2]
+
+
+def test_points_on_a_straight_line_are_left_out_as_the_chart_is_the_same():
+    """A constant LR, then a linear decay: only the corners are needed to draw it."""
+    steps = np.arange(10_000)
+    lr = np.where(steps < 5_000, 1e-3, 1e-3 * (10_000 - steps) / 5_000)
+    assert thin(steps, lr).tolist() == [0, 5_000, 9_999]
+
+
+def test_the_findings_use_every_point_while_the_page_keeps_a_few(tmp_path):
+    """A 50,000-step run that goes NaN near its end: the diagnosis sees the NaN step itself;
+    the display keeps about DISPLAY_POINTS points, the NaN among them."""
+    steps = np.arange(50_000)
+    loss = 2.0 * np.exp(-steps / 20_000) + 0.05 * np.sin(steps)
+    loss[49_990:] = np.nan
+    run = Run("long", "long.csv", "plain-csv", {"loss": Curve.from_points("loss", steps, loss)})
+    diagnosis = Doctor().diagnose(run)
+    nan = next(f for f in diagnosis.findings if f.name == "loss-not-finite")
+    assert nan.steps[0] == 49_990
+    collected = collect_curves(run, diagnosis)
+    shown = collected.curves["train_loss"]
+    assert shown.points == 50_000 and len(shown.steps) <= DISPLAY_POINTS + 4
+    assert 49_990 in shown.steps and shown.values[shown.steps.index(49_990)] is None
+    assert math.isnan(collected.final_loss) and collected.best_loss == np.nanmin(loss)
+
+
+def test_runs_are_grouped_by_the_nearest_folder_holding_other_runs_too():
+    entries = [
+        {
+            "name": "lightning_logs/a/version_0",
+            "format": "lightning-csv",
+            "source": "logs/lightning/lightning_logs/a/version_0/metrics.csv",
+        },
+        {
+            "name": "lightning_logs/b/version_0",
+            "format": "lightning-csv",
+            "source": "logs/lightning/lightning_logs/b/version_0/metrics.csv",
+        },
+        {"name": "x.csv", "format": "plain-csv", "source": "logs/csv/x.csv"},
+        {"name": "y.csv", "format": "plain-csv", "source": "logs/csv/y.csv"},
+        {"name": "run-7", "format": "mlflow", "source": "mlruns#run=7"},
+        {"name": "run-8", "format": "mlflow", "source": "mlruns#run=8"},
+    ]
+    assert folders(entries) == [
+        "logs/lightning/lightning_logs",
+        "logs/lightning/lightning_logs",
+        "logs/csv",
+        "logs/csv",
+        "mlruns",
+        "mlruns",
+    ]

@@ -15,18 +15,18 @@ if TYPE_CHECKING:
     from lrdoctor.audit import AuditResult
     from lrdoctor.diagnosis import Diagnosis
     from lrdoctor.model import Run
-    from lrdoctor.plots import Sketch
 
 
 @dataclass(frozen=True)
 class Reporter:
     """A report format: `render(result, output)` gives its text. Plotting formats `collect`
-    each run's sketch (its plot, made while the run is in memory, see `lrdoctor.audit`), found
-    in `result.collected`; Markdown needs the output file, because its plots go beside it."""
+    what they draw of each run while it is in memory (Markdown its plot, HTML its thinned
+    curves; see `lrdoctor.audit`), found in `result.collected`; Markdown needs the output
+    file, because its plots go beside it."""
 
     name: str
     render: Callable[[AuditResult, Path | None], str]
-    collect: Callable[[Run, Diagnosis], Sketch] | None = None
+    collect: Callable[[Run, Diagnosis], object] | None = None
     needs_output: bool = False
     line: Callable[[Diagnosis], str] | None = None
     """Streaming formats: one run's line, written as soon as the run is judged."""
@@ -49,6 +49,13 @@ def _sketch(run, diagnosis):
     from lrdoctor.plots import sketch
 
     return sketch(run, diagnosis)
+
+
+def _curves(run, diagnosis):
+    """`lrdoctor.reporters.curves.collect_curves`, imported in the audit's worker."""
+    from lrdoctor.reporters.curves import collect_curves
+
+    return collect_curves(run, diagnosis)
 
 
 def _markdown(result, out) -> str:
@@ -109,7 +116,7 @@ REPORTERS: dict[str, Reporter] = {
         Reporter("text", _text),
         Reporter("json", _json),
         Reporter("markdown", _markdown, collect=_sketch, needs_output=True),
-        Reporter("html", _html, collect=_sketch),
+        Reporter("html", _html, collect=_curves),
         Reporter("csv", _csv),
         Reporter("github", _github),
         Reporter("summary", _summary),
