@@ -72,7 +72,7 @@ def test_dev_accuracy_does_not_regress(accuracy):
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
     the 735 dev runs (the four spent held-out splits included) and the rules of this commit
-    (macro-F1 0.891, 7 of 105 healthy runs flagged, oscillating recall 0.74 the lowest);
+    (macro-F1 0.892, 7 of 105 healthy runs flagged, oscillating recall 0.74 the lowest);
     re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
     assert dev.macro_f1 >= 0.87

@@ -32,6 +32,9 @@ NOT_IN_CORPUS = {
     # real logs: tests/test_short_curves.py (a published log rising at every point)
     "LRD106": "no dev run logs fewer than 8 points",
     "LRD503": "no dev run logs fewer than 8 points",
+    # the corpus logs its noise runs per step, where LRD401-LRD403 see the scatter first;
+    # real logs smoothed as loggers smooth them: test_a_smoothed_loss_leaves_the_gradient...
+    "LRD404": "no dev run logs a smoothed loss beside a per-step gradient norm",
 }
 BUILTIN = sorted(rule.code for rule in load_catalogue(known_features=known_features()))
 
@@ -75,6 +78,45 @@ def _rewrite_csv(source, target, keep) -> None:
         header, *rows = list(csv.reader(handle))
     with target.open("w", newline="") as handle:
         csv.writer(handle).writerows([header, *keep(header, rows)])
+
+
+def _smoothed(column: str, weight: float = 0.9):
+    """A `keep` for `_rewrite_csv` that logs `column` as TensorBoard's debiased moving
+    average (what a loop that prints a smoothed loss writes), the other columns as they were."""
+
+    def keep(header, rows):
+        index, average, count = header.index(column), 0.0, 0
+        for row in rows:
+            if row[index]:
+                count += 1
+                average = average * weight + (1 - weight) * float(row[index])
+                row = [*row[:index], repr(average / (1 - weight**count)), *row[index + 1 :]]
+            yield row
+
+    return keep
+
+
+@pytest.mark.parametrize(
+    ("name", "verdict", "code"),
+    [
+        ("dev/plain_csv/linear-sgd-lr1e-01-b4-5084.csv", "minibatch_noise", "LRD404"),
+        ("dev/plain_csv/deep_mlp-sgd-lr7e-02-b64-5061.csv", "exploding_gradients", "LRD501"),
+    ],
+)
+def test_a_smoothed_loss_leaves_the_gradient_norm_to_tell_noise_from_explosions(
+    tmp_path, name, verdict, code
+):
+    """Real dev runs (batch 4: noise; a deep plain MLP under SGD: exploding) with the loss
+    logged as a moving average: the batch scatter leaves the loss, not the gradient norm,
+    which scatters all the time under noise and jumps rarely when gradients explode."""
+    smoothed = tmp_path / "smoothed.csv"
+    _rewrite_csv(SAMPLE_LOGS / name, smoothed, _smoothed("train/loss"))
+    (run,) = read_runs([smoothed]).runs
+    diagnosis = Doctor().diagnose(run)
+    assert (diagnosis.verdict, diagnosis.findings[0].code) == (verdict, code)
+    assert LABELS[name]["label"] == verdict
+    (original,) = read_runs([SAMPLE_LOGS / name]).runs
+    assert Doctor().diagnose(original).verdict == verdict  # logged per step: right already
 
 
 def test_too_few_points_fires_on_a_run_cut_short_and_not_on_the_full_run(tmp_path):
