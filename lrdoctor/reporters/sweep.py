@@ -8,8 +8,9 @@ from html import escape
 from pathlib import Path
 
 from lrdoctor.reporters.escaping import printable
-from lrdoctor.sweep import Sweep, SweepResult, lr_text
+from lrdoctor.sweep import Sweep, SweepResult
 from lrdoctor.sweeps.finder import Finder
+from lrdoctor.sweeps.values import lr_text
 
 _STYLE = (
     "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"

@@ -13,8 +13,9 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from lrdoctor.sweep import Sweep, lr_text
+from lrdoctor.sweep import Sweep
 from lrdoctor.sweeps.finder import Finder
+from lrdoctor.sweeps.values import lr_text
 
 _CHOSEN = "#c62828"
 

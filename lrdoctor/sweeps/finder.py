@@ -18,6 +18,7 @@ import numpy as np
 
 from lrdoctor.model import Run
 from lrdoctor.roles import assign_roles
+from lrdoctor.sweeps.values import lr_text
 
 
 @dataclass(frozen=True)
@@ -207,8 +208,6 @@ def steepest_gradient(lrs: np.ndarray, losses: np.ndarray) -> float | None:
 
 
 def _lr(value: float | None) -> str:
-    from lrdoctor.sweep import lr_text
-
     return "n/a" if value is None else lr_text(value)
 
 
