@@ -14,7 +14,8 @@ points, from points kept per run:
   readers) read again whole: Trainer folders when a file in them changed size or time, stores
   and servers at most every `store_interval` seconds.
 
-Memory per run is bounded: each curve keeps every point up to `KEPT_POINTS`, then a regular
+Memory per run is bounded: each curve the diagnosis uses (train and val loss, grad norm, lr)
+keeps every point up to `KEPT_POINTS` (any other curve `SIDE_POINTS`), then a regular
 sample of every `stride`-th point (the stride doubles as the run grows), plus the points a
 sample would miss and rules need: the first non-finite value, the largest and smallest
 values, the last point and the `PINNED_POINTS` largest jumps from one point to the next (a
@@ -51,6 +52,9 @@ KEPT_POINTS = 8192
 """Regular samples kept per curve: between half this and this many once a run is longer."""
 PINNED_POINTS = 64
 """The largest jumps between consecutive points kept per curve besides the samples."""
+SIDE_POINTS, SIDE_PINNED = 256, 8
+"""What is kept of a curve the diagnosis does not use (per-layer statistics, accuracy ...):
+a run logging hundreds of tags stays small, and a tag that later takes a role has a sketch."""
 CSV_CHUNK_BYTES = 64 << 20
 """A CSV log is read this many bytes at a time, so a first read of a huge log stays bounded."""
 MAX_WARNINGS = 20
@@ -146,11 +150,25 @@ class KeptCurve:
         self.seen += count
 
     def _add_sample(self, chunk: _Points) -> None:
-        sample = _Points.join([self._sample, chunk.where(chunk.order % self.stride == 0)])
+        self._sample = _Points.join([self._sample, chunk.where(chunk.order % self.stride == 0)])
+        self._thin()
+
+    def _thin(self) -> None:
+        sample = self._sample
         while len(sample) > self.capacity:
             self.stride *= 2
             sample = sample.where(sample.order % self.stride == 0)
         self._sample = sample
+
+    def limit(self, capacity: int, pinned: int) -> None:
+        """Keep at most `capacity` samples and `pinned` jumps from now on (never more)."""
+        if capacity >= self.capacity and pinned >= self.pinned:
+            return
+        self.capacity, self.pinned = min(capacity, self.capacity), min(pinned, self.pinned)
+        self._thin()
+        if len(self._jumps) > self.pinned:
+            keep = np.sort(np.lexsort((self._jumps.order, -self._jump_scores))[: self.pinned])
+            self._jumps, self._jump_scores = self._jumps.take(keep), self._jump_scores[keep]
 
     def _add_jumps(self, chunk: _Points) -> None:
         values = chunk.values
@@ -593,6 +611,10 @@ class Watcher:
     def _judge(self, state: _RunState, now: float, closing: bool = False) -> list[Change]:
         run = state.run()
         diagnosis = (self.doctor if closing else self.open_doctor).diagnose(run)
+        used = set(diagnosis.signals.values())
+        for tag, kept in state.curves.items():
+            if tag not in used:
+                kept.limit(SIDE_POINTS, SIDE_PINNED)
         said = self.said.setdefault(state.key, _Said())
         findings = {finding.code: finding for finding in diagnosis.findings}
         old = said.verdict

@@ -24,7 +24,15 @@ from tensorboardX import SummaryWriter
 
 from lrdoctor.cli import main
 from lrdoctor.discovery import Problem, read_runs
-from lrdoctor.watch import KEPT_POINTS, PINNED_POINTS, Change, KeptCurve, Watcher
+from lrdoctor.watch import (
+    KEPT_POINTS,
+    PINNED_POINTS,
+    SIDE_PINNED,
+    SIDE_POINTS,
+    Change,
+    KeptCurve,
+    Watcher,
+)
 
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
@@ -165,6 +173,25 @@ def test_memory_stays_flat_while_a_run_grows_to_a_million_points(tmp_path):
     diagnosis = watcher.doctor.diagnose(run)
     assert diagnosis.verdict == "diverging"
     assert diagnosis.findings[0].evidence["nonfinite_step"] == 654_321
+
+
+def test_curves_the_diagnosis_does_not_use_are_kept_small(tmp_path):
+    """A run that logs 40 other metrics beside its loss (per-layer statistics, say): each of
+    them is kept in a few hundred points, the loss in thousands, and all stay readable."""
+    log = tmp_path / "wide.csv"
+    rows = np.arange(20_000)
+    columns = [2.0 * np.exp(-rows / 5_000) + 0.01] + [np.sin(rows / (k + 1)) for k in range(40)]
+    header = "step,loss," + ",".join(f"layer{k}/weight_norm" for k in range(40))
+    table = np.column_stack([rows, *columns])
+    np.savetxt(log, table, delimiter=",", header=header, comments="", fmt="%.6g")
+    watcher = Watcher([log])
+    watcher.poll()
+    (state,) = watcher.runs.values()
+    kept = {tag: curve.kept for tag, curve in state.curves.items()}
+    assert KEPT_POINTS // 2 <= kept["loss"] <= KEPT_POINTS + PINNED_POINTS + 4
+    others = [count for tag, count in kept.items() if tag != "loss"]
+    assert len(others) == 40 and max(others) <= SIDE_POINTS + SIDE_PINNED + 4
+    assert watcher.state("wide.csv").curves["layer7/weight_norm"].steps[-1] == 19_999
 
 
 def test_kept_curve_keeps_nans_spikes_and_extremes():
