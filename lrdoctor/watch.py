@@ -467,8 +467,18 @@ class _Rereader(_Follower):
     """A source read whole again: when a file under it changed size or time (a Trainer
     folder), or at most every `every` seconds where nothing says it changed (a store)."""
 
-    def __init__(self, source: Source, options: ReadOptions, every: float, signed: bool):
+    def __init__(
+        self,
+        source: Source,
+        options: ReadOptions,
+        every: float,
+        signed: bool,
+        names: frozenset[str] | None = None,
+    ):
+        """`names`, when given, are the only file names whose change counts (a Trainer
+        folder's `trainer_state.json`, not the event files it also holds)."""
         self.source, self.options, self.every, self.signed = source, options, every, signed
+        self.names = names
         self.last_read = -np.inf
         self.signature: object = None
 
@@ -477,20 +487,25 @@ class _Rereader(_Follower):
 
         if now - self.last_read < self.every:
             return None
-        signature = _signature(Path(self.source.location)) if self.signed else None
+        signature = _signature(Path(self.source.location), self.names) if self.signed else None
         if self.signed and signature == self.signature:
             return None
         self.last_read, self.signature = now, signature
         return read_source(self.source, self.options)
 
 
-def _signature(path: Path) -> tuple:
-    """Size and modification time of every file at or under `path`, and of a SQLite
-    store's write-ahead log beside it."""
+def _signature(path: Path, only: frozenset[str] | None = None) -> tuple:
+    """Size and modification time of every file at or under `path` (named in `only`, when
+    given), and of a SQLite store's write-ahead log beside it."""
     if path.is_file():
         files = [path, path.with_name(path.name + "-wal")]
     else:
-        files = [Path(folder) / name for folder, _, names in os.walk(path) for name in names]
+        files = [
+            Path(folder) / name
+            for folder, _, names in os.walk(path)
+            for name in names
+            if only is None or name in only
+        ]
     signature = []
     for file in sorted(files):
         try:
@@ -585,6 +600,10 @@ class Watcher:
             return _MetricFiles(source, self.options)
         if source.reader == "mlflow":  # a SQLite store or a tracking server
             return _Rereader(source, self.options, max(self.interval, self.store_interval), False)
+        if source.reader == "hf-trainer":
+            from lrdoctor.readers.hf_trainer import STATE_FILE
+
+            return _Rereader(source, self.options, 0.0, local, frozenset({STATE_FILE}))
         return _Rereader(source, self.options, 0.0, signed=local)
 
     def _take(

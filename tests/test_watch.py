@@ -416,6 +416,9 @@ def test_trainer_state_is_read_again_when_it_changes(tmp_path):
     watcher = Watcher([tmp_path])
     assert not _changes(watcher.poll())
     reads = watcher.followers[("hf-trainer", str(run))].last_read
+    for event_file in run.glob("runs/*/*tfevents*"):  # the Trainer's TensorBoard logs grow
+        with event_file.open("ab") as stream:
+            stream.write(b"\0")
     assert watcher.poll() == []
     assert watcher.followers[("hf-trainer", str(run))].last_read == reads  # not read again
     state = json.loads((run / "checkpoint-512" / "trainer_state.json").read_text())
