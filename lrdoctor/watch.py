@@ -279,9 +279,12 @@ class _RunState:
     last_new_point: float = 0.0
 
     def add(self, run: Run) -> bool:
-        """Take `run`'s points as new ones; whether there were any."""
+        """Take `run`'s points as new ones; whether there were any. A read that found
+        nothing new only brings params: its warnings would say "no scalar data"."""
         self.source = run.source
         self.params.update(run.params)
+        if not run.total_points:
+            return False
         self.metadata.update(run.metadata)
         for warning in run.warnings:
             if warning not in self.warnings and len(self.warnings) < MAX_WARNINGS:
@@ -289,7 +292,7 @@ class _RunState:
         for tag, curve in run.curves.items():
             kept = self.curves.setdefault(tag, KeptCurve(tag))
             kept.append(curve.steps, curve.values, curve.wall_times)
-        return run.total_points > 0
+        return True
 
     def run(self) -> Run:
         curves = {tag: kept.curve() for tag, kept in sorted(self.curves.items())}

@@ -241,6 +241,7 @@ def test_a_partial_record_at_the_end_of_an_event_file_is_no_damage(tmp_path):
             stream.flush()
             events += watcher.poll()
     assert not [event for event in events if isinstance(event, Problem)]
+    events += watcher.poll()  # and a poll with nothing new
     run = watcher.state("run")
     whole = read_runs([tmp_path / "watched"]).runs[0]
     assert run.warnings == () and whole.warnings == ()
