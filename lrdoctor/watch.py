@@ -689,6 +689,11 @@ class Watcher:
         """Points held over every open run: what bounds the watch's memory."""
         return sum(state.kept_points for state in self.runs.values())
 
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of the arrays that hold those points."""
+        return sum(kept.nbytes for state in self.runs.values() for kept in state.curves.values())
+
     def verdict(self, name: str) -> str | None:
         """The verdict last found for the run named `name` (None before its first)."""
         return next((said.verdict for key, said in self.said.items() if key[1] == name), None)

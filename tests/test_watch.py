@@ -150,7 +150,7 @@ def test_memory_stays_flat_while_a_run_grows_to_a_million_points(tmp_path):
     loss[54_321] = math.nan  # one bad batch, at row 654,321
     bad_block = "".join(f"{v!r},{g!r}\n" for v, g in zip(loss, grad, strict=True)).encode()
     watcher = Watcher([log])
-    held, traced = [], []
+    held, held_bytes, traced = [], [], []
     tracemalloc.start()
     try:
         for start in range(0, 1_000_000, 100_000):
@@ -158,16 +158,18 @@ def test_memory_stays_flat_while_a_run_grows_to_a_million_points(tmp_path):
                 stream.write(bad_block if start == 600_000 else block)
             watcher.poll()
             held.append(watcher.kept_points)
+            held_bytes.append(watcher.kept_bytes)
             traced.append(tracemalloc.get_traced_memory()[0])
     finally:
         tracemalloc.stop()
     run = watcher.state("big.csv")
     print(
-        f"\npoints held at 100k..1M: {held}; traced bytes after 200k points {traced[1]:,}, "
-        f"after 1M {traced[-1]:,}"
+        f"\npoints held at 100k..1M: {held}; bytes held at 1M {held_bytes[-1]:,}; traced "
+        f"bytes after 200k points {traced[1]:,}, after 1M {traced[-1]:,}"
     )
     per_curve = KEPT_POINTS + PINNED_POINTS + 4
     assert all(KEPT_POINTS <= count <= 2 * per_curve for count in held)  # two curves
+    assert max(held_bytes) <= 2 * per_curve * 40  # 32 bytes a point, 8 a jump's score
     assert traced[-1] - traced[1] < 2_000_000  # 800,000 more points would be 38 MB
     assert run.curves["loss"].steps[-1] == 999_999
     diagnosis = watcher.doctor.diagnose(run)
