@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from chromium import CHROMIUM, QUIET_FLAGS  # noqa: E402 - the browser exactly as tests start it
 
 WINDOW = {"width": 1280, "height": 900}
-OVERLAID = "keras_tensorboard/gru-"
-"""The runs overlaid in the picture: one model's runs at several optimisers and LRs."""
+OVERLAID = "sweeps/dev/blobs-mlp-adam/lr_"
+"""The runs overlaid in the picture: an LR sweep of one model."""
 
 
 def screenshot(page: Path, png: Path) -> None:
@@ -36,7 +36,7 @@ def screenshot(page: Path, png: Path) -> None:
         tab.wait_for_function("() => document.body.dataset.curvesReady === '1'")
         tab.fill("#filter-text", OVERLAID)
         picks = tab.locator("#index tbody tr.run:not([hidden]) input.pick")
-        for index in range(min(picks.count(), 5)):
+        for index in range(min(picks.count(), 8)):
             picks.nth(index).check()
         tab.fill("#filter-text", "")
         tab.click("#overlay-button")

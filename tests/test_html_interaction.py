@@ -125,6 +125,13 @@ def test_filtering_by_text_and_by_verdict(page):
     assert len(rows(page, NAME)) == len(everything)
 
 
+def test_each_row_in_view_draws_its_loss_in_small(page):
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_function("() => document.querySelector('#index td.spark canvas') !== null")
+    drawn = page.locator("#index tbody tr.run td.spark canvas").count()
+    assert drawn == page.locator("#index tbody tr.run").count()  # every row is in view
+
+
 def test_grouping_by_folder(page):
     page.select_option("#group-by", "folder")
     groups = page.locator("#index tbody tr.group:not([hidden])").all_text_contents()

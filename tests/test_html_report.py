@@ -228,8 +228,8 @@ def test_the_index_shows_losses_verdict_confidence_and_the_top_finding(report):
         assert cells[6] == f"{loss[np.isfinite(loss)].min():.4g}"
         if diagnosis.findings:
             top = diagnosis.findings[0]
-            assert f"<b>{top.code} {markup(top.name)}</b>" in cells[7]
-            assert markup(top.message) in cells[7]
+            assert f"<b>{top.code} {markup(top.name)}</b>" in cells[8]
+            assert markup(top.message) in cells[8]
 
 
 def test_a_diverging_run_is_plotted_on_a_log_scale_with_its_first_nan_marked(report):

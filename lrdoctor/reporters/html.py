@@ -34,7 +34,7 @@ from lrdoctor.reporters.curves import RunCurves
 from lrdoctor.reporters.rules import render_page
 from lrdoctor.reporters.wording import GENERAL_CHECK
 
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 """Nothing from the network, ever: inline styles and scripts only."""
 
 PARAMS_SHOWN = 40
@@ -240,6 +240,7 @@ def render_html(
     data = {
         "verdict_order": list(VERDICT_ORDER),
         "log_ratio": LOG_SCALE_RATIO,
+        "colours": VERDICT_COLOURS,
         "runs": [_script_entry(view) for view in views],
     }
     packed = [

@@ -354,14 +354,11 @@
     tbody.querySelectorAll('tr.group').forEach(function (row) { row.remove(); });
     var group = groupBy.value, placed = order;
     if (group) {
-      var first = {};
-      order.forEach(function (row, i) {
-        var g = entry(row)[group] || '(none)';
-        if (!(g in first)) first[g] = i;
-      });
+      var position = new Map();
+      order.forEach(function (row, i) { position.set(row, i); });
       placed = order.slice().sort(function (a, b) {
         var ga = entry(a)[group] || '(none)', gb = entry(b)[group] || '(none)';
-        return ga === gb ? order.indexOf(a) - order.indexOf(b) : (ga < gb ? -1 : 1);
+        return ga === gb ? position.get(a) - position.get(b) : (ga < gb ? -1 : 1);
       });
     }
     var current = null, header = null, count = 0;
@@ -405,6 +402,46 @@
     });
     updateButton();
   });
+
+  // -- Sparklines: each run's loss in its index row, drawn when the row is in view ------------
+
+  var SPARK = {width: 120, height: 28};
+  function sparkline(row) {
+    var index = Number(row.dataset.index), curves = report.curves[index];
+    var curve = curves && (curves.train_loss || curves.val_loss);
+    var cell = row.querySelector('td.spark');
+    if (!curve || cell.firstChild) return;
+    var ratio = window.devicePixelRatio || 1;
+    var canvas = document.createElement('canvas');
+    canvas.width = SPARK.width * ratio;
+    canvas.height = SPARK.height * ratio;
+    canvas.style.width = SPARK.width + 'px';
+    canvas.style.height = SPARK.height + 'px';
+    cell.appendChild(canvas);
+    var log = useLog([curve.y]);
+    var ys = log ? toLog(curve.y) : curve.y, xs = curve.x;
+    var low = Infinity, high = -Infinity;
+    ys.forEach(function (v) { if (v !== null && isFinite(v)) { low = Math.min(low, v); high = Math.max(high, v); } });
+    var ctx = canvas.getContext('2d');
+    ctx.scale(ratio, ratio);
+    var first = xs[0], span = (xs[xs.length - 1] - first) || 1, height = (high - low) || 1;
+    function x(step) { return 1 + (SPARK.width - 2) * (step - first) / span; }
+    function y(v) { return SPARK.height - 2 - (SPARK.height - 4) * (v - low) / height; }
+    ctx.strokeStyle = data.colours[runs[index].diagnosis] || '#000';
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    var drawing = false;
+    for (var i = 0; i < ys.length; i++) {
+      if (ys[i] === null || !isFinite(ys[i])) { drawing = false; continue; }
+      if (drawing) ctx.lineTo(x(xs[i]), y(ys[i])); else ctx.moveTo(x(xs[i]), y(ys[i]));
+      drawing = true;
+    }
+    ctx.stroke();
+    ctx.fillStyle = NONFINITE;
+    curve.nonfinite.forEach(function (s) {
+      ctx.fillRect(x(s.start), SPARK.height - 3, Math.max(x(s.end) - x(s.start), 2), 3);
+    });
+  }
 
   // -- Overlay ------------------------------------------------------------------------------
 
@@ -466,16 +503,18 @@
     var placeholders = document.querySelectorAll('.charts[data-run]');
     if (!('IntersectionObserver' in window)) {
       placeholders.forEach(runCharts);
+      rows.forEach(sparkline);
       return;
     }
     var observer = new IntersectionObserver(function (seen) {
       seen.forEach(function (item) {
         if (!item.isIntersecting) return;
         observer.unobserve(item.target);
-        runCharts(item.target);
+        if (item.target.tagName === 'TR') sparkline(item.target); else runCharts(item.target);
       });
     }, {rootMargin: '300px'});
     placeholders.forEach(function (element) { observer.observe(element); });
+    rows.forEach(function (row) { observer.observe(row); });
     body.dataset.curvesReady = '1';
   }, function (error) {
     body.dataset.curvesError = String(error);
