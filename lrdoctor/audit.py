@@ -20,6 +20,7 @@ from lrdoctor.discovery import Problem, Source, find_sources, is_uri, read_runs,
 from lrdoctor.engine import Catalogue, Config
 from lrdoctor.model import Run
 from lrdoctor.readers import ReadError, ReadOptions, relative_name
+from lrdoctor.sweeps.grouping import Member, SweepGroup, group_sweeps, sweep_member
 
 SCHEMA = "lrdoctor.audit/1"
 Keep = Callable[[Run, Diagnosis], object]
@@ -42,6 +43,13 @@ class AuditResult:
     """What the audit's `collect` took of each run, by (name, source)."""
     catalogue: Catalogue | None = field(default=None, compare=False, repr=False)
     """The rules the runs were judged by, for reports that show a rule's page."""
+    sweeps: tuple[SweepGroup, ...] = ()
+    """The LR sweeps among the runs: runs that share everything but the LR (`lrdoctor sweep`
+    judges them and recommends one)."""
+
+    def sweep_of(self) -> dict[tuple[str, str], str]:
+        """Each sweep member's sweep name, by (run name, source)."""
+        return {(m.name, m.source): group.name for group in self.sweeps for m in group.members}
 
     def plot(self, name: str | None = None):
         """A matplotlib Figure: every run's loss coloured by verdict, or one run in full.
@@ -103,12 +111,21 @@ class AuditResult:
 
     def to_dict(self) -> dict:
         """The `lrdoctor.audit/1` JSON contract (see `lrdoctor/schemas/audit.schema.json`)."""
+        sweep_of = self.sweep_of()
+        runs = []
+        for diagnosis in self.diagnoses:
+            entry = diagnosis.to_dict()
+            sweep = sweep_of.get((diagnosis.name, diagnosis.source))
+            if sweep is not None:
+                entry["sweep"] = sweep
+            runs.append(entry)
         return {
             "schema": SCHEMA,
             "lrdoctor": __version__,
-            "runs": [diagnosis.to_dict() for diagnosis in self.diagnoses],
+            "runs": runs,
             "summary": {"runs": len(self.diagnoses), "by_diagnosis": self.by_diagnosis()},
             "problems": [{"source": p.source, "message": p.message} for p in self.problems],
+            "sweeps": [group.to_dict() for group in self.sweeps],
         }
 
 
@@ -301,18 +318,23 @@ def audit(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     doctor = Doctor(config)
-    diagnoses, problems, collected = [], [], {}
-    judged = iter_judged(paths, doctor, options, format_in, jobs, on_progress, collect, scheduler)
+    diagnoses, problems, collected, members = [], [], {}, []
+    keep = _AndMember(collect, doctor.config.signals)
+    judged = iter_judged(paths, doctor, options, format_in, jobs, on_progress, keep, scheduler)
     for item in judged:
         if isinstance(item, Problem):
             problems.append(item)
             continue
-        diagnosis, kept = item
+        diagnosis, both = item
         diagnoses.append(diagnosis)
         if on_diagnosis is not None:
             on_diagnosis(diagnosis)
-        if kept is not None:
-            collected[(diagnosis.name, diagnosis.source)] = kept
+        if both is not None:
+            member, kept = both
+            members.append(replace(member, name=diagnosis.name, source=diagnosis.source))
+            if kept is not None:
+                collected[(diagnosis.name, diagnosis.source)] = kept
+    found, _ = group_sweeps(members)
     return AuditResult(
         tuple(diagnoses),
         tuple(problems),
@@ -321,4 +343,19 @@ def audit(
         format_in,
         collected,
         doctor.catalogue,
+        tuple(group for sweeps, _ in found for group in sweeps),
     )
+
+
+@dataclass(frozen=True)
+class _AndMember:
+    """A `Keep` that takes each run's sweep `Member` beside what `keep` takes, so sweeps are
+    found after the audit without its curves (a dataclass of module-level parts: workers
+    unpickle it)."""
+
+    keep: Keep | None
+    signals: Mapping[str, str] | None
+
+    def __call__(self, run: Run, diagnosis: Diagnosis) -> tuple[Member, object]:
+        kept = self.keep(run, diagnosis) if self.keep is not None else None
+        return sweep_member(run, signals=self.signals), kept

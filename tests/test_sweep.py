@@ -28,6 +28,9 @@ from tools.sweeps.evaluate import load_truth, match, score
 SWEEPS = Path(__file__).resolve().parents[1] / "sample_logs" / "sweeps"
 SCHEMA = json.loads((Path(lrdoctor.__file__).parent / "schemas" / "sweep.schema.json").read_text())
 TRUTH = load_truth(SWEEPS)
+AUDIT_SCHEMA = json.loads(
+    (Path(lrdoctor.__file__).parent / "schemas" / "audit.schema.json").read_text()
+)
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +293,39 @@ def test_unrelated_runs_that_share_a_folder_form_no_sweep(folder):
     found = lrdoctor.sweep(SWEEPS.parent / "dev" / folder)
     assert not found.sweeps
     assert found.unswept and len(found.unswept) == found.runs_read
+
+
+@pytest.fixture(scope="module")
+def audited():
+    return lrdoctor.audit(SWEEPS, jobs=2)
+
+
+def test_audit_groups_the_runs_of_each_sweep_as_lrdoctor_sweep_does(audited, result):
+    """Issue 10, point 5: an audit's reports group sweep members; its workers send back a
+    small record per run (no curves), and the grouping is the one `lrdoctor sweep` uses."""
+    expected = {s.name: sorted((r.name, r.lr) for r in s.runs) for s in result.sweeps}
+    found = {g.name: sorted((m.name, m.value) for m in g.members) for g in audited.sweeps}
+    assert found == expected and len(found) == len(TRUTH)
+    finders = {finder.name for finder in result.finders}
+    in_sweeps = {m.name for group in audited.sweeps for m in group.members}
+    assert finders and not finders & in_sweeps  # range tests are in no sweep
+
+
+def test_audit_reports_name_each_run_s_sweep(audited, tmp_path):
+    document = json.loads(audited.to_json())
+    jsonschema.validate(document, AUDIT_SCHEMA)
+    members = {run["name"] for group in document["sweeps"] for run in group["runs"]}
+    tagged = {run["name"]: run.get("sweep") for run in document["runs"]}
+    assert {name for name, sweep in tagged.items() if sweep} == members
+    for group in document["sweeps"]:
+        values = [run["value"] for run in group["runs"]]
+        assert values == sorted(values)  # smallest LR first, as the tables list them
+    result = CliRunner().invoke(main, ["audit", str(SWEEPS / "dev" / "spiral-mlp-sgd")])
+    assert "1 LR sweeps" in result.output
+    assert "1e-3 too_slow" in result.output.split("1 LR sweeps")[1]
+    report = tmp_path / "audit.md"
+    CliRunner().invoke(
+        main, ["audit", str(SWEEPS / "dev"), "--format", "markdown", "-o", str(report)]
+    )
+    text = report.read_text()
+    assert "## LR sweeps" in text and "### spiral-mlp-sgd" in text

@@ -9,6 +9,7 @@ from lrdoctor.diagnosis import Diagnosis
 from lrdoctor.engine.vocabulary import VERDICT_ORDER
 from lrdoctor.reporters.escaping import printable
 from lrdoctor.reporters.wording import GENERAL_CHECK
+from lrdoctor.sweeps.values import lr_text
 
 _VERDICT_COLOURS = {"healthy": "green", "insufficient_data": "yellow", "unreadable": "yellow"}
 
@@ -71,9 +72,37 @@ def render_text(result: AuditResult) -> str:
         # A warning shown whole as the top finding is not repeated; a cut one is.
         shown = _top(entry) if len(row[4]) <= widths[4] else None
         lines += [f"    warning: {printable(w)}" for w in entry["warnings"] if w != shown]
+    lines += sweep_lines(result)
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.by_diagnosis().items())
     lines.append(f"\n{len(entries)} runs: {counts}" if entries else "no runs found")
     return "\n".join(lines)
+
+
+def sweep_members(result: AuditResult) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """Each sweep's name and its runs as (LR, run name, verdict), the smallest LR first."""
+    verdicts = {(d.name, d.source): d.verdict for d in result.diagnoses}
+    return [
+        (
+            group["name"],
+            [
+                (lr_text(run["value"]), run["name"], verdicts[(run["name"], run["source"])])
+                for run in group["runs"]
+            ],
+        )
+        for group in (sweep.to_dict() for sweep in result.sweeps)
+    ]
+
+
+def sweep_lines(result: AuditResult) -> list[str]:
+    """The sweeps among the runs, each with its LRs and their verdicts."""
+    found = sweep_members(result)
+    if not found:
+        return []
+    lines = [f"\n{len(found)} LR sweeps (lrdoctor sweep recommends an LR from each):"]
+    for name, runs in found:
+        lines.append(f"  {printable(name)} ({len(runs)} runs)")
+        lines.append("    " + ", ".join(f"{lr} {verdict}" for lr, _, verdict in runs))
+    return lines
 
 
 def render_diagnosis_text(diagnosis: Diagnosis) -> str:

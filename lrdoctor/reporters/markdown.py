@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from lrdoctor.audit import AuditResult
 from lrdoctor.plots import Sketch, figure_png, plot_overview, sketch_pairs
+from lrdoctor.reporters.audit import sweep_members
 from lrdoctor.reporters.escaping import printable
 from lrdoctor.reporters.wording import GENERAL_CHECK
 
@@ -97,6 +98,17 @@ def render_markdown(
             f"| {_text(diagnosis.name)} | {diagnosis.verdict} | {diagnosis.confidence:.2f} "
             f"| {finding} |"
         )
+    sweeps = sweep_members(result)
+    if sweeps:
+        lines += [
+            "",
+            "## LR sweeps",
+            "",
+            "Runs that share everything but the LR; `lrdoctor sweep` recommends an LR from each.",
+        ]
+    for name, runs in sweeps:
+        lines += ["", f"### {_text(name)}", "", "| LR | run | verdict |", "| --- | --- | --- |"]
+        lines += [f"| {lr} | {_text(run)} | {verdict} |" for lr, run, verdict in runs]
     for index, (diagnosis, found) in enumerate(pairs, start=1):
         entry = diagnosis.to_dict()
         signals = ", ".join(f"{role} = {tag}" for role, tag in entry["signals"].items())
