@@ -26,7 +26,7 @@ from lrdoctor.engine import (
 )
 from lrdoctor.engine.vocabulary import SEVERITIES
 from lrdoctor.reporters.escaping import printable
-from lrdoctor.reporters.registry import REPORTERS
+from lrdoctor.reporters.registry import CSV_PER_FINDING, REPORTERS
 
 if TYPE_CHECKING:
     from lrdoctor.audit import AuditResult
@@ -399,9 +399,15 @@ def _cannot_write(output: Path, error: OSError) -> InputError:
     "a Markdown post-mortem (needs --output; plots saved beside it) or one self-contained "
     "HTML page.",
 )
+@click.option(
+    "--per-finding",
+    is_flag=True,
+    help="With --format csv: a row per finding (its rule, steps, message and first remedy) "
+    "instead of a row per run.",
+)
 @output_option
 @click.pass_context
-def audit(ctx, output_format, output, **inputs) -> None:
+def audit(ctx, output_format, per_finding, output, **inputs) -> None:
     """Diagnose every run found in PATHS and summarise the verdicts.
 
     Exit status: 0 when the audit ran (and no finding reached --fail-on), 1 when a finding
@@ -419,6 +425,10 @@ def audit(ctx, output_format, output, **inputs) -> None:
     """
     _ignored_jobs(ctx, inputs["scheduler"])
     reporter = REPORTERS[output_format]
+    if per_finding:
+        if output_format != "csv":
+            raise click.UsageError("--per-finding goes with --format csv")
+        reporter = CSV_PER_FINDING
     if reporter.needs_output and output is None:
         raise click.UsageError(f"--format {output_format} needs --output FILE")
     if output is not None:
@@ -686,7 +696,7 @@ EXIT_INTERRUPTED = 130
 )
 @click.option(
     "--quiet-after",
-    type=click.FloatRange(min=0.0),
+    type=click.FloatRange(min=1.0),
     default=900.0,
     show_default=True,
     help="Close a run after this many seconds without a new point: it is judged as finished "

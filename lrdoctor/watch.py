@@ -55,7 +55,7 @@ PINNED_POINTS = 64
 SIDE_POINTS, SIDE_PINNED = 256, 8
 """What is kept of a curve the diagnosis does not use (per-layer statistics, accuracy ...):
 a run logging hundreds of tags stays small, and a tag that later takes a role has a sketch."""
-CSV_CHUNK_BYTES = 64 << 20
+CSV_CHUNK_BYTES = 16 << 20
 """A CSV log is read this many bytes at a time, so a first read of a huge log stays bounded."""
 MAX_WARNINGS = 20
 QUIET_VERDICTS = frozenset({"healthy", "insufficient_data"})
