@@ -53,6 +53,21 @@ def test_csv_has_a_row_per_run_with_its_diagnosis_and_top_finding(logs, as_json)
     assert any(row["name"] == HOSTILE for row in rows)  # the name survives quoting intact
 
 
+def test_csv_per_finding_has_a_row_per_finding_and_one_for_a_run_without(logs, as_json):
+    rows = list(csv.DictReader(io.StringIO(_audit(logs, "--format", "csv", "--per-finding"))))
+    expected = sum(max(1, len(entry["findings"])) for entry in as_json.values())
+    assert len(rows) == expected > len(as_json)  # some runs have several findings
+    for source, entry in as_json.items():
+        mine = [row for row in rows if row["source"] == source]
+        assert [row["rule"] for row in mine] == ([f["rule"] for f in entry["findings"]] or [""])
+        for row, finding in zip(mine, entry["findings"], strict=False):
+            assert row["message"] == finding["message"]
+            assert row["remedy"] == finding["remedies"][0]
+            assert row["diagnosis"] == entry["diagnosis"]
+    refused = CliRunner().invoke(main, ["audit", str(logs), "--per-finding"])
+    assert refused.exit_code == 2 and "--per-finding goes with --format csv" in refused.output
+
+
 def test_github_annotations_name_each_flagged_run_and_cannot_be_forged(logs, as_json, tmp_path):
     summary_file = tmp_path / "summary.md"
     summary_file.write_text("earlier step\n")

@@ -27,6 +27,7 @@ CSV_COLUMNS = (
     "findings",
     "warnings",
     "params",
+    "sweep",
 )
 SUMMARY_LINES = 10
 """A chat message's budget: the counts, the worst runs, and a line saying how many more."""
@@ -36,35 +37,42 @@ def _top(entry: dict) -> dict | None:
     return entry["findings"][0] if entry["findings"] else None
 
 
-def render_csv(result: AuditResult) -> str:
+def render_csv(result: AuditResult, per_finding: bool = False) -> str:
     """One row per run, worst first: the verdict, its top finding (what was measured, where,
-    and the first remedy), every rule that fired, the reader's warnings and the run's
-    hyper-parameters (`key=value; ...`), so the runs of a sweep sort side by side."""
+    and the first remedy), every rule that fired, the reader's warnings, the run's
+    hyper-parameters (`key=value; ...`), so the runs of a sweep sort side by side, and the
+    sweep it belongs to. `per_finding`: a row per finding instead (a run without one still
+    has its row), each with that finding's rule, steps, message and first remedy."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for entry in worst_first(result):
-        top = _top(entry) or {}
-        steps = top.get("steps") or (None, None)
-        writer.writerow(
-            {
-                "name": entry["name"],
-                "source": entry["source"],
-                "format": entry["format"],
-                "diagnosis": entry["diagnosis"],
-                "confidence": entry["confidence"],
-                "rule": top.get("rule", ""),
-                "finding": top.get("name", ""),
-                "severity": top.get("severity", ""),
-                "first_step": "" if steps[0] is None else steps[0],
-                "last_step": "" if steps[1] is None else steps[1],
-                "message": top.get("message", ""),
-                "remedy": (top.get("remedies") or [""])[0],
-                "findings": " ".join(f["rule"] for f in entry["findings"]),
-                "warnings": " | ".join(entry["warnings"]),
-                "params": "; ".join(f"{key}={value}" for key, value in entry["params"].items()),
-            }
-        )
+        run = {
+            "name": entry["name"],
+            "source": entry["source"],
+            "format": entry["format"],
+            "diagnosis": entry["diagnosis"],
+            "confidence": entry["confidence"],
+            "findings": " ".join(f["rule"] for f in entry["findings"]),
+            "warnings": " | ".join(entry["warnings"]),
+            "params": "; ".join(f"{key}={value}" for key, value in entry["params"].items()),
+            "sweep": entry.get("sweep", ""),
+        }
+        shown = entry["findings"] if per_finding else entry["findings"][:1]
+        for finding in shown or [{}]:
+            steps = finding.get("steps") or (None, None)
+            writer.writerow(
+                {
+                    **run,
+                    "rule": finding.get("rule", ""),
+                    "finding": finding.get("name", ""),
+                    "severity": finding.get("severity", ""),
+                    "first_step": "" if steps[0] is None else steps[0],
+                    "last_step": "" if steps[1] is None else steps[1],
+                    "message": finding.get("message", ""),
+                    "remedy": (finding.get("remedies") or [""])[0],
+                }
+            )
     return out.getvalue()
 
 

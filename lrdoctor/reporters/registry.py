@@ -76,6 +76,12 @@ def _csv(result, *_) -> str:
     return render_csv(result).rstrip("\n")
 
 
+def _csv_per_finding(result, *_) -> str:
+    from lrdoctor.reporters.pasteable import render_csv
+
+    return render_csv(result, per_finding=True).rstrip("\n")
+
+
 def _github(result, *_) -> str:
     """Annotation lines for the workflow log; the Markdown summary goes to the file GitHub
     names in $GITHUB_STEP_SUMMARY (appended, as every step shares it), else after them."""
@@ -123,3 +129,5 @@ REPORTERS: dict[str, Reporter] = {
         Reporter("jsonl", _jsonl, line=_jsonl_line),
     )
 }
+CSV_PER_FINDING = Reporter("csv", _csv_per_finding)
+"""`--format csv --per-finding`: a row per finding instead of per run."""
