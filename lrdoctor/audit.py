@@ -259,10 +259,19 @@ def _judged_on_cluster(
 
 
 def _absolute(source: Source, directory: str) -> Source:
-    if os.path.isabs(source.location) or is_uri(source.location):
+    """The source as a worker in another folder must see it: its path (or the file of a
+    `sqlite:///relative.db` tracking URI) taken from the client's `directory`."""
+    location = source.location
+    if location.lower().startswith(_SQLITE) and not os.path.isabs(location[len(_SQLITE) :]):
+        uri = _SQLITE + os.path.join(directory, location[len(_SQLITE) :])
+        return replace(source, location=uri, root=uri if source.root == location else source.root)
+    if os.path.isabs(location) or is_uri(location):
         return source
-    location = os.path.join(directory, source.location)
+    location = os.path.join(directory, location)
     return replace(source, location=location, root=os.path.join(directory, source.root))
+
+
+_SQLITE = "sqlite:///"
 
 
 def _as_given(diagnosis: Diagnosis, absolute: Source, given: Source) -> Diagnosis:

@@ -45,7 +45,8 @@ class Failed:
 
     def __str__(self) -> str:
         name = type(self.error).__name__
-        return f"failed on the cluster ({name}: {self.error})" if str(self.error) else name
+        reason = f"{name}: {self.error}" if str(self.error) else name
+        return f"failed on the cluster ({reason})"
 
 
 def _distributed():

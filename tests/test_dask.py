@@ -173,6 +173,18 @@ def test_streamed_lines_from_the_environment_scheduler_equal_local_ones(cluster,
     assert len(remote.stdout.splitlines()) >= 30
 
 
+def test_a_relative_sqlite_tracking_uri_is_read_from_the_clients_folder(cluster, tmp_path):
+    shutil.copy2(SAMPLE_LOGS / "mlflow_sqlite" / "mlflow.db", tmp_path / "mlflow.db")
+    audit = ["audit", "sqlite:///mlflow.db", "--format", "json"]
+    with _working_directory(tmp_path):
+        local = CliRunner().invoke(main, [*audit, "--jobs", "1"])
+        remote = CliRunner().invoke(main, [*audit, "--scheduler", cluster.address])
+    assert local.exit_code == remote.exit_code == EXIT_OK
+    assert remote.stdout == local.stdout
+    runs = json.loads(local.stdout)["runs"]
+    assert len(runs) >= 30 and not any(run["diagnosis"] == "unreadable" for run in runs)
+
+
 def test_a_worker_killed_mid_audit_loses_no_run(cluster, local_json, corpus):
     """A third worker joins; once the first results are in, a worker that is running a task
     or holding a result not yet fetched is killed (SIGKILL), and every run still comes back,
