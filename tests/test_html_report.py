@@ -315,11 +315,13 @@ def test_a_long_curve_is_thinned_to_its_extremes_and_keeps_every_nan_stretch():
     values = np.exp(-steps / 1e5) + rng.normal(0, 0.01, steps.size)
     values[70_001] = 50.0  # a spike between two buckets' extremes
     values[123_456] = -3.0
-    values[150_000:150_500] = np.nan  # a stretch that went NaN, then one inf
+    values[150_000:150_500] = np.nan  # a stretch that went NaN
+    values[150_200:150_210] = np.inf  # inside it, ten points of inf
     values[160_000] = np.inf
     kept = thin(steps, values)
-    assert len(kept) <= DISPLAY_POINTS + 4
-    assert {0, steps.size - 1, 70_001, 123_456, 150_000, 150_499, 160_000} <= set(kept)
+    assert len(kept) <= DISPLAY_POINTS + 8
+    ends = {0, steps.size - 1, 70_001, 123_456, 160_000}
+    assert ends | {150_000, 150_199, 150_200, 150_209, 150_210, 150_499} <= set(kept)
     # Each bucket's lowest and highest finite point: the drawn envelope is the logged one.
     size = -(-steps.size // (DISPLAY_POINTS // 2))
     for start in range(0, steps.size, size):

@@ -82,8 +82,8 @@ def thin(steps: np.ndarray, values: np.ndarray, points: int = DISPLAY_POINTS) ->
     """Indices of the points kept for display. Points on the straight line between their
     neighbours go first (the chart is the same without them); then, when more than `points`
     are left, the first and last, the lowest and highest finite point of each of
-    `points // 2` buckets, and the first and last point of every stretch of non-finite
-    values."""
+    `points // 2` buckets, and the first and last point of every stretch of NaN, of inf and
+    of -inf."""
     kept = np.flatnonzero(~_on_a_line(steps, values))
     if len(kept) <= points:
         return kept
@@ -95,9 +95,11 @@ def _extremes(values: np.ndarray, points: int) -> np.ndarray:
     finite = np.isfinite(values)
     keep = np.zeros(count, dtype=bool)
     keep[[0, -1]] = True
-    bad = ~finite
-    keep |= bad & ~np.r_[False, bad[:-1]]
-    keep |= bad & ~np.r_[bad[1:], False]
+    # 0 finite, 1 NaN, 2 inf, 3 -inf: each stretch of one kind keeps both its ends.
+    kind = np.select([np.isnan(values), values == np.inf, values == -np.inf], [1, 2, 3], 0)
+    bad = kind > 0
+    keep |= bad & (kind != np.r_[0, kind[:-1]])
+    keep |= bad & (kind != np.r_[kind[1:], 0])
     buckets = max(1, points // 2)
     size = math.ceil(count / buckets)
     padded = buckets * size
