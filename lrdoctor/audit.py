@@ -11,8 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from lrdoctor import __version__
 from lrdoctor.diagnosis import VERDICTS, Diagnosis, Doctor, unreadable
@@ -21,6 +20,9 @@ from lrdoctor.engine import Catalogue, Config
 from lrdoctor.model import Run
 from lrdoctor.readers import ReadError, ReadOptions, relative_name
 from lrdoctor.sweeps.grouping import Member, SweepGroup, group_sweeps, sweep_member
+
+if TYPE_CHECKING:  # pandas loads when a frame is asked for, not for every audit
+    import pandas as pd
 
 SCHEMA = "lrdoctor.audit/1"
 Keep = Callable[[Run, Diagnosis], object]
@@ -103,6 +105,8 @@ class AuditResult:
                     "source": diagnosis.source,
                 }
             )
+        import pandas as pd
+
         return pd.DataFrame(rows)
 
     def to_json(self) -> str:

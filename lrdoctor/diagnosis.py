@@ -45,6 +45,10 @@ from lrdoctor.roles import assign_roles, missing_overrides
 __all__ = ["VERDICTS", "Diagnosis", "Doctor", "unreadable"]
 
 _SHARED_PREFIXES = ("grad_", "lr_")
+FEATURE_POINTS = 100_000
+"""Features of a longer curve are measured on a faithful sample of about this many points
+(`Curve.sample`): memory then follows this, not the log, and no corpus or fixture curve is
+that long (the longest: 8,192 points)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,9 @@ class Doctor:
         `has_<signal>` for the optional signals, the features measured across signals and the
         run's facts from its params (`RUN_FACTS`)."""
         prepared = {
-            role: Prepared(run.curves[tag]) for role, tag in signals.items() if role in SIGNALS
+            role: Prepared(run.curves[tag].sample(FEATURE_POINTS))
+            for role, tag in signals.items()
+            if role in SIGNALS
         }
         measured = {role: measure(curve, role) for role, curve in prepared.items()}
         shared = {name: None for name in known_features()}

@@ -81,6 +81,39 @@ class Curve:
     def __len__(self) -> int:
         return int(self.steps.size)
 
+    def sample(self, points: int, jumps: int = 64) -> Curve:
+        """The curve itself up to `points` points; longer, a faithful sample of about that
+        many: every k-th point (so scatter and trend keep their measure), the last one, the
+        lowest and highest finite values, the first non-finite value of each stretch, and the
+        `jumps` largest jumps from one point to the next (a spike stays a spike). Kept points
+        keep their exact steps, so findings quote the steps of the log."""
+        count = len(self)
+        if count <= points:
+            return self
+        values = self.values
+        keep = np.zeros(count, dtype=bool)
+        keep[:: -(-count // points)] = True
+        keep[-1] = True
+        finite = np.isfinite(values)
+        if finite.any():
+            finite_at = np.flatnonzero(finite)
+            keep[finite_at[[np.argmin(values[finite]), np.argmax(values[finite])]]] = True
+        keep[1:] |= ~finite[1:] & finite[:-1]
+        keep[0] |= not finite[0]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ratio = np.abs(np.diff(np.log(np.abs(values))))
+        ratio = np.where(np.isfinite(ratio), ratio, 0.0)
+        if jumps and ratio.size:
+            largest = np.argpartition(ratio, -min(jumps, ratio.size))[-jumps:]
+            keep[largest + 1] = True
+        chosen = np.flatnonzero(keep)
+        return Curve(
+            self.tag,
+            _frozen(self.steps[chosen]),
+            _frozen(values[chosen]),
+            _frozen(self.wall_times[chosen]),
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """The curve as a DataFrame with columns step, value, wall_time."""
         import pandas as pd

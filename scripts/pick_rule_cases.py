@@ -48,8 +48,8 @@ PLAN = {
     "LRD303": ("diverging", None),  # a loss that jumped to chance and stays there
     "LRD401": ("oscillating", None),
     "LRD402": ("oscillating", None),  # both scatter; only the batch size differs
-    "LRD403": ("oscillating", "val_loss"),
-    "LRD404": ("exploding_gradients", "grad_norm"),  # both jump; exploding ones jump rarely  # both scatter; the val loss bounces with the weights
+    "LRD403": ("oscillating", "val_loss"),  # both scatter; the val loss bounces with the weights
+    "LRD404": ("exploding_gradients", "grad_norm"),  # both jump; exploding ones jump rarely
     "LRD501": ("diverging", "grad_norm"),
     "LRD502": ("minibatch_noise", "no grad_norm"),
     "LRD503": ("diverging", None),  # a short curve that ends high is LRD104's

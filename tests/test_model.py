@@ -80,3 +80,21 @@ def test_params_come_in_key_order_whatever_order_a_reader_met_them():
     one = Run(name="a", source="a", format="csv", params=met)
     other = Run(name="a", source="a", format="csv", params=dict(reversed(list(met.items()))))
     assert list(one.params) == list(other.params) == ["batch_size", "lr", "model"]
+
+
+def test_a_long_curve_is_sampled_faithfully_for_features():
+    """Features of a curve longer than FEATURE_POINTS are measured on a sample that keeps
+    the exact steps of its spike, its first NaN and its extremes, and every k-th point."""
+    steps = np.arange(1, 300_001) * 10
+    values = np.linspace(2.0, 0.5, steps.size)
+    values[123_457] = 90.0  # one spike, between two sampled points
+    values[200_003:200_010] = np.nan
+    curve = Curve.from_points("loss", steps, values)
+    sample = curve.sample(10_000)
+    assert 10_000 <= len(sample) < 10_200
+    kept = dict(zip(sample.steps.tolist(), sample.values.tolist(), strict=True))
+    assert kept[int(steps[123_457])] == 90.0  # the spike, at its own step
+    assert np.isnan(kept[int(steps[200_003])])  # the first NaN of the stretch
+    assert kept[int(steps[0])] == 2.0 and int(sample.steps[-1]) == int(steps[-1])
+    assert np.nanmin(sample.values) == np.nanmin(values[np.isfinite(values)])
+    assert curve.sample(len(curve)) is curve  # short enough: the curve itself
