@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -95,8 +96,10 @@ def open_times(page: Path) -> dict[str, float]:
 
 def audit_figures(label: str, paths: list[str], out: Path, text: bool) -> None:
     html = measure(lrdoctor_command("audit", *paths, "--format", "html", "-o", str(out)))
-    print(f"{label}:")
-    print(f"  html report   {out.stat().st_size / MIB:6.2f} MB")
+    runs = re.search(r"<title>lrdoctor audit: (\d+) runs</title>", out.read_text()).group(1)
+    print(f"{label}: {runs} runs")
+    size = out.stat().st_size
+    print(f"  html report   {size / 1e6:6.2f} MB ({size / MIB:.2f} MiB)")
     print(
         f"  html audit    {html.seconds:6.1f} s wall {html.cpu_seconds:6.1f} s CPU"
         f"  peak RSS {html.peak_mib:5.0f} MiB"
