@@ -212,6 +212,16 @@ def test_a_finding_is_marked_where_it_happens(page):
     )
     assert any(m["code"] == "LRD101" and m["kind"] == "event" for m in marks)
     assert int(page.locator(f"#run-{index} .chart").first.get_attribute("data-marks")) >= 1
+    # Hovering a step where the loss was NaN or inf says so.
+    nan_step = next(m["start"] for m in marks if m["code"] == "LRD101")
+    hovered = page.evaluate(
+        f"""() => {{
+          const u = lrdoctorReport.charts[{index}][0].u;
+          const at = u.data[1].findIndex((v, i) => v === null && u.data[0][i] >= {nan_step});
+          return u.series[1].value(u, null, 1, at);
+        }}"""
+    )
+    assert hovered in ("nan", "inf", "-inf")
 
 
 def test_overlaying_two_selected_runs_draws_both(page):

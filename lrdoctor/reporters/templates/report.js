@@ -193,7 +193,16 @@
     var log = useLog(arrays);
     var series = [{label: 'step'}];
     spec.lines.forEach(function (line) {
-      var value = function (u, v) { return number(log && v !== null ? Math.pow(10, v) : v); };
+      var value = function (u, v, seriesIndex, dataIndex) {
+        if (v == null && dataIndex != null) {
+          var step = u.data[0][dataIndex];
+          var stretch = (line.nonfinite || []).find(function (s) {
+            return step >= s.start && step <= s.end;
+          });
+          if (stretch) return stretch.kind;
+        }
+        return number(log && v != null ? Math.pow(10, v) : v);
+      };
       if (!line.smoothOnly) {
         series.push({label: line.label, stroke: faded(line.colour), width: 1, value: value});
       }
@@ -291,6 +300,17 @@
       }];
     });
   }
+
+  /* Charts follow the page's width. */
+  var resizing = null;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () {
+      everyChart(function (chart) {
+        chart.u.setSize({width: Math.max(320, chart.element.clientWidth), height: chart.spec.height});
+      });
+    }, 150);
+  });
 
   function everyChart(fn) {
     Object.keys(report.charts).forEach(function (key) { report.charts[key].forEach(fn); });
