@@ -3,7 +3,10 @@
 5 s. For each audit it prints the report's size, the wall time and peak memory of
 `lrdoctor audit --format html` beside the text audit of the same runs, and what headless
 Chromium (Playwright) takes to open it: the load event, the curves unpacked, and the first
-chart drawn when the page is opened at a run (`report.html#run-0`).
+chart drawn when the page is opened at a run (`report.html#run-0`). The sample_logs report
+also holds a CSV named `evil<img src=x onerror=alert(2)>.csv`, and is checked against the
+issue's acceptance: the smoothing slider and the overlay work, hyper-parameters are shown,
+the name stays text and nothing loads from the network.
 
     python benchmarks/html_report.py [--runs 2000] [--skip-text]
 
@@ -31,6 +34,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from chromium import CHROMIUM, QUIET_FLAGS  # noqa: E402 - the browser as the tests start it
 
 MIB = 1024 * 1024
+HOSTILE = "evil<img src=x onerror=alert(2)>.csv"
+"""The issue's hostile file name, given to a copy of a sample CSV beside sample_logs."""
 
 
 def many_runs(folder: Path, runs: int) -> list[str]:
@@ -94,7 +99,48 @@ def open_times(page: Path) -> dict[str, float]:
     return times
 
 
-def audit_figures(label: str, paths: list[str], out: Path, text: bool) -> None:
+def acceptance(page: Path) -> str:
+    """The issue's acceptance checks in Chromium: the smoothing slider changes a drawn curve,
+    two selected runs overlay, every run has a hyper-parameter cell, the hostile name is
+    text, and the page requests nothing but itself and opens no dialog."""
+    from playwright.sync_api import sync_playwright
+
+    requests, dialogs = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(QUIET_FLAGS))
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        tab.on("request", lambda request: requests.append(request.url))
+        tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        tab.goto(page.as_uri() + "#run-0", timeout=120_000)
+        tab.wait_for_function("() => lrdoctorReport.charts[0] !== undefined", timeout=120_000)
+        read = "() => JSON.stringify(lrdoctorReport.charts[0][0].u.data[2])"
+        before = tab.evaluate(read)
+        tab.eval_on_selector(
+            "#smoothing", "e => { e.value = '0.95'; e.dispatchEvent(new Event('input')); }"
+        )
+        slider = tab.evaluate(read) != before
+        picks = tab.locator("#index tbody tr.run input.pick")
+        picks.nth(0).check()
+        picks.nth(1).check()
+        tab.click("#overlay-button")
+        overlaid = tab.evaluate(
+            "() => lrdoctorReport.overlay.u.data.slice(1)"
+            ".filter(ys => ys.some(v => v != null)).length"
+        )
+        params = tab.locator("#index tbody tr.run td.params").count()
+        rows = tab.locator("#index tbody tr.run").count()
+        hostile = tab.locator("#index td.name", has_text=HOSTILE).count()
+        browser.close()
+    others = [url for url in requests if not url.startswith("file:")]
+    return (
+        f"slider changes the curve: {slider}; overlay draws {overlaid} of 2 runs; "
+        f"hyper-parameter cells {params} of {rows} rows; hostile name shown as text "
+        f"{hostile} time(s), {len(dialogs)} dialogs; requests {len(requests)} "
+        f"({len(others)} not the page's own file)"
+    )
+
+
+def audit_figures(label: str, paths: list[str], out: Path, text: bool, check: bool = False) -> None:
     html = measure(lrdoctor_command("audit", *paths, "--format", "html", "-o", str(out)))
     runs = re.search(r"<title>lrdoctor audit: (\d+) runs</title>", out.read_text()).group(1)
     print(f"{label}: {runs} runs")
@@ -116,6 +162,8 @@ def audit_figures(label: str, paths: list[str], out: Path, text: bool) -> None:
         f"{times['curves'] / 1000:5.2f} s; opened at a run: first chart "
         f"{times['first_chart'] / 1000:5.2f} s"
     )
+    if check:
+        print(f"  acceptance    {acceptance(out)}")
 
 
 def main() -> None:
@@ -127,8 +175,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         os.chdir(folder)  # relative paths: the report names no machine folder
         (Path(folder) / "sample_logs").symlink_to(SAMPLES)
+        hostile = Path(folder) / "hostile"
+        hostile.mkdir()
+        shutil.copyfile(next((SAMPLES / "dev" / "plain_csv").glob("*.csv")), hostile / HOSTILE)
         audit_figures(
-            "sample_logs", ["sample_logs"], Path(folder) / "samples.html", not arguments.skip_text
+            "sample_logs and a hostile name",
+            ["sample_logs", "hostile"],
+            Path(folder) / "samples.html",
+            not arguments.skip_text,
+            check=True,
         )
         paths = many_runs(Path(folder), arguments.runs)
         audit_figures(
