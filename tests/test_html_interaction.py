@@ -13,8 +13,11 @@ from sample_runs import firing_run, run_path
 
 from lrdoctor.cli import EXIT_FINDINGS, EXIT_OK, main
 
-# Five runs a Keras TensorBoard callback wrote, three verdicts among them.
-KERAS = Path(__file__).resolve().parents[1] / "sample_logs" / "dev" / "keras_tensorboard"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+# Six runs a Keras TensorBoard callback wrote, several verdicts among them.
+KERAS = SAMPLES / "dev" / "keras_tensorboard"
+# An LR sweep of one model with Adam (seven LRs), and one run of it with SGD.
+SWEEP = SAMPLES / "sweeps" / "dev" / "blobs-mlp-adam"
 # The issue's hostile name, on a plain CSV whose loss turns NaN (an event finding to mark).
 EVIL = "evil<img src=x onerror=alert(2)>.csv"
 
@@ -37,7 +40,7 @@ def page(tmp_path_factory, browser_log):
     report = folder / "report.html"
     result = CliRunner().invoke(
         main,
-        ["audit", str(KERAS), str(hostile), "--format", "html", "-o", str(report), "-j", "1"],
+        ["audit", str(KERAS), str(SWEEP), str(hostile), "--format", "html", "-o", str(report)],
         catch_exceptions=False,
     )
     assert result.exit_code in (EXIT_OK, EXIT_FINDINGS), result.output
@@ -135,15 +138,31 @@ def test_each_row_in_view_draws_its_loss_in_small(page):
 def test_grouping_by_folder(page):
     page.select_option("#group-by", "folder")
     groups = page.locator("#index tbody tr.group:not([hidden])").all_text_contents()
-    assert len(groups) == 2
-    assert any(g.startswith(str(KERAS)) and g.endswith("(6 runs)") for g in groups)
+    assert len(groups) == 3
+    assert f"{KERAS} (6 runs)" in groups and f"{SWEEP} (8 runs)" in groups
     # Each group's runs follow its header.
     layout = page.locator("#index tbody tr:not([hidden])").evaluate_all(
         "rows => rows.map(r => r.className)"
     )
-    assert layout[0] == "group" and layout.count("group") == 2
+    assert layout[0] == "group" and layout.count("group") == 3
     page.select_option("#group-by", "")
     assert page.locator("#index tbody tr.group").count() == 0
+
+
+def test_grouping_by_lr_sweep(page):
+    """The sweep the audit found (as `lrdoctor sweep` does): seven Adam runs; the SGD run,
+    the Keras runs and the hostile CSV are in none."""
+    page.select_option("#group-by", "sweep")
+    groups = page.locator("#index tbody tr.group:not([hidden])").all_text_contents()
+    assert groups == ["(not in an LR sweep) (8 runs)", "blobs-mlp-adam [optimizer=adam] (7 runs)"]
+    members = page.locator("#index tbody tr:not([hidden])").evaluate_all(
+        "rows => rows.slice(rows.findIndex(r => r.textContent.startsWith('blobs'))"
+        ").filter(r => r.className === 'run').map(r => r.cells[1].textContent.trim())"
+    )
+    assert sorted(members) == sorted(
+        f"lr_{lr}" for lr in ("0.0001", "0.0003", "0.001", "0.003", "0.01", "0.03", "0.1")
+    )
+    page.select_option("#group-by", "")
 
 
 def test_a_row_links_to_its_section_and_its_charts_draw(page):

@@ -215,6 +215,7 @@ def _script_entry(view: dict) -> dict:
         "top": f"{top['rule']} {top['name']}" if top else "",
         "folder": view["folder"],
         "experiment": view["experiment"],
+        "sweep": view["entry"].get("sweep", ""),
         "marks": view["marks"],
     }
 
@@ -270,6 +271,7 @@ def render_html(
             problems=[str(p) for p in result.problems],
             pages=pages,
             experiments=any(view["experiment"] for view in views),
+            sweeps=any(entry.get("sweep") for entry in entries),
             role_titles=ROLE_TITLES,
             data=json_for_script(data),
             curves=packed_json(packed),

@@ -360,7 +360,7 @@
     var index = row.dataset.index, run = runs[index];
     if (!(index in haystacks)) {
       haystacks[index] = [row.textContent, row.querySelector('td.params').title, run.folder,
-        run.experiment].join(' ').toLowerCase();
+        run.experiment, run.sweep].join(' ').toLowerCase();
     }
     return haystacks[index];
   }
@@ -370,14 +370,16 @@
       (!needle || haystack(row).indexOf(needle) >= 0);
   }
 
+  var UNGROUPED = {folder: '(no folder)', experiment: '(not in an MLflow experiment)',
+    sweep: '(not in an LR sweep)'};
   function layout() {
     tbody.querySelectorAll('tr.group').forEach(function (row) { row.remove(); });
-    var group = groupBy.value, placed = order;
+    var group = groupBy.value, placed = order, none = UNGROUPED[group];
     if (group) {
       var position = new Map();
       order.forEach(function (row, i) { position.set(row, i); });
       placed = order.slice().sort(function (a, b) {
-        var ga = entry(a)[group] || '(none)', gb = entry(b)[group] || '(none)';
+        var ga = entry(a)[group] || none, gb = entry(b)[group] || none;
         return ga === gb ? position.get(a) - position.get(b) : (ga < gb ? -1 : 1);
       });
     }
@@ -385,9 +387,9 @@
     function close() { if (header) { header.hidden = !count; header.firstChild.textContent = current + ' (' + count + (count === 1 ? ' run)' : ' runs)'); } }
     placed.forEach(function (row) {
       var run = entry(row);
-      if (group && (run[group] || '(none)') !== current) {
+      if (group && (run[group] || none) !== current) {
         close();
-        current = run[group] || '(none)';
+        current = run[group] || none;
         header = document.createElement('tr');
         header.className = 'group';
         var cell = document.createElement('td');
