@@ -19,6 +19,7 @@ from lrdoctor.discovery import Problem, Source, find_sources, is_uri, read_runs,
 from lrdoctor.engine import Catalogue, Config
 from lrdoctor.model import Run
 from lrdoctor.readers import ReadError, ReadOptions, relative_name
+from lrdoctor.remote import is_remote, relative_url_name
 from lrdoctor.sweeps.grouping import Member, SweepGroup, group_sweeps, sweep_member
 
 if TYPE_CHECKING:  # pandas loads when a frame is asked for, not for every audit
@@ -134,6 +135,8 @@ class AuditResult:
 
 
 def _source_name(location: str, root: str) -> str:
+    if is_remote(location):
+        return relative_url_name(location, root)
     path = Path(location)
     return relative_name(path, Path(root)) if path.exists() else location
 
@@ -269,7 +272,7 @@ def _absolute(source: Source, directory: str) -> Source:
     if location.lower().startswith(_SQLITE) and not os.path.isabs(location[len(_SQLITE) :]):
         uri = _SQLITE + os.path.join(directory, location[len(_SQLITE) :])
         return replace(source, location=uri, root=uri if source.root == location else source.root)
-    if os.path.isabs(location) or is_uri(location):
+    if os.path.isabs(location) or is_uri(location) or is_remote(location):
         return source
     location = os.path.join(directory, location)
     return replace(source, location=location, root=os.path.join(directory, source.root))

@@ -239,9 +239,13 @@ def _read_options(experiment, run_id, filter_string, timeout) -> ReadOptions:
 
 def _read(paths, format_in, experiment, run_id, filter_string, timeout) -> Discovery:
     from lrdoctor.discovery import read_runs
+    from lrdoctor.remote import RemoteError
 
     options = _read_options(experiment, run_id, filter_string, timeout)
-    discovery = read_runs(paths, options, format_in)
+    try:
+        discovery = read_runs(paths, options, format_in)
+    except RemoteError as error:
+        raise InputError(str(error)) from error
     _report_problems([p for p in discovery.problems if p not in discovery.unreadable])
     if not any(run.total_points for run in discovery.runs):
         found = f"{len(discovery.runs)} run(s) with no data points" if discovery.runs else "no runs"
@@ -328,6 +332,7 @@ def _audit(
     `collect` and `on_diagnosis` are the library's."""
     from lrdoctor.audit import audit
     from lrdoctor.cluster import ClusterError
+    from lrdoctor.remote import RemoteError
 
     config = _config(select, ignore, fail_on, rules_dir, signals=_tag_overrides(**tags))
     options = _read_options(experiment, run_id, filter_string, timeout)
@@ -344,7 +349,7 @@ def _audit(
                 collect=collect,
                 scheduler=scheduler or None,
             )
-    except (EngineError, ClusterError) as error:
+    except (EngineError, ClusterError, RemoteError) as error:
         raise InputError(str(error)) from error
     _report_problems(result.problems)
     if not result.diagnoses:

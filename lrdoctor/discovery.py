@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lrdoctor.model import Run
 from lrdoctor.readers import ReadError, ReadOptions, registry
+from lrdoctor.remote import is_remote
 
 _URI = re.compile(r"^(sqlite|https?|file|databricks)://?", re.IGNORECASE)
 # Folders that never hold a user's runs but can be huge; MLflow's `.trash` holds deleted runs.
@@ -144,6 +145,9 @@ def find_sources(
     problems: list[Problem] = []
     for given in paths:
         text = os.fspath(given)
+        if is_remote(text):
+            found.extend(_remote_sources(text, readers, format_in, problems))
+            continue
         if is_uri(text) and not Path(text).exists():
             found.append((Source("mlflow", text, text), ()))
             continue
@@ -166,9 +170,36 @@ def find_sources(
     return _once(found), list(dict.fromkeys(problems))
 
 
+def _remote_sources(
+    url: str, readers: dict, format_in: str | None, problems: list[Problem]
+) -> list[tuple[Source, tuple[Path, ...]]]:
+    """The sources under a URL, found by the same claims on a local stand-in of its tree
+    (`lrdoctor.remote.mirrored_tree`), each located and rooted by URL."""
+    from lrdoctor.remote import mirrored_tree
+
+    with mirrored_tree(url) as (local, to_url):
+        if local.is_file():
+            reader = format_in or next((n for n, r in readers.items() if r.can_read(local)), None)
+            if reader is None:
+                problems.append(Problem(url, "not a log format lrdoctor can read"))
+                return []
+            return [(Source(reader, url, to_url(str(local.parent))), ())]
+        walked_problems: list[Problem] = []
+        walked = [
+            (Source(s.reader, to_url(s.location), url), ())
+            for s, _ in _walk(local, readers, walked_problems)
+        ]
+        problems.extend(Problem(to_url(p.source), p.message) for p in walked_problems)
+    if not walked:
+        problems.append(Problem(url, "no training runs found in this folder"))
+    return walked
+
+
 def _identity(source: Source) -> tuple[str, str]:
     """What a source is, whichever of the user's paths led to it."""
-    if is_uri(source.location) and not Path(source.location).exists():
+    if is_remote(source.location) or (
+        is_uri(source.location) and not Path(source.location).exists()
+    ):
         return source.reader, source.location
     return source.reader, os.path.realpath(source.location)
 
@@ -204,6 +235,16 @@ def _owned_by_another(identity: tuple[str, str], owner: dict[str, tuple[str, str
 def read_source(source: Source, options: ReadOptions) -> list[Run]:
     """Read one source; any failure becomes a `ReadError` naming the source."""
     try:
+        if is_remote(source.location):
+            from lrdoctor.remote import read_remote
+
+            reader = registry()[source.reader]
+            return read_remote(
+                source.location,
+                source.root,
+                source.reader,
+                lambda path, root: reader.read(path, root, options),
+            )
         if is_uri(source.location) and not Path(source.location).exists():
             from lrdoctor.readers.mlflow import read_tracking_uri
 
