@@ -29,7 +29,18 @@ _TRACKING_SCHEMES = {"sqlite", "databricks", "file"}
 # An http(s) URL is a file to fetch only when it names a log file; otherwise it is an MLflow
 # tracking server.
 _HTTP_FILE = re.compile(r"(\.(csv|tsv|log|json|db|sqlite3?)|tfevents[^/]*)$", re.IGNORECASE)
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
+_EXTRAS = {
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "az": "azure",
+    "abfs": "azure",
+    "abfss": "azure",
+    "hf": "hf",
+    "http": "remote",
+    "https": "remote",
+}
 _HEADER_SUFFIXES = (".csv", ".tsv", ".log")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 HEADER_BYTES = 65536

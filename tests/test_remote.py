@@ -213,3 +213,34 @@ def test_a_missing_protocol_package_is_one_line_and_exit_2():
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1, result.stderr
     assert 'pip install "lrdoctor[gcs]"' in result.stderr
+
+
+def test_a_single_file_and_a_sub_folder_are_named_as_locally(s3):
+    local, _ = s3
+    csv_file = min((local / "fresh" / "plain_csv").glob("*.csv"))
+    relative = csv_file.relative_to(local).as_posix()
+    for given, url in [
+        (csv_file, f"s3://{BUCKET}/logs/{relative}"),
+        (local / "hf_trainer", f"s3://{BUCKET}/logs/hf_trainer"),
+    ]:
+        _, local_report, _ = _audit_json(str(given))
+        status, report, errors = _audit_json(url)
+        assert errors == ""
+        assert _judged(report, url) == _judged(local_report, str(given))
+
+
+def test_an_http_url_of_one_log_file(s3):
+    """moto serves a public object over plain http too: fsspec's http file system fetches it."""
+    local, server = s3
+    csv_file = min(f for f in (local / "fresh" / "plain_csv").glob("*.csv") if "+" not in f.name)
+    import boto3
+
+    key = f"logs/{csv_file.relative_to(local).as_posix()}"
+    boto3.client("s3").put_object_acl(Bucket=BUCKET, Key=key, ACL="public-read")
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}/{BUCKET}/{key}"
+    _, local_report, _ = _audit_json(str(csv_file))
+    status, report, errors = _audit_json(url)
+    assert errors == ""
+    assert [r["name"] for r in report["runs"]] == [csv_file.name]
+    assert _judged(report, url.rsplit("/", 1)[0]) == _judged(local_report, str(csv_file.parent))
