@@ -17,7 +17,7 @@ from lrdoctor.cli import main
 try:
     main(sys.argv[1:], standalone_mode=False)
 finally:
-    heavy = ("pandas", "scipy", "matplotlib", "mlflow")
+    heavy = ("pandas", "scipy", "matplotlib", "mlflow", "fsspec", "s3fs")
     print(json.dumps(sorted(name for name in heavy if name in sys.modules)), file=sys.stderr)
 """
 
@@ -40,4 +40,4 @@ def test_runs_on_a_csv_imports_no_scipy_matplotlib_or_mlflow():
     csv_file = min(PLAIN_CSV.glob("*.csv"))
     output, loaded = run_cli("runs", str(csv_file))
     assert csv_file.name in output
-    assert not {"scipy", "matplotlib", "mlflow"} & set(loaded)
+    assert not {"scipy", "matplotlib", "mlflow", "fsspec", "s3fs"} & set(loaded)
