@@ -130,7 +130,7 @@ def mirrored_tree(url: str) -> Iterator[tuple[Path, Callable[[str], str]]]:
             local = local_base / relative
             local.parent.mkdir(parents=True, exist_ok=True)
             local.touch()
-            need = _wanted_by_claims(relative)
+            need = _wanted_by_claims(relative) if info.get("size") else None  # empty: exact
             if need == "header":
                 heads.append((path, local, min(int(info.get("size") or 0), HEADER_BYTES)))
             elif need == "all":
