@@ -71,21 +71,16 @@ def test_dev_accuracy_does_not_regress(accuracy):
     """The development split is what thresholds are tuned on: guard what was reached.
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
-    the 735 dev runs (the four spent held-out splits included) and the rules of this commit
-    (macro-F1 0.892, 7 of 105 healthy runs flagged, oscillating recall 0.74 the lowest);
+    the 840 dev runs (the five spent held-out splits included) and the rules of this commit
+    (macro-F1 0.870, 11 of 120 healthy runs flagged, oscillating recall 0.62 the lowest);
     re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
-    assert dev.macro_f1 >= 0.87
-    assert dev.healthy_false_alarm_rate <= 7 / 105 + 1e-9
+    assert dev.macro_f1 >= 0.86
+    assert dev.healthy_false_alarm_rate <= 11 / 120 + 1e-9
     present = {label: r for label, r in dev.recall.items() if sum(dev.confusion[label].values())}
-    assert min(present.values()) >= 0.7, present
+    assert min(present.values()) >= 0.6, present
 
 
-@pytest.mark.xfail(
-    reason="evaluated once, with the rules frozen at af0a56e: macro-F1 0.682 over its 6 "
-    "verdicts, 4 of 15 healthy runs flagged, oscillating recall 0.07; the bar is not met",
-    strict=True,
-)
 def test_held_out_accuracy_meets_the_bar(accuracy):
     """Held-out runs differ in kind (tiny ViTs, VAEs with a summed ELBO, bidirectional GRU
     taggers; Lion, centered RMSprop, NAdamW; cyclic, inverse-square-root and multi-step

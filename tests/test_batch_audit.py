@@ -27,7 +27,7 @@ def test_two_processes_give_the_same_json_as_one():
     folders = [
         str(folder)
         for logger in SHARED_STORES
-        for generation in ("", "fresh", "fresh2", "fresh3")
+        for generation in ("", "fresh", "fresh2", "fresh3", "fresh4", "fresh4b")
         for folder in [SAMPLE_LOGS / "dev" / generation / logger]
     ]
     outputs = []
