@@ -158,7 +158,7 @@ def test_the_script_data_is_json_with_markup_characters_escaped(report):
 
 def test_the_page_carries_each_runs_curves_as_data(report):
     """Every charted signal of every readable run, in the index's order, each point as logged
-    (to 5 digits), NaN and inf named."""
+    (to 4 significant digits), NaN and inf named."""
     result, runs, page = report
     html = page.read_text(encoding="utf-8")
     names = [run["name"] for run in json.loads(_block(html, "data"))["runs"]]
@@ -178,7 +178,7 @@ def test_the_page_carries_each_runs_curves_as_data(report):
             logged = curve.values[kept]
             finite = np.isfinite(logged)
             shown = np.array([np.nan if v is None else v for v in data["y"]])
-            assert np.allclose(shown[finite], logged[finite], rtol=1e-4)
+            assert np.allclose(shown[finite], logged[finite], rtol=1e-3)
             named = dict(data.get("nonfinite", []))
             assert sorted(named) == np.flatnonzero(~finite).tolist()
 
