@@ -74,6 +74,14 @@ def report(results: dict[str, list[Measurement]], baseline: str) -> None:
             )
 
 
+def side_by_side(commands: dict[str, list[str]], repeats: int, baseline: str) -> None:
+    """`compare` the commands and `report` them against `baseline`, with the machine's load
+    before and after: the ratios are the figures to trust when the load is high."""
+    print(f"  before: {load_line()}")
+    report(compare(commands, repeats), baseline=baseline)
+    print(f"  after:  {load_line()}")
+
+
 def load_line() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"

@@ -21,7 +21,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from _measure import compare, load_line, lrdoctor_command, python_command, report
+from _measure import lrdoctor_command, python_command, side_by_side
 
 WORKLOAD_VERSION = 1
 VAL_EVERY = 1000
@@ -111,16 +111,14 @@ def main() -> int:
         f"  points of {files[0].parent.name}: "
         + ("same as pandas" if not problems else f"DIFFERENT in {problems}")
     )
-    print(f"  before: {load_line()}")
-    results = compare(
+    side_by_side(
         {
             "lrdoctor runs": lrdoctor_command("runs", str(logs)),
             "pandas read_csv": python_command("-c", PANDAS_READS, *map(str, files)),
         },
         arguments.repeats,
+        baseline="pandas read_csv",
     )
-    report(results, baseline="pandas read_csv")
-    print(f"  after:  {load_line()}")
     return 1 if problems else 0
 
 

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from _measure import compare, load_line, lrdoctor_command, python_command, report
+from _measure import lrdoctor_command, python_command, side_by_side
 
 WORKLOAD_VERSION = 1
 METRICS = ("loss", "val_loss", "lr", "grad_norm", "accuracy")
@@ -183,29 +183,25 @@ def main() -> int:
     problems = differences_from_client(database)
     print("  points: " + ("same as the client's" if not problems else f"DIFFERENT: {problems[:3]}"))
     uri = f"sqlite:///{database.as_posix()}"
-    print(f"  before: {load_line()}")
-    results = compare(
+    side_by_side(
         {
             "lrdoctor runs": lrdoctor_command("runs", uri),
             "MLflow client": python_command("-c", CLIENT_READS, uri),
         },
         arguments.repeats,
+        baseline="MLflow client",
     )
-    report(results, baseline="MLflow client")
-    print(f"  after:  {load_line()}")
     if arguments.server:
         with tracking_server(database) as server_uri:
             print(f"the same store behind mlflow server (2 workers), {arguments.repeats} pairs")
-            print(f"  before: {load_line()}")
-            results = compare(
+            side_by_side(
                 {
                     "lrdoctor runs": lrdoctor_command("runs", server_uri),
                     "MLflow client": python_command("-c", CLIENT_READS, server_uri),
                 },
                 arguments.repeats,
+                baseline="MLflow client",
             )
-            report(results, baseline="MLflow client")
-            print(f"  after:  {load_line()}")
     return 1 if problems else 0
 
 

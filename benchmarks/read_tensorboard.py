@@ -29,7 +29,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from _measure import compare, load_line, lrdoctor_command, measure, python_command, report
+from _measure import lrdoctor_command, measure, python_command, side_by_side
 from tbparse import SummaryReader
 from tensorboardX import SummaryWriter
 
@@ -233,16 +233,14 @@ def main() -> int:
         )
 
     print(f"whole processes on the {len(run_dirs)} runs, {arguments.repeats} paired runs each")
-    print(f"  before: {load_line()}")
-    results = compare(
+    side_by_side(
         {
             "lrdoctor runs": lrdoctor_command("runs", str(runs_dir)),
             "tbparse": python_command("-c", TBPARSE_READS, str(runs_dir)),
         },
         arguments.repeats,
+        baseline="tbparse",
     )
-    report(results, baseline="tbparse")
-    print(f"  after:  {load_line()}")
     print("whole processes on the big run, once each")
     for name, command in (
         ("lrdoctor runs", lrdoctor_command("runs", str(big_dir))),

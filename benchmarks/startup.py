@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import argparse
 
-from _measure import compare, load_line, lrdoctor_command, python_command, report
+from _measure import lrdoctor_command, python_command, side_by_side
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     arguments = parser.parse_args()
-    print(f"  before: {load_line()}")
-    results = compare(
+    side_by_side(
         {
             "lrdoctor --version": lrdoctor_command("--version"),
             "lrdoctor --help": lrdoctor_command("--help"),
             "import numpy, pandas": python_command("-c", "import numpy, pandas"),
         },
         arguments.repeats,
+        baseline="import numpy, pandas",
     )
-    report(results, baseline="import numpy, pandas")
-    print(f"  after:  {load_line()}")
 
 
 if __name__ == "__main__":
