@@ -43,6 +43,7 @@ PLAN = {
     "LRD202": ("overfitting", "val_loss"),
     "LRD204": ("minibatch_noise", "val_loss"),  # tiny batches bounce the val loss a little
     "LRD205": ("diverging", None),  # a rise after the best that goes on past the start
+    "LRD206": ("too_slow", None),  # both stay near the start; a too-small LR falls steadily
     "LRD301": ("poor_feature_scaling", None),
     "LRD302": ("diverging", None),  # a loss that collapsed to chance and stays there
     "LRD303": ("diverging", None),  # a loss that jumped to chance and stays there
