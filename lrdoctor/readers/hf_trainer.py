@@ -105,6 +105,11 @@ class HfTrainerReader:
         _, chosen = max(enumerate(states), key=lambda item: (item[1].global_step, -item[0]))
         warnings = [f"{error.source}: {error.problem}; ignored" for error in errors]
         warnings += [
+            f"{state.file}: {state.damage}; ignored"
+            for state in states
+            if state.damage and state is not chosen
+        ]
+        warnings += [
             f"{_shown(state.file, output_dir)} is not a prefix of "
             f"{_shown(chosen.file, output_dir)}: the folder may hold checkpoints of another run"
             for state in states
@@ -119,6 +124,10 @@ class _State:
     raw: dict
     history: list[dict]
     global_step: int
+    damage: str = ""
+    """Why the file was read entry by entry ("" when it is valid JSON)."""
+    damaged_lines: tuple[int, ...] = ()
+    """The lines where a damaged entry starts, each skipped."""
 
 
 def _state_files(directory: Path) -> list[Path]:
@@ -152,23 +161,90 @@ def _tensorboard_logs(output_dir: Path) -> list[str]:
 
 def _load_state(file: Path) -> _State:
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"), parse_int=_json_int)
+        data = file.read_bytes()
     except OSError as error:
         raise ReadError(file, f"cannot be opened ({error.strerror})") from error
+    try:
+        text = data.decode("utf-8")
+        raw = json.loads(text, parse_int=_json_int)
     except UnicodeDecodeError as error:
-        raise ReadError(file, f"undecodable bytes at offset {error.start}") from error
+        problem = f"undecodable bytes at offset {error.start}"
+        return _salvaged_state(file, data.decode("utf-8", errors="replace"), problem)
     except json.JSONDecodeError as error:
-        raise ReadError(
-            file, f"invalid JSON at line {error.lineno} column {error.colno} ({error.msg})"
-        ) from error
+        problem = f"invalid JSON at line {error.lineno} column {error.colno} ({error.msg})"
+        return _salvaged_state(file, text, problem)
     if not isinstance(raw, dict) or not isinstance(raw.get("log_history"), list):
         raise ReadError(file, "no log_history list: not a Trainer state")
-    history = [entry for entry in raw["log_history"] if isinstance(entry, dict)]
+    return _state(file, raw, [entry for entry in raw["log_history"] if isinstance(entry, dict)])
+
+
+def _state(file: Path, raw: dict, history: list[dict], damage: str = "", damaged=()) -> _State:
     global_step = raw.get("global_step")
     if _step_problem(global_step):
         steps = [entry.get("step") for entry in history]
         global_step = max((step for step in steps if not _step_problem(step)), default=0)
-    return _State(file, raw, history, int(global_step))
+    return _State(file, raw, history, int(global_step), damage, tuple(damaged))
+
+
+def _salvaged_state(file: Path, text: str, problem: str) -> _State:
+    """The state of a damaged file, its log_history read entry by entry: damage costs the
+    entries it touches, not the file. Nothing salvaged is the `problem` as a `ReadError`."""
+    key = text.find('"log_history"')
+    position = text.find("[", key) + 1 if key >= 0 else 0
+    # Where the Trainer closes the list: a `]` before it is damage, not the end.
+    closing = text.rfind("\n  ]")
+    decoder = json.JSONDecoder(parse_int=_json_int)
+    history: list[dict] = []
+    damaged: list[int] = []
+    while position:
+        position = _past_separators(text, position)
+        if position >= len(text) or (text[position] == "]" and position > closing):
+            break
+        entry, end = _decoded_entry(decoder, text, position)
+        if entry is None:
+            damaged.append(text.count("\n", 0, position) + 1)
+            end = text.find("{", position + 1)
+        else:
+            history.append(entry)
+        position = end if end > 0 else 0
+    if not history:
+        raise ReadError(file, problem)
+    raw = {
+        match["key"]: value
+        for match in _TOP_LEVEL_SCALAR.finditer(text)
+        if (value := _json_scalar(match["value"])) is not None
+    }
+    return _state(file, raw, history, problem, damaged)
+
+
+# A top-level `"key": value` line of the Trainer's indented JSON (indent=2).
+_TOP_LEVEL_SCALAR = re.compile(r'^  "(?P<key>\w+)": (?P<value>[^\[{\n]*?),?$', re.MULTILINE)
+
+
+def _past_separators(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n,":
+        position += 1
+    return position
+
+
+def _decoded_entry(decoder: json.JSONDecoder, text: str, start: int) -> tuple[dict | None, int]:
+    """The entry that starts at `start` and where it ends; None when it is damaged."""
+    if text[start] != "{":
+        return None, start
+    try:
+        entry, end = decoder.raw_decode(text, start)
+    except json.JSONDecodeError:
+        return None, start
+    if not isinstance(entry, dict) or "\ufffd" in text[start:end]:
+        return None, start
+    return entry, end
+
+
+def _json_scalar(text: str) -> object:
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except json.JSONDecodeError:
+        return None
 
 
 def _json_int(text: str) -> int | float:
@@ -231,6 +307,11 @@ def _to_run(state: _State, name: str, output_dir: Path, warnings: list[str]) -> 
     points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     metadata = {"trainer_state": _shown(state.file, output_dir)}
     skipped = Skipped("log_history entry", "log_history entries")
+    if state.damage:
+        warnings.append(f"{state.file}: {state.damage}; log_history read entry by entry")
+        if state.damaged_lines:
+            first = f"first at line {state.damaged_lines[0]}"
+            skipped.add("not valid JSON", len(state.damaged_lines), first=first)
     for entry in state.history:
         if _is_summary(entry):
             metadata.update(

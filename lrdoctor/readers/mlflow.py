@@ -231,7 +231,7 @@ def is_mlflow_sqlite(path: Path) -> bool:
         with contextlib.closing(_connect_read_only(path, immutable=_uses_wal(path))) as connection:
             rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             tables = {name for (name,) in rows}
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, UnicodeDecodeError):  # a damaged schema's error message
         return False
     return MLFLOW_TABLES.issubset(tables)
 
