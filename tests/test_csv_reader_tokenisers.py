@@ -1,11 +1,13 @@
-"""The CSV reader's two tokenisers give the same table: pandas' C parser (with the line
-structure found by numpy) and Python's csv module, on generated files full of the cases
-that matter (sparse rows, nan and inf spellings, damaged lines, repeated headers, text
-columns, steps past int64), and on every CSV log of sample_logs/."""
+"""The CSV reader's tokenisers give the same table: the C parsers (pyarrow's where it reads
+every column as numbers, else pandas', with the line structure found by numpy) and Python's
+csv module, on generated files full of the cases that matter (sparse rows, nan and inf
+spellings, damaged lines, repeated headers, text columns, steps past int64), and on every
+CSV log of sample_logs/; with pyarrow and without it."""
 
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +46,7 @@ def random_csv(rng: random.Random) -> tuple[bytes, str]:
             count = width + (rng.choice([-1, 1]) if roll < 0.17 else 0)
             lines.append(
                 delimiter.join(
-                    rng.choice(CELLS[:15] + ["", "nan"])
+                    rng.choice(CELLS[:23] + ["", ""])
                     if numeric[i % width]
                     else rng.choice(CELLS)
                     for i in range(max(count, 0))
@@ -91,9 +93,19 @@ def both_tables(path: Path, data: bytes, delimiter: str) -> tuple[dict, dict | N
     return table_summary(slow), None if fast is None else table_summary(fast)
 
 
-def test_generated_files_give_the_same_table_either_way(tmp_path):
+@pytest.fixture(params=["with pyarrow", "without pyarrow"])
+def arrow(request, monkeypatch) -> bool:
+    """Whether pyarrow's parser may be used (the reader falls back to pandas without it)."""
+    if request.param == "without pyarrow":
+        monkeypatch.setitem(sys.modules, "pyarrow.csv", None)
+        return False
+    pytest.importorskip("pyarrow.csv")
+    return True
+
+
+def test_generated_files_give_the_same_table_either_way(tmp_path, arrow):
     rng = random.Random(12)
-    fast_cases = clean_cases = 0
+    fast_cases = clean_cases = arrow_cases = 0
     for case in range(CASES):
         data, delimiter = random_csv(rng)
         if not data.strip():
@@ -102,13 +114,17 @@ def test_generated_files_give_the_same_table_either_way(tmp_path):
         if fast is not None:
             fast_cases += 1
             array = np.frombuffer(data, dtype=np.uint8)
-            clean_cases += _csv_table._clean_body(data, array, delimiter) is not None
+            body = _csv_table._clean_body(data, array, delimiter)
+            clean_cases += body is not None
+            if body is not None:
+                arrow_cases += _csv_table._arrow_numbers(body, delimiter) is not None
             assert fast == slow, data.decode()
     # Both ways through the C tokeniser are taken: whole files, and line by line.
-    assert fast_cases > CASES * 0.6 and CASES * 0.1 < clean_cases < fast_cases * 0.9
+    assert fast_cases > CASES * 0.6 and CASES * 0.05 < clean_cases < fast_cases * 0.9
+    assert (arrow_cases > 10) if arrow else (arrow_cases == 0)
 
 
-def test_the_csv_logs_of_sample_logs_give_the_same_table_either_way():
+def test_the_csv_logs_of_sample_logs_give_the_same_table_either_way(arrow):
     paths = sorted(SAMPLE_LOGS.rglob("*.csv"))[::3]  # a third of them keeps the test short
     fast_cases = 0
     for path in paths:
@@ -162,3 +178,20 @@ def test_large_lightning_log_takes_the_c_tokeniser_and_keeps_every_point(tmp_pat
     kept = loss.values[loss.present]
     assert np.isnan(kept[7]) and kept[8] == 1.0 / 9 and kept[-1] == 1.0 / 20_000
     assert table.numbers(1).values[0] == 0.001
+
+
+@pytest.mark.parametrize(
+    ("cell", "number"),
+    [("nan(1)", None), ("NaN()", None), ("1_000", None), (" ", None), ("\u0661", 1.0)],
+)
+def test_cells_pyarrow_reads_otherwise_than_float_are_read_as_float_reads_them(cell, number):
+    """pyarrow reads "nan(1)" as NaN and fails on an Arabic-Indic digit; the reader keeps to
+    `float()` (and takes no underscores, and a blank cell as missing)."""
+    data = f"step,loss\n1,0.5\n2,{cell}\n3,0.25\n".encode()
+
+    table = _csv_table._load_with_c_tokeniser(data, ",")
+
+    loss = table.numbers(1)
+    expected = [0.5, 0.25] if number is None else [0.5, number, 0.25]
+    assert loss.values[loss.present].tolist() == expected
+    assert loss.non_numeric == (number is None and cell.strip() != "")

@@ -322,13 +322,83 @@ def _checked_body(data: bytes, array: np.ndarray, delimiter: str) -> _Body | Non
 
 
 def _parsed_table(body: _Body, delimiter: str) -> Table | None:
-    """The table of `body` as pandas parses it; None when pandas fails or reads another
-    number of rows, or a header row spaced otherwise than the first may hide in the rows."""
-    import pandas as pd
-
+    """The table of `body` as a C parser reads it (pyarrow's where it reads every column as
+    numbers, else pandas'); None when pandas fails or reads another number of rows, or a
+    header row spaced otherwise than the first may hide in the rows."""
     width = len(body.header)
     if body.row_count and _repeats_may_hide(body.header):
         return None
+    parsed, text_columns = _arrow_numbers(body, delimiter), []
+    if parsed is None:
+        read = _pandas_numbers(body, delimiter)
+        if read is None:
+            return None
+        parsed, text_columns = read
+    texts = _TextColumns(body.rows, delimiter, width, text_columns)
+    if texts.may_hold_a_repeated_header(body.header):
+        return None
+    table = Table(body.header, body.row_count, texts.cells, parsed)
+    table.count_repeated_headers(body.repeated_headers)
+    table.count_bad_lines(body.bad_lines)
+    return table
+
+
+def _arrow_numbers(body: _Body, delimiter: str) -> dict[int, NumericColumn] | None:
+    """Every column as numbers by pyarrow's CSV parser, the fastest at hand, where it is
+    installed and reads every filled cell as a number the way `float()` does; None otherwise.
+
+    It also reads "nan(1)" as NaN, which `float()` does not: rows with a parenthesis are
+    left to pandas. A cell it cannot read as a number (a word, a blank) fails the whole read.
+    """
+    try:
+        import pyarrow
+        import pyarrow.csv as arrow_csv
+    except ImportError:
+        return None
+    if not body.row_count or b"(" in body.rows:
+        return None
+    names = [str(index) for index in range(len(body.header))]
+    try:
+        table = arrow_csv.read_csv(
+            pyarrow.py_buffer(body.rows),
+            read_options=arrow_csv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=arrow_csv.ParseOptions(
+                delimiter=delimiter, quote_char=False, ignore_empty_lines=False
+            ),
+            convert_options=arrow_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pyarrow.float64()), null_values=[""]
+            ),
+        )
+    except pyarrow.ArrowInvalid:
+        return None
+    if table.num_rows != body.row_count:
+        return None
+    return {index: _arrow_column(column) for index, column in enumerate(table.columns)}
+
+
+def _arrow_column(column) -> NumericColumn:
+    """A float64 pyarrow column as numpy arrays, from its buffers (pyarrow's own conversion
+    of a column with missing cells imports pandas, a third of a second)."""
+    array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    validity, data = array.buffers()
+    count, offset = len(array), array.offset
+    values = np.frombuffer(data, dtype=np.float64, count=count, offset=offset * 8).copy()
+    if validity is None or not array.null_count:
+        return NumericColumn(values, np.ones(count, dtype=bool), 0, "")
+    bits = np.frombuffer(validity, dtype=np.uint8)
+    present = np.unpackbits(bits, count=offset + count, bitorder="little")[offset:].view(bool)
+    values[~present] = np.nan
+    return NumericColumn(values, present, 0, "")
+
+
+def _pandas_numbers(
+    body: _Body, delimiter: str
+) -> tuple[dict[int, NumericColumn], list[int]] | None:
+    """The columns pandas reads as numbers, and the indices of the others (text, to be read
+    again as such); None when pandas fails or reads another number of rows."""
+    import pandas as pd
+
+    width = len(body.header)
     frame = _c_parse(pd, body.rows, delimiter, width) if body.row_count else None
     if body.row_count and (frame is None or len(frame) != body.row_count):
         return None
@@ -346,14 +416,7 @@ def _parsed_table(body: _Body, delimiter: str) -> Table | None:
             parsed[index] = NumericColumn(values, ~np.isnan(values), 0, "")
         else:
             text_columns.append(index)
-    del frame
-    texts = _TextColumns(body.rows, delimiter, width, text_columns)
-    if texts.may_hold_a_repeated_header(body.header):
-        return None
-    table = Table(body.header, body.row_count, texts.cells, parsed)
-    table.count_repeated_headers(body.repeated_headers)
-    table.count_bad_lines(body.bad_lines)
-    return table
+    return parsed, text_columns
 
 
 def _equal_lines(array: np.ndarray, lines: _Lines, reference: int) -> np.ndarray:
@@ -391,26 +454,35 @@ def _kept_bytes(data: bytes, array: np.ndarray, lines: _Lines, rows: np.ndarray)
 
 
 def _c_parse(pd, data: bytes, delimiter: str, width: int):
-    """Every column pandas' C parser reads; only empty cells are missing ("nan" stays text)."""
+    """Every column pandas' C parser reads; only empty cells are missing ("nan" stays text).
+
+    Every column is first read as float64, which spares pandas guessing each column's type;
+    a cell that is not a number as pandas reads one (a word, "nan") fails that, and the file
+    is read again with the types guessed."""
     options = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pd.read_csv(
-                io.BytesIO(data),
-                sep=delimiter,
-                header=None,
-                names=list(range(width)),
-                index_col=False,
-                keep_default_na=False,
-                na_values=[""],
-                engine="c",
-                quoting=csv.QUOTE_NONE,
-                skip_blank_lines=False,
-                **options,
-            )
-    except (ValueError, pd.errors.ParserError):
-        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for dtype in (np.float64, None):
+            try:
+                return pd.read_csv(
+                    io.BytesIO(data),
+                    sep=delimiter,
+                    header=None,
+                    names=list(range(width)),
+                    index_col=False,
+                    keep_default_na=False,
+                    na_values=[""],
+                    engine="c",
+                    quoting=csv.QUOTE_NONE,
+                    skip_blank_lines=False,
+                    dtype=dtype,
+                    **options,
+                )
+            except pd.errors.ParserError:  # the rows themselves, whatever the types
+                return None
+            except ValueError:  # a cell that is not a number, or no table at all
+                continue
+    return None
 
 
 class _TextColumns:

@@ -89,17 +89,23 @@ def relative_name(path: Path, root: Path) -> str:
 
 def ordered_curve(tag: str, steps: np.ndarray, values: np.ndarray, wall_times: np.ndarray) -> Curve:
     """`Curve.from_points(tag, steps, values, wall_times)`, without its sort when the steps
-    already rise strictly, as in most logs (the sort then keeps every point in place)."""
+    already rise strictly, as in most logs (the sort then keeps every point in place). The
+    arrays become the curve's own: a long curve is not held twice while it is made."""
     if steps.size > 1 and not (steps[1:] > steps[:-1]).all():
         return Curve.from_points(tag, steps, values, wall_times)
-    columns = (
-        np.array(steps, dtype=np.int64),
-        np.array(values, dtype=np.float64),
-        np.array(wall_times, dtype=np.float64),
+    return Curve(
+        tag, _owned(steps, np.int64), _owned(values, np.float64), _owned(wall_times, np.float64)
     )
-    for column in columns:
-        column.setflags(write=False)
-    return Curve(tag, *columns)
+
+
+def _owned(array: np.ndarray, dtype: type) -> np.ndarray:
+    """`array` as a read-only array of `dtype`, copied only when it is a view that its owner
+    could still change (a fresh array, or one nobody can write, is frozen as it is)."""
+    array = np.asarray(array, dtype=dtype)
+    if array.base is not None and array.flags.writeable:
+        array = array.copy()
+    array.setflags(write=False)
+    return array
 
 
 def fits_int64(number: float) -> bool:

@@ -317,6 +317,7 @@ def _read_wide(table: Table, path: Path, root: Path, layout: str, first_row: int
     # The rows with a usable step, once (usually all): each column picks its filled cells.
     step_rows = slice(None) if has_step.all() else np.flatnonzero(has_step)
     row_steps, row_wall_times = steps[step_rows].astype(np.int64), wall_times[step_rows]
+    shared = _SharedSteps(row_steps, row_wall_times if wall_name else None)
     curves: dict[str, Curve] = {}
     skipped: list[str] = []
     seen: set[str] = set()
@@ -338,7 +339,7 @@ def _read_wide(table: Table, path: Path, root: Path, layout: str, first_row: int
                 f"(e.g. {column.example!r})"
             )
         curves[name] = ordered_curve(
-            name, row_steps[filled], column.values[step_rows][filled], row_wall_times[filled]
+            name, shared.steps(filled), column.values[step_rows][filled], shared.wall_times(filled)
         )
     if not curves:
         besides = f" besides the step column {step_name!r}" if step_name else ""
@@ -356,6 +357,36 @@ def _read_wide(table: Table, path: Path, root: Path, layout: str, first_row: int
         metadata=metadata,
         warnings=tuple(warnings),
     )
+
+
+class _SharedSteps:
+    """The steps and wall times of the rows a column fills, one array for all the columns
+    that fill the same rows (a Lightning log's training metrics), read-only like a curve's.
+    Without a wall-time column every wall time is NaN: one value, not an array per curve."""
+
+    def __init__(self, row_steps: np.ndarray, row_wall_times: np.ndarray | None) -> None:
+        self.row_steps, self.row_wall_times = row_steps, row_wall_times
+        self.last_rows: np.ndarray | None = None
+        self.last_steps = self.last_wall_times = row_steps[:0]
+
+    def steps(self, rows: np.ndarray) -> np.ndarray:
+        if self.last_rows is None or not np.array_equal(rows, self.last_rows):
+            self.last_rows = rows
+            self.last_steps = self.row_steps[rows]
+            self.last_steps.setflags(write=False)
+            self.last_wall_times = self._wall_times(rows)
+        return self.last_steps
+
+    def wall_times(self, rows: np.ndarray) -> np.ndarray:
+        self.steps(rows)
+        return self.last_wall_times
+
+    def _wall_times(self, rows: np.ndarray) -> np.ndarray:
+        if self.row_wall_times is None:
+            return np.broadcast_to(np.float64(np.nan), rows.shape)
+        wall_times = self.row_wall_times[rows]
+        wall_times.setflags(write=False)
+        return wall_times
 
 
 def _read_wandb(table: Table, path: Path, root: Path, first_row: int = 0) -> list[Run]:
