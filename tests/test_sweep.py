@@ -8,6 +8,7 @@ run reached the lowest validation loss. They are read once for the module.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -22,8 +23,27 @@ from lrdoctor.cli import EXIT_INPUT_ERROR, main
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
 from lrdoctor.sweep import SweepOptions, lr_text, read_sweeps
-from lrdoctor.sweeps.finder import minimum, steep, steepest_gradient, valley, valley_span
-from tools.sweeps.evaluate import load_truth, match, score
+from lrdoctor.sweeps.finder import (
+    Finder,
+    FinderOptions,
+    minimum,
+    planned_iterations,
+    ramp,
+    recorded,
+    steep,
+    steepest_gradient,
+    valley,
+    valley_span,
+)
+from tools.sweeps.evaluate import (
+    ScoredFinder,
+    factor,
+    finder_table,
+    load_truth,
+    match,
+    match_finder,
+    score,
+)
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sample_logs" / "sweeps"
 SCHEMA = json.loads((Path(lrdoctor.__file__).parent / "schemas" / "sweep.schema.json").read_text())
@@ -211,25 +231,116 @@ def test_fastai_and_lightning_suggestions_follow_the_published_algorithms():
     assert steepest_gradient(np.arange(1.0, 6.0), np.array([5, 4.8, 3, 2.9, 2.8])) == 2.0
 
 
+FINDER_TRUTH = json.loads((SWEEPS / "truth.json").read_text())["finders"]
+
+
 def test_range_tests_are_read_and_kept_out_of_sweeps(result):
-    truths = json.loads((SWEEPS / "truth.json").read_text())["finders"]
-    assert len(truths) >= 3
-    by_sweep = {finder.name.split("/")[1]: finder for finder in result.finders}
+    """Issue 10, point 4 and its acceptance: range tests on the sample sweeps' set-ups, in
+    several formats, each read as one, in no sweep, its suggestion within 3x of fastai's
+    valley on the same curve."""
+    assert len(FINDER_TRUTH) >= 8 and len({truth["logger"] for truth in FINDER_TRUTH}) >= 4
     in_sweeps = {run.source for found in result.sweeps for run in found.runs}
-    for truth in truths:
-        finder = by_sweep[truth["sweep"]]
+    for truth in FINDER_TRUTH:
+        finder = match_finder(truth, result)
+        assert finder is not None, truth["finder"]
         assert finder.source not in in_sweeps
-        assert finder.suggested_lr == finder.suggestions["valley"]
         assert set(finder.suggestions) == {"valley", "steep", "minimum", "lightning"}
-        assert truth["lr_min"] < finder.suggested_lr < truth["lr_max"]
+        assert truth["start_lr"] < finder.suggested_lr < truth["end_lr"]
+        assert factor(finder.suggested_lr, finder.suggestions["valley"]) <= 3
         assert finder.blow_up_lr is None or finder.blow_up_lr > finder.suggested_lr
         assert "valley" in finder.reason
-        factor = max(finder.suggested_lr, truth["best_lr"]) / min(
-            finder.suggested_lr, truth["best_lr"]
-        )
-        print(f"{truth['finder']}: suggested {finder.suggested_lr:.3g}, factor {factor:.1f}")
-    assert len(result.finders) == len(truths)
+    assert len(result.finders) == len(FINDER_TRUTH)
     assert not any(name.endswith("lr-find") for name in result.unswept)
+
+
+@pytest.mark.parametrize("truth", FINDER_TRUTH, ids=lambda truth: truth["finder"])
+def test_range_tests_stop_where_their_library_stops(truth):
+    """The logged test ends where its library's recorder stopped it, and lrdoctor, replaying
+    that recorder on the logged losses, stops at the same step and places fastai's trim from
+    the same num_it, whether or not the log carries it (CSV exports do not)."""
+    (run,) = [
+        run
+        for run in read_runs([SWEEPS / truth["path"]]).runs
+        if truth["finder"] in run.name.replace(".csv", "").split("/")
+    ]
+    lrs, raw = ramp(run)
+    smooth, stopped = recorded(raw, FinderOptions(), truth["protocol"])
+    assert smooth.size == lrs.size == truth["steps"]
+    assert stopped == truth["stopped"] and (stopped or truth["steps"] == truth["num_it"])
+    fastai_smooth, fastai_stopped = recorded(raw, FinderOptions(), "fastai")
+    assert planned_iterations(run, lrs, fastai_smooth.size, fastai_stopped) == truth["num_it"]
+
+
+def test_fastai_smoothing_is_pytorch_s_float32_arithmetic():
+    """fastai's AvgSmoothLoss: torch.lerp on float32 tensors, divided by 1 - beta^t; in
+    float64 near-equal losses can swap order and move the valley."""
+    torch = pytest.importorskip("torch")
+    raw = np.random.default_rng(3).gamma(2.0, 1.0, 400).astype(np.float32)
+    raw[300:] *= np.linspace(1, 40, 100, dtype=np.float32)  # a blow-up to stop at
+    value, best, expected = torch.tensor(0.0), math.inf, []
+    for count, loss in enumerate(raw, start=1):
+        value = torch.lerp(torch.tensor(float(loss)), value, 0.98)
+        expected.append(float(value / (1 - 0.98**count)))
+        best = min(best, expected[-1])
+        if expected[-1] > 4 * best:
+            break
+    smooth, stopped = recorded(raw, FinderOptions(), "fastai")
+    assert stopped and smooth.tolist() == expected
+
+
+def test_lightning_lr_find_is_reproduced_from_its_raw_losses(tmp_path):
+    """Lightning's own Tuner.lr_find, its raw losses caught as a logger would log them:
+    lrdoctor's replay of its recorder gives the same smoothed curve, stop and suggestion."""
+    torch = pytest.importorskip("torch")
+    pl = pytest.importorskip("lightning.pytorch")
+    from lightning.pytorch.tuner import Tuner
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(),
+                                           torch.nn.Linear(16, 2))  # fmt: skip
+            self.lr, self.raw = 1e-3, []
+
+        def training_step(self, batch, index):
+            loss = torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
+            self.raw.append(loss.item())
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    torch.manual_seed(0)
+    x = torch.randn(512, 4)
+    data = torch.utils.data.TensorDataset(x, (x[:, 0] > 0).long())
+    model = Tiny()
+    trainer = pl.Trainer(max_epochs=20, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=tmp_path)  # fmt: skip
+    loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True)
+    found = Tuner(trainer).lr_find(model, train_dataloaders=loader, max_lr=1e3)
+    losses, lrs = found.results["loss"], np.array(found.results["lr"])
+    smooth, stopped = recorded(np.array(model.raw[: len(losses)]), FinderOptions(), "lightning")
+    assert stopped and len(losses) < 100  # max_lr 1e3 blows SGD up before the end
+    assert smooth.tolist() == losses
+    assert steepest_gradient(lrs[10:-1], smooth[10:-1]) == found.suggestion()
+
+
+def test_range_test_table_counts_hits_and_says_which_cannot_be_met():
+    def row(valley, suggested, best):
+        finder = Finder("t", "t", (), (), suggested, {"valley": valley}, None, "")
+        truth = {"finder": "t", "protocol": "fastai", "best_lr": best}
+        return ScoredFinder(truth, finder)
+
+    rows = [row(1e-2, 2e-2, 3e-2), row(1e-2, 1e-2, 5e-2), row(1e-3, 3e-3, 1e-1),
+            row(1e-2, 4e-2, 3e-2)]  # fmt: skip
+    assert [r.hit for r in rows] == [True, False, False, False]
+    assert [r.feasible for r in rows] == [True, True, False, True]
+    table = finder_table(rows)
+    assert table[1].startswith("hit ") and table[2].startswith("MISS")
+    assert table[3].startswith("n/a ")
+    assert "1 of 4 range tests within 3x of both" in table
+    assert table[-1].startswith("1 of 4 cannot be") and "100x" in table[-1]
 
 
 OVERFIT = SWEEPS / "dev" / "regression-overfit-adamw"

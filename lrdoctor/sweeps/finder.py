@@ -99,34 +99,36 @@ def read_finder(
     found = ramp(run, options, signals)
     if found is None:
         return None
-    lrs, raw = found
-    smooth = _debiased_ema(raw, options.beta)
-    blow_up_lr = None
+    all_lrs, raw = found
+    smooth, stopped = recorded(raw, options, "fastai")
+    lrs = all_lrs[: smooth.size]
     broken = ~np.isfinite(smooth)
-    best = np.nanmin(np.where(broken, np.nan, smooth)) if (~broken).any() else math.nan
-    over = broken | (smooth > options.blow_up * best)
-    end = int(np.argmax(over)) if over.any() else smooth.size
-    if over.any():
-        blow_up_lr = float(lrs[end])
-    lrs, smooth = lrs[:end], smooth[:end]
-    num_it = lrs.size
-    # fastai plots and suggests from lrs[num_it//10:-5]; Lightning skips 10 and 1.
-    trimmed = slice(num_it // 10, num_it - 5)
+    cut = int(np.argmax(broken)) if broken.any() else smooth.size
+    blow_up_lr = float(lrs[min(cut, smooth.size - 1)]) if stopped or broken.any() else None
+    # fastai suggests from recorder[num_it//10:-5], then drops everything from the first NaN
+    start, stop = planned_iterations(run, all_lrs, smooth.size, stopped) // 10, smooth.size - 5
+    fastai_lrs, fastai_losses = lrs[start:stop], smooth[start:stop]
+    nan = np.isnan(fastai_losses)
+    if nan.any():
+        fastai_lrs, fastai_losses = fastai_lrs[: np.argmax(nan)], fastai_losses[: np.argmax(nan)]
+    lightning_losses, _ = recorded(raw, options, "lightning")
+    lightning_lrs = all_lrs[: lightning_losses.size]
     suggestions = {
-        "valley": _pick(valley, lrs[trimmed], smooth[trimmed]),
-        "steep": _pick(steep, lrs[trimmed], smooth[trimmed]),
-        "minimum": _pick(minimum, lrs[trimmed], smooth[trimmed]),
-        "lightning": _pick(steepest_gradient, lrs[10:-1], smooth[10:-1]),
+        "valley": _pick(valley, fastai_lrs, fastai_losses),
+        "steep": _pick(steep, fastai_lrs, fastai_losses),
+        "minimum": _pick(minimum, fastai_lrs, fastai_losses),
+        "lightning": _pick(steepest_gradient, lightning_lrs[10:-1], lightning_losses[10:-1]),
     }
     suggested = suggestions["valley"]
+    lrs, smooth = lrs[:cut], smooth[:cut]
     if suggested is None:
         reason = "too few points before the loss blew up to suggest an LR"
     else:
-        start, end = valley_span(smooth[trimmed])
-        low, high = float(lrs[trimmed][start]), float(lrs[trimmed][end])
+        low_at, high_at = valley_span(fastai_losses)
+        low, high = float(fastai_lrs[low_at]), float(fastai_lrs[high_at])
         reason = (
             f"fastai's valley: the loss falls along its longest valley from {_lr(low)} to "
-            f"{_lr(high)} ({_num(smooth[trimmed][start])} to {_num(smooth[trimmed][end])}); "
+            f"{_lr(high)} ({_num(fastai_losses[low_at])} to {_num(fastai_losses[high_at])}); "
             f"{_lr(suggested)} is half-way down it (steepest {_lr(suggestions['steep'])}, "
             f"minimum/10 {_lr(suggestions['minimum'])}, Lightning "
             f"{_lr(suggestions['lightning'])})"
@@ -148,14 +150,60 @@ def read_finder(
     )
 
 
-def _debiased_ema(values: np.ndarray, beta: float) -> np.ndarray:
-    """fastai's AvgSmoothLoss and Lightning's recorder: an EMA from 0, divided by 1 - beta^t."""
-    out = np.empty(values.size)
-    average = 0.0
-    for t, value in enumerate(values, start=1):
-        average = beta * average + (1 - beta) * float(value)
-        out[t - 1] = average / (1 - beta**t)
-    return out
+def recorded(raw: np.ndarray, options: FinderOptions, library: str) -> tuple[np.ndarray, bool]:
+    """The smoothed losses `library`'s recorder keeps of the raw losses `raw`, and whether
+    its stop rule ended the test: up to and including the first step whose smoothed loss
+    exceeds `blow_up` times the lowest so far.
+
+    fastai (AvgSmoothLoss, LRFinder.after_batch) debiases step t (1-based) by 1 - beta^t and
+    counts the step in the minimum before comparing, so a NaN never stops it. Lightning
+    (_LRCallback) debiases by 1 - beta^(t+1), its global step being already t, compares
+    from its second step on, before counting the step in the minimum. fastai computes in
+    float32 as PyTorch does on the CPU, Lightning in Python floats: near-ties in the loss
+    order, and so the valley, depend on it."""
+    out = np.empty(raw.size)
+    average, best = 0.0, math.inf
+    f32, keep = np.float32, np.float32(1) - np.float32(options.beta)
+    for i, value in enumerate(raw):
+        if library == "fastai":  # float32 tensors: torch.lerp (a fused multiply-add), divided
+            gap = f32(f32(average) - f32(value))
+            average = f32(np.float64(average) - np.float64(gap) * np.float64(keep))
+            smooth = float(f32(average / f32(1 - options.beta ** (i + 1))))
+        else:  # Python floats
+            average = options.beta * average + (1 - options.beta) * float(value)
+            smooth = average / (1 - options.beta ** (i + 2))
+        out[i] = smooth
+        if library == "fastai":
+            best = smooth if smooth < best else best
+            stop = smooth > options.blow_up * best
+        else:
+            stop = i >= 1 and smooth > options.blow_up * best
+            best = smooth if i == 0 or smooth < best else best
+        if stop:
+            return out[: i + 1], True
+    return out, False
+
+
+# fastai's (1e-7 to 10) and Lightning's (1e-8 to 1) default ramps both cover 8 decades
+DEFAULT_DECADES = 8.0
+
+
+def planned_iterations(run: Run, lrs: np.ndarray, recorded_steps: int, stopped: bool) -> int:
+    """fastai's num_it, which places the start of the curve it suggests from: logged as the
+    run's `num_it` (or Lightning's `num_training`); else the steps the test ran, when it ran
+    to its end; else, for a test stopped early, the steps its ramp takes over the 8 decades
+    of both libraries' defaults."""
+    for key in ("num_it", "num_training"):
+        try:
+            planned = int(float(run.params.get(key, "")))
+        except ValueError:
+            continue
+        if planned >= recorded_steps:
+            return planned
+    if not stopped or lrs.size < 2 or lrs[-1] <= lrs[0]:
+        return recorded_steps
+    per_step = math.log10(lrs[-1] / lrs[0]) / (lrs.size - 1)
+    return max(recorded_steps, round(DEFAULT_DECADES / per_step))
 
 
 def _pick(algorithm, lrs: np.ndarray, losses: np.ndarray) -> float | None:

@@ -329,6 +329,17 @@ def _sweep(spec: SweepSpec, out: Path) -> list[dict]:
     return truths
 
 
+def _best_lr(truths: list[dict], finder: dict) -> float | None:
+    """The measured best LR of the sweep (and batch size) a range test shares a set-up with."""
+    group = {key: str(value) for key, value in finder["group"].items()}
+    return next(
+        truth["best_lr"]
+        for truth in truths
+        if truth["sweep"] == finder["sweep"]
+        and {key: str(value) for key, value in truth["group"].items()} == group
+    )
+
+
 def _json(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
@@ -359,10 +370,7 @@ def generate(out: str | Path, only: list[str] | None = None, finders: bool = Fal
         "weights went NaN counts as infinitely bad); for each LR range test, the best LR "
         "of the sweep of its set-up. Made by python -m tools.sweeps.",
         "sweeps": truths,
-        "finders": [
-            entry | {"best_lr": next(t["best_lr"] for t in truths if t["sweep"] == entry["sweep"])}
-            for entry in found_finders
-        ],
+        "finders": [entry | {"best_lr": _best_lr(truths, entry)} for entry in found_finders],
     }
     truth_file.write_text(json.dumps(document, indent=1) + "\n")
     print(f"machine paths made relative in {scrub(out)} files", flush=True)
