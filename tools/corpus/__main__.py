@@ -1,5 +1,5 @@
-"""Command line: python -m tools.corpus OUT --split dev|heldout|fresh|fresh2|fresh3|fresh4|all
---jobs 2 (all: dev and heldout)."""
+"""Command line: python -m tools.corpus OUT
+--split dev|heldout|fresh|fresh2|fresh3|fresh4|fresh5|all --jobs 2 (all: dev and heldout)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def main() -> None:
     parser.add_argument("out", help="output folder (runs under OUT/<split>/, OUT/labels.json)")
     parser.add_argument(
         "--split",
-        choices=("dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "all"),
+        choices=("dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "all"),
         default="all",
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
@@ -22,7 +22,7 @@ def main() -> None:
         "--per-verdict",
         type=int,
         default=None,
-        help="kept runs per verdict (40 dev, 20 heldout, 15 fresh, fresh2, fresh3 and fresh4)",
+        help="kept runs per verdict (40 dev, 20 heldout, 15 in each fresh split)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

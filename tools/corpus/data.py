@@ -27,7 +27,11 @@ class TaskSpec:
     tabular or tabreg (classes or a target from `rank` categorical and `dim` numeric columns),
     binimages (grey images from a `rank`-dimensional code, each its own target), seqtag (one of
     `classes` tags per step of `seq_len` steps of `dim` channels; `label_noise`: share of
-    tags replaced by random ones)."""
+    tags replaced by random ones), graph (`n_train` graphs of `seq_len` nodes in `classes`
+    communities, `dim` noisy feature channels per node; each node tagged with its community),
+    denoise (images of side `dim` from a `rank`-dimensional code, Gaussian pixel noise of sd
+    `noise` on the input, the clean image the target), counts (Poisson counts whose log-rate
+    an MLP teacher gives from `dim` features))."""
 
     kind: str
     classes: int = 2  # classification: number of classes
@@ -54,7 +58,8 @@ class Data:
     x_val: torch.Tensor
     y_val: torch.Tensor
     outputs: int
-    loss: str  # "ce", "mse", "lm" or "tag" (cross-entropy over every position) or "vae"
+    loss: str  # "ce", "mse", "lm" or "tag" (cross-entropy over every position), "vae" or
+    # "poisson" (the full Poisson negative log-likelihood of a log-rate)
     vocab: int = 0
     categorical: int = 0  # leading input columns that hold category ids (levels: vocab)
 
@@ -243,6 +248,67 @@ def _seqtag(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor,
     return x, tags
 
 
+GRAPH_P_IN, GRAPH_P_OUT = 0.5, 0.03  # edge probabilities within and between communities
+GRAPH_SIGNAL = 1.4  # the community means' norm over half the per-node noise's (sqrt(dim) / 2)
+
+
+def _graph(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Small graphs (ego-net-like subgraphs of a social graph): each node in one of `classes`
+    communities, edges likelier within one (a stochastic block model), node features a weak
+    community signal in noise, so that a node's own features tell its community only in
+    part and its neighbours' tell the rest. Each example's row per node: its adjacency row
+    (`seq_len` columns), then its `dim` features; the tags are the communities."""
+    nodes = spec.seq_len
+    teacher = torch.Generator().manual_seed(spec.seed + 23)
+    means = torch.randn(spec.classes, spec.dim, generator=teacher)
+    means = GRAPH_SIGNAL * means / means.norm(dim=1, keepdim=True) * math.sqrt(spec.dim) / 2
+    tags = torch.randint(0, spec.classes, (n, nodes), generator=gen)
+    same = tags[:, :, None] == tags[:, None, :]
+    chance = torch.where(same, GRAPH_P_IN, GRAPH_P_OUT)
+    upper = torch.triu(torch.rand(n, nodes, nodes, generator=gen) < chance, diagonal=1)
+    adjacency = (upper | upper.transpose(1, 2)).float()
+    features = means[tags] + torch.randn(n, nodes, spec.dim, generator=gen)
+    if spec.label_noise:
+        flip = torch.rand(tags.shape, generator=gen) < spec.label_noise
+        tags[flip] = torch.randint(0, spec.classes, (int(flip.sum()),), generator=gen)
+    return torch.cat([adjacency, features], dim=2), tags
+
+
+def _denoise(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grey images in [0, 1] from a `rank`-dimensional code (as binimages), the input with
+    Gaussian pixel noise of sd `noise`, the clean image the target (pixel MSE)."""
+    side = spec.dim
+    basis_gen = torch.Generator().manual_seed(spec.seed + 29)
+    coarse = torch.randn(spec.rank, 1, 4, 4, generator=basis_gen)
+    basis = nn_functional.interpolate(coarse, size=(side, side), mode="bilinear",
+                                      align_corners=False).flatten(1)  # fmt: skip
+    basis = 3.0 * basis / basis.std(dim=1, keepdim=True)
+    codes = torch.randn(n, spec.rank, generator=gen) / math.sqrt(spec.rank)
+    clean = torch.sigmoid(codes @ basis).view(n, 1, side, side)
+    return clean + spec.noise * torch.randn(clean.shape, generator=gen), clean
+
+
+COUNTS_MEAN = 3.0  # counts: the typical rate (events per row)
+
+
+def _counts(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Event counts (claims, visits, clicks) drawn from Poisson(rate), log(rate) a teacher of
+    `dim` standard-normal features around log(COUNTS_MEAN): an MLP (`teacher` "mlp"), or
+    linear (a log-linear GLM's truth) with a log-rate of sd `target_scale` / 2 around the log
+    of `classes` (the typical count: visits per month, say)."""
+    teacher = torch.Generator().manual_seed(spec.seed + 31)
+    x = torch.randn(n, spec.dim, generator=gen)
+    if spec.teacher == "linear":
+        weights = torch.randn(spec.dim, 1, generator=teacher)
+        weights = weights / weights.norm() * spec.target_scale / 2
+        log_rate = math.log(spec.classes) + x @ weights
+        return x, torch.poisson(log_rate.exp(), generator=gen)
+    hidden = torch.randn(spec.dim, 16, generator=teacher) / math.sqrt(spec.dim)
+    head = torch.randn(16, 1, generator=teacher) / 3.0
+    log_rate = math.log(COUNTS_MEAN) + torch.tanh(x @ hidden) @ head
+    return x, torch.poisson(log_rate.exp(), generator=gen)
+
+
 def make_data(spec: TaskSpec) -> Data:
     """Build the task's train and validation sets from its seed."""
     if spec.kind == "charlm":
@@ -260,6 +326,9 @@ def make_data(spec: TaskSpec) -> Data:
         "tabreg": _tabreg,
         "binimages": _binimages,
         "seqtag": _seqtag,
+        "graph": _graph,
+        "denoise": _denoise,
+        "counts": _counts,
     }[spec.kind]
     x_train, y_train = make(spec, torch.Generator().manual_seed(spec.seed + 1), spec.n_train)
     x_val, y_val = make(spec, torch.Generator().manual_seed(spec.seed + 2), spec.n_val)
@@ -267,6 +336,12 @@ def make_data(spec: TaskSpec) -> Data:
         return Data(x_train, y_train, x_val, y_val, spec.classes, "tag")
     if spec.kind == "binimages":
         return Data(x_train, y_train, x_val, y_val, spec.dim * spec.dim, "vae")
+    if spec.kind == "graph":  # its tags are flipped per node, as they are made
+        return Data(x_train, y_train, x_val, y_val, spec.classes, "tag")
+    if spec.kind == "denoise":
+        return Data(x_train, y_train, x_val, y_val, 1, "mse")
+    if spec.kind == "counts":
+        return Data(x_train, y_train, x_val, y_val, 1, "poisson")
     if spec.label_noise:  # in both sets: a memorised training label does not carry over
         gen = torch.Generator().manual_seed(spec.seed + 3)
         for y in (y_train, y_val):
@@ -290,6 +365,8 @@ def known_floor(spec: TaskSpec) -> float | None:
         return spec.noise**2 * (spec.dim - spec.rank) / spec.dim
     if spec.kind in ("charlm", "textcls", "binimages", "seqtag") or spec.label_noise:
         return None  # binimages: a VAE's bound; seqtag: tags change at thresholds
+    if spec.kind in ("graph", "denoise", "counts"):  # the best a node's neighbourhood, a
+        return None  # denoiser or a count model can do is not known in closed form
     return 0.0  # separable classes: cross-entropy -> 0
 
 

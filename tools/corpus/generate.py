@@ -86,6 +86,19 @@ LOGGERS = {
         "torch_tensorboard",
         "lightning_csv",
     ),
+    "fresh5": (
+        "mlflow_folder",
+        "plain_csv",
+        "lightning_tensorboard",
+        "torch_tensorboard",
+        "keras_tensorboard",
+        "wandb_csv",
+        "hf_trainer",
+        "tensorboardx",
+        "lightning_csv",
+        "mlflow_sqlite",
+        "keras_csv",
+    ),
 }
 # Cadences per logger in each split: dev logs every step, interval means or epoch means;
 # held-out logs one sampled step every k, or epoch means for the Keras loggers; fresh logs
@@ -104,7 +117,15 @@ LOGGERS = {
 # (SAMPLES_AXIS) a run with gradient accumulation logs its last micro-batch's loss divided by
 # the accumulation factor (the loss it called backward on) for two runs in three, and other
 # runs log a reduction="sum" loss (the batch size times the mean, val loss alike) for two
-# in five.
+# in five. fresh5 logs fastai's debiased EMA of the loss (beta 0.98), interval means or
+# samples, every step or samples where the label needs steps, the Trainer interval means,
+# the Keras loggers epoch means; a run stopped and resumed from an earlier checkpoint (one in
+# four) logs the steps between twice where its logger keeps both (TensorBoard: a second
+# events file; MLflow: a longer history; a CSV the loop appends to), the resumed run's
+# points after the stop only in a W&B export (W&B ignores steps below its last), and the
+# final run only in the Trainer, Keras and Lightning (their history restored from the
+# checkpoint); where the loop logs by hand (SAMPLES_AXIS) a denoiser's loss is summed over
+# its pixels and a graph network's over its nodes (per image, per graph) for two runs in five.
 DEV_CADENCES = {
     "torch_tensorboard": ("step", "interval_mean"),
     "lightning_csv": ("step", "epoch"),
@@ -169,6 +190,14 @@ FRESH4_RATIO_FOR = {
     "diverging": 5,
     "overfitting": 5,
 }
+FRESH5_RATIO_FOR = {
+    "exploding_gradients": 6,
+    "poor_feature_scaling": 6,
+    "oscillating": 8,
+    "diverging": 5,
+    "overfitting": 5,
+}
+RELOGGING = ("torch_tensorboard", "tensorboardx", "plain_csv", "mlflow_folder", "mlflow_sqlite")
 ADJECTIVES = ("brave", "calm", "eager", "gentle", "jolly", "lively", "proud", "witty", "bold")
 NOUNS = ("otter", "falcon", "maple", "comet", "river", "badger", "lynx", "cedar", "heron")
 
@@ -189,6 +218,7 @@ class Checked:
     fix_measures: dict
     fix_healthy: bool
     seconds: float
+    resumed: dict | None = None  # a restarted run's checkpoint and stop steps
 
 
 def _nice_every(steps: int, points: float) -> int:
@@ -215,6 +245,12 @@ def _cadence_options(split: str, logger: str, label: str, accumulating: bool) ->
         if label in STEP_ONLY:
             return ("step", "wall_clock")
         return ("wall_clock", "wall_clock", "interval_mean", "sampled")
+    if split == "fresh5":
+        if logger == "hf_trainer":
+            return ("step",) if label in STEP_ONLY else ("interval_mean",)
+        if label in STEP_ONLY:  # a one-step spike is seldom in a sampled log
+            return ("step", "step", "sampled")
+        return ("ema", "interval_mean", "sampled")
     return ("step", "sampled") if label in STEP_ONLY else ("ema", "running_mean")
 
 
@@ -276,6 +312,14 @@ def choose_plan(split: str, label: str, index: int, result: Result, rng) -> LogP
         elif coin() < 0.4:
             plan = replace(plan, loss_scale=float(setup.batch_size),
                            val_scale=float(setup.batch_size))  # fmt: skip
+    if split == "fresh5":
+        if result.lost is not None:
+            relog = "both" if logger in RELOGGING else ""
+            plan = replace(plan, relog="monotonic" if logger == "wandb_csv" else relog)
+        family, task = result.setup.model.family, result.setup.task
+        if logger in SAMPLES_AXIS and family in ("denoiser", "gcn") and coin() < 0.4:
+            per = task.dim**2 if family == "denoiser" else task.seq_len  # pixels, nodes
+            plan = replace(plan, loss_scale=float(per), val_scale=float(per))
     return plan
 
 
@@ -313,6 +357,8 @@ def _params(cand: Candidate, result: Result) -> dict:
         params["dropout"] = s.model.dropout
     if s.accumulation > 1:
         params["gradient_accumulation_steps"] = s.accumulation
+    if result.lost is not None:  # as the Trainer's argument names it
+        params["resume_from_checkpoint"] = f"checkpoint-{int(result.lost['steps'][0]) - 1}"
     return params
 
 
@@ -352,6 +398,12 @@ def check_candidate(job: tuple[str, str, int, int, int]) -> Checked:
         fix_measures=fm.as_dict(),
         fix_healthy=is_healthy(fm),
         seconds=time.perf_counter() - start,
+        resumed=None
+        if result.lost is None
+        else {
+            "checkpoint_step": int(result.lost["steps"][0]) - 1,
+            "stopped_at_step": int(result.lost["steps"][-1]),
+        },
     )
 
 
@@ -374,9 +426,15 @@ def _first_reason(label: str, m: dict, fm: dict) -> str:
     return f"{run}; fix: {fix}"
 
 
-def _logs(plan: LogPlan) -> dict:
-    """Which series the run logged, and how fresh4's loops scaled them (only where they did)."""
+def _logs(plan: LogPlan, resumed: dict | None = None) -> dict:
+    """Which series the run logged, how fresh4's and fresh5's loops scaled them (only where
+    they did), and where a fresh5 run stopped and resumed (only where it did)."""
     logs = {"grad_norm": plan.grad_norm, "lr": plan.lr, "val": plan.val}
+    if resumed is not None:
+        kept = {"both": "both attempts at the steps between, in logging order",
+                "monotonic": "the first attempt to the stop, the resumed run after it",
+                "": "the resumed run only (history restored from the checkpoint)"}  # fmt: skip
+        logs["resumed"] = resumed | {"logged": kept[plan.relog]}
     if plan.loss_scale != 1.0 or plan.val_scale != 1.0:
         logs |= {"train_loss_scale": plan.loss_scale, "val_loss_scale": plan.val_scale}
     if plan.last_micro:
@@ -402,7 +460,7 @@ def _entry(c: Checked, fmt: str) -> dict:
         "batch_size": s.batch_size,
         "lr": s.lr,
         "precision": s.precision,
-        "logs": _logs(c.plan),
+        "logs": _logs(c.plan, c.resumed),
         "recipe": recipe,
         "check": {
             "passed": True,
@@ -453,6 +511,8 @@ def generate(
                     ratios = RATIO_FOR | FRESH3_RATIO_FOR
                 if split == "fresh4":
                     ratios = RATIO_FOR | FRESH4_RATIO_FOR
+                if split == "fresh5":
+                    ratios = RATIO_FOR | FRESH5_RATIO_FOR
                 limit = ratios.get(label, MAX_CANDIDATES_RATIO) * per_verdict[split]
                 hopeless = tried >= per_verdict[split] and not any(c.passed for c in done)
                 if need > 0 and tried < limit and not hopeless:
@@ -560,6 +620,7 @@ def main_args(
         "fresh2": per_verdict or 15,
         "fresh3": per_verdict or 15,
         "fresh4": per_verdict or 15,
+        "fresh5": per_verdict or 15,
     }
     jobs = max(1, min(jobs, os.cpu_count() or 1, 2))
     generate(Path(out), splits, counts, seed, jobs, verdicts)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from tools.corpus.data import COUNTS_MEAN
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """Which family, and its size. `norm` is for resnet_mlp (layer, batch or none),
     resnet_cnn (batch or none) and highway (layer, none, or plain: no norm, gates open);
-    `bottleneck` is the autoencoder's code width."""
+    `bottleneck` is the autoencoder's code width; denoiser: norm "none" drops its skips."""
 
     family: str
     width: int = 32
@@ -26,6 +29,9 @@ class ModelSpec:
     # plain net trains with SGD
     head_scale: float = 1.0  # multiplies the output layer's initial weights
     bottleneck: int = 4
+    # poisson: the output's initial bias, the log of the typical count (out of the repr, so
+    # that the earlier splits' candidates print as before it existed)
+    log_count: float = field(default=math.log(COUNTS_MEAN), repr=False)
 
 
 def _activation(name: str) -> nn.Module:
@@ -387,6 +393,70 @@ class _Tagger(nn.Module):
         return self.head(self.drop(out))
 
 
+class _GCN(nn.Module):
+    """A graph convolutional network (Kipf and Welling): `depth` layers of
+    H <- act(D^-1/2 (A + I) D^-1/2 H W) over each graph's nodes, a linear head per node.
+    Each input row holds a node's adjacency row (`nodes` columns), then its features."""
+
+    def __init__(self, spec: ModelSpec, inputs: int, outputs: int, nodes: int) -> None:
+        super().__init__()
+        self.nodes = nodes
+        sizes = [inputs - nodes] + [spec.width] * spec.depth
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.act = _activation(spec.activation)
+        self.drop = nn.Dropout(spec.dropout)
+        self.head = nn.Linear(sizes[-1], outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        adjacency, h = x[..., : self.nodes], x[..., self.nodes :]
+        adjacency = adjacency + torch.eye(self.nodes, dtype=x.dtype)
+        scale = adjacency.sum(-1).rsqrt()
+        norm = scale[..., :, None] * adjacency * scale[..., None, :]
+        for layer in self.layers:
+            h = self.drop(self.act(norm @ layer(h)))
+        return self.head(h)
+
+
+class _Denoiser(nn.Module):
+    """A small U-Net image denoiser: a conv stem, `depth` strided-down conv blocks, as many
+    upsampling blocks each joined to its encoder block by a skip, a 1x1 conv to one channel.
+    `norm="none"` with He init and a small head makes it a plain deep net (no skips)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        width, self.skips = spec.width, spec.norm != "none"
+        self.stem = nn.Conv2d(1, width, 3, padding=1)
+        self.act = _activation(spec.activation)
+        self.down = nn.ModuleList(
+            nn.Conv2d(width, width, 3, stride=2 if self.skips else 1, padding=1)
+            for _ in range(spec.depth)
+        )
+        self.up = nn.ModuleList(
+            nn.Conv2d(2 * width if self.skips else width, width, 3, padding=1)
+            for _ in range(spec.depth)
+        )
+        self.head = nn.Conv2d(width, 1, 1)
+        if spec.he_init:
+            for conv in [self.stem, *self.down, *self.up]:
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+                nn.init.zeros_(conv.bias)
+            with torch.no_grad():
+                self.head.weight.mul_(spec.head_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.stem(x))
+        kept = []
+        for conv in self.down:
+            kept.append(h)
+            h = self.act(conv(h))
+        for conv, skip in zip(self.up, reversed(kept), strict=True):
+            if self.skips:
+                h = nn.functional.interpolate(h, size=skip.shape[-2:], mode="nearest")
+                h = torch.cat([h, skip], dim=1)
+            h = self.act(conv(h))
+        return self.head(h)
+
+
 def build_model(
     spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len: int, categorical: int = 0
 ) -> nn.Module:
@@ -452,4 +522,18 @@ def build_model(
         return _VAE(spec, inputs * inputs)  # inputs: the image side
     if family == "tagger":
         return _Tagger(spec, inputs, outputs)
+    if family == "gcn":
+        return _GCN(spec, inputs, outputs, seq_len)  # seq_len: nodes per graph
+    if family == "denoiser":
+        return _Denoiser(spec)
+    if family == "poisson":  # an MLP whose single output is the log of the rate
+        layers = []
+        width_in = inputs
+        for _ in range(spec.depth):
+            layers += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
+            width_in = spec.width
+        net = _initialised(nn.Sequential(*layers, nn.Linear(width_in, outputs)), spec)
+        with torch.no_grad():  # the log of the typical count, as count models start
+            net[-1].bias.fill_(spec.log_count)
+        return net
     raise ValueError(f"unknown family {family!r}")

@@ -31,7 +31,9 @@ or logs loss.item() after its inner loop); accumulated: every `every` optimiser 
 step's loss, the mean of the losses of the micro-batches whose gradients it accumulated
 (the Hugging Face Trainer and Lightning with gradient accumulation); wall_clock: the loss of
 the step at which about `every` steps' worth of time had passed since the last point (a
-loop that logs every so many seconds), so the logged steps are irregularly spaced."""
+loop that logs every so many seconds), so the logged steps are irregularly spaced.
+Any cadence may come in two sessions (Point.session): a run stopped and resumed from an
+earlier checkpoint logs the steps from the checkpoint to the stop again, in logging order."""
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Point:
     train_loss: float
     grad_norm: float | None = None
     lr: float | None = None
+    session: int = 0  # 1 for what a run resumed from a checkpoint logged after it resumed
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Evaluation:
     step: int
     epoch: float
     val_loss: float
+    session: int = 0  # as Point.session
 
 
 @dataclass

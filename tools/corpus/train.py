@@ -7,9 +7,11 @@ judge where the run really is from those, and what a reader can see from the log
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import torch
@@ -18,6 +20,7 @@ from torch import nn
 
 from tools.corpus.data import Data, TaskSpec, make_data, scale_features, standardise
 from tools.corpus.models import ModelSpec, build_model
+from tools.corpus.optimizers import LAMB, LARS, AdaBelief
 from tools.corpus.runlog import Evaluation, Point, RunLog
 
 EVALUATIONS = 20
@@ -36,7 +39,8 @@ class Setup:
     batch_size: int = 32
     steps: int = 600  # planned; rounded to whole epochs
     schedule: str = "constant"  # constant, warmup, cosine, step, linear_decay, onecycle,
-    # plateau, warm_restarts, exponential, polynomial, cyclic, inv_sqrt, multistep
+    # plateau, warm_restarts, exponential, polynomial, cyclic, inv_sqrt, multistep, wsd,
+    # warmup_exp, cosine_floor
     warmup_fraction: float = 0.1
     weight_decay: float = 0.0
     clip: float | None = None
@@ -48,6 +52,10 @@ class Setup:
     # Micro-batches of batch_size per optimiser step (gradient accumulation). Out of the
     # repr, so that the earlier splits' candidates print as before this field existed.
     accumulation: int = field(default=1, repr=False)
+    # (checkpoint, stop) as fractions of the run: the run stops at `stop` and resumes from the
+    # checkpoint saved at `checkpoint` (weights, optimiser and scheduler restored; the data
+    # loader reshuffles), so the steps between are trained twice. Out of the repr, as above.
+    restart: tuple[float, float] = field(default=(), repr=False)
 
     @property
     def data(self) -> Data:
@@ -73,6 +81,10 @@ class Result:
     seconds: float = 0.0
     abandoned: bool = False  # weights went NaN/inf and the run was stopped
     last_part: np.ndarray | None = None  # each step's last micro-batch loss (accumulation)
+    # a restarted run's first attempt at the steps it trained twice: "steps" (1-based, from the
+    # checkpoint's step + 1 to the stop), "loss", "grad_norm", "lr", "last_part", and its
+    # evaluations then ("eval_steps", "clean", "val"); the arrays above hold the final run
+    lost: dict | None = None
 
 
 # Each optimiser name: its torch class and the arguments beyond lr and weight decay.
@@ -96,6 +108,9 @@ OPTIMIZERS = {
     "lion": (Lion, {}),  # lion-pytorch: betas (0.9, 0.99), the paper's
     "rmsprop_centered": (torch.optim.RMSprop, {"centered": True, "momentum": 0.9}),
     "nadamw": (torch.optim.NAdam, {"decoupled_weight_decay": True, "weight_decay": 0.01}),
+    "lamb": (LAMB, {"weight_decay": 0.01}),  # BERT's LAMB decay
+    "lars": (LARS, {"weight_decay": 1e-4}),  # momentum 0.9, trust coefficient 0.001
+    "adabelief": (AdaBelief, {}),
 }
 
 
@@ -139,6 +154,18 @@ def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
         return sched.LambdaLR(opt, lambda s: min((s + 1) / warm, math.sqrt(warm / (s + 1))))
     if setup.schedule == "multistep":  # the ResNet habit: a tenth at half and three quarters
         return sched.MultiStepLR(opt, [steps // 2, 3 * steps // 4], gamma=0.1)
+    if setup.schedule == "wsd":  # warm-up, stable, decay: linear warm-up, the peak LR held,
+        # then linearly to 0 over the last fifth (as recent LLM pre-training runs do)
+        decay = max(1, steps // 5)
+        return sched.LambdaLR(opt, lambda s: min((s + 1) / warm, 1.0, (steps - s) / decay))
+    if setup.schedule == "warmup_exp":  # linear warm-up, then exponential decay to 2% at the end
+        rate = 0.02 ** (1 / max(1, steps - warm))
+        return sched.LambdaLR(opt, lambda s: (s + 1) / warm if s < warm else rate ** (s - warm))
+    if setup.schedule == "cosine_floor":  # cosine down to a tenth over 85% of the steps, then held
+        span = max(1, int(0.85 * steps))
+        return sched.LambdaLR(
+            opt, lambda s: 0.1 + 0.45 * (1 + math.cos(math.pi * min(s, span) / span))
+        )
     raise ValueError(f"unknown schedule {setup.schedule!r}")
 
 
@@ -152,9 +179,18 @@ def _vae_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (recon + kl) / y.shape[0]
 
 
+def _poisson_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The full negative log-likelihood of counts `y` under Poisson(exp(out)): PoissonNLLLoss
+    (log_input) plus log(y!), so that it is never negative."""
+    nll = nn.functional.poisson_nll_loss(out, y, log_input=True, full=False)
+    return nll + torch.lgamma(y + 1).mean()
+
+
 def _loss_fn(kind: str):
     if kind == "vae":
         return _vae_loss
+    if kind == "poisson":
+        return _poisson_loss
     if kind == "mse":
         return nn.functional.mse_loss
     if kind in ("lm", "tag"):  # every position's cross-entropy
@@ -216,56 +252,85 @@ def train(setup: Setup) -> Result:
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and step:
             scheduler.step(clean if math.isfinite(clean) else float("inf"))
 
+    def batches():  # as `for epoch: order = randperm(); for batch in order` would draw them
+        while True:
+            order = torch.randperm(n, generator=gen)
+            for first in range(0, per_epoch * batch * micro, batch * micro):
+                yield order, first
+
+    checkpoint_at = stop_at = None
+    if setup.restart:
+        checkpoint_at = max(1, int(setup.restart[0] * total))
+        stop_at = min(total - 1, max(checkpoint_at + 1, int(setup.restart[1] * total)))
+    saved, lost = None, None
     evaluate(0)
     step, abandoned, dead_at = 0, False, None
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=gen)
-        for first in range(0, per_epoch * batch * micro, batch * micro):
-            rate = opt.param_groups[0]["lr"]
-            if dead_at is None:
-                opt.zero_grad(set_to_none=True)
-                parts = []
-                for offset in range(first, first + batch * micro, batch):
-                    index = order[offset : offset + batch]
-                    part = forward(data.x_train[index], data.y_train[index])
-                    if params:  # gradient accumulation: the mean of the micro-batch losses
-                        (part / micro).backward()
-                    parts.append(part.detach())
-                loss = parts[0] if micro == 1 else torch.stack(parts).mean()
-                if params:
-                    grads = [p.grad.float() for p in params if p.grad is not None]
-                    norm = float(torch.linalg.vector_norm(torch.stack(
-                        [torch.linalg.vector_norm(g) for g in grads])))  # fmt: skip
-                    if setup.clip is not None:
-                        nn.utils.clip_grad_norm_(params, setup.clip)
-                    opt.step()
-                else:
-                    norm = 0.0
-                loss_value = float(loss.detach())
-                last_value = float(parts[-1])
-                if not math.isfinite(loss_value) and not _weights_finite(model):
-                    dead_at = step
+    source = batches()
+    while step < total:
+        order, first = next(source)
+        rate = opt.param_groups[0]["lr"]
+        if dead_at is None:
+            opt.zero_grad(set_to_none=True)
+            parts = []
+            for offset in range(first, first + batch * micro, batch):
+                index = order[offset : offset + batch]
+                part = forward(data.x_train[index], data.y_train[index])
+                if params:  # gradient accumulation: the mean of the micro-batch losses
+                    (part / micro).backward()
+                parts.append(part.detach())
+            loss = parts[0] if micro == 1 else torch.stack(parts).mean()
+            if params:
+                grads = [p.grad.float() for p in params if p.grad is not None]
+                norm = float(torch.linalg.vector_norm(torch.stack(
+                    [torch.linalg.vector_norm(g) for g in grads])))  # fmt: skip
+                if setup.clip is not None:
+                    nn.utils.clip_grad_norm_(params, setup.clip)
+                opt.step()
             else:
-                loss_value, norm = float("nan"), float("nan")
-                last_value = loss_value
-            if scheduler is not None and not isinstance(
-                scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
-            ):
-                scheduler.step()
-            step += 1
-            losses.append(loss_value)
-            lasts.append(last_value)
-            norms.append(norm)
-            rates.append(rate)
-            if step in eval_at:
-                evaluate(step)
-            if dead_at is None and step % 50 == 0 and not _weights_finite(model):
+                norm = 0.0
+            loss_value = float(loss.detach())
+            last_value = float(parts[-1])
+            if not math.isfinite(loss_value) and not _weights_finite(model):
                 dead_at = step
-            if dead_at is not None and step - dead_at >= NAN_TAIL_STEPS:
-                abandoned = True
-                break
-        if abandoned:
+        else:
+            loss_value, norm = float("nan"), float("nan")
+            last_value = loss_value
+        if scheduler is not None and not isinstance(
+            scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
+        ):
+            scheduler.step()
+        step += 1
+        losses.append(loss_value)
+        lasts.append(last_value)
+        norms.append(norm)
+        rates.append(rate)
+        if step in eval_at:
+            evaluate(step)
+        if dead_at is None and step % 50 == 0 and not _weights_finite(model):
+            dead_at = step
+        if dead_at is not None and step - dead_at >= NAN_TAIL_STEPS:
+            abandoned = True
             break
+        if step == checkpoint_at and saved is None and dead_at is None:
+            saved = copy.deepcopy((model.state_dict(), opt.state_dict(),
+                                   scheduler.state_dict() if scheduler else None))  # fmt: skip
+        if step == stop_at and saved is not None and lost is None and dead_at is None:
+            back = checkpoint_at
+            lost = {"steps": np.arange(back + 1, step + 1), "loss": np.array(losses[back:]),
+                    "grad_norm": np.array(norms[back:]), "lr": np.array(rates[back:]),
+                    "last_part": np.array(lasts[back:])}  # fmt: skip
+            redone = [e for e in evals if e[0] > back]
+            lost |= {"eval_steps": np.array([e[0] for e in redone], dtype=int),
+                     "clean": np.array([e[1] for e in redone]),
+                     "val": np.array([e[2] for e in redone])}  # fmt: skip
+            del losses[back:], norms[back:], rates[back:], lasts[back:]
+            evals[:] = [e for e in evals if e[0] <= back]
+            model_state, opt_state, sched_state = copy.deepcopy(saved)
+            model.load_state_dict(model_state)
+            opt.load_state_dict(opt_state)
+            if scheduler is not None:
+                scheduler.load_state_dict(sched_state)
+            step = back
     steps = np.array([e[0] for e in evals])
     return Result(
         setup=setup,
@@ -280,6 +345,7 @@ def train(setup: Setup) -> Result:
         seconds=time.perf_counter() - start,
         abandoned=abandoned,
         last_part=np.array(lasts),
+        lost=lost,
     )
 
 
@@ -300,6 +366,11 @@ class LogPlan:
     # accumulation
     val_scale: float = 1.0  # multiplies the logged val loss (the batch size for "sum")
     last_micro: bool = False  # the logged train loss is the step's last micro-batch's
+    relog: str = ""  # a restarted run (Result.lost): "both" logs its first attempt up to the
+    # stop, then the resumed run from the checkpoint on (the steps between twice, as
+    # TensorBoard, MLflow and a CSV appended to keep them); "monotonic" drops the resumed
+    # run's points up to the stop (W&B ignores steps below its last); "" logs the final run
+    # only (a history restored from the checkpoint: the Trainer, Keras, Lightning)
 
 
 EMA_BETA = 0.98  # fastai's Recorder (AvgSmoothLoss)
@@ -342,6 +413,8 @@ def wall_clock_ends(steps: int, every: int, seed: int, evals=()) -> list[int]:
 
 def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
     """What the logger would have recorded of `result` under `plan`."""
+    if plan.relog and result.lost is not None:
+        return _resumed_runlog(result, plan, name, params)
     per_epoch = result.steps_per_epoch
     every = per_epoch if plan.cadence in ("epoch", "last_batch") else plan.every
     steps_run = result.loss.size
@@ -388,3 +461,39 @@ def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
         evals=evals,
         params=params,
     )
+
+
+def _resumed_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
+    """A restarted run as its logger kept it: the first attempt's points up to the stop, then
+    the resumed run's from its checkpoint on (its smoothed loss started afresh), on the same
+    grid of steps; under `monotonic` the resumed run's points begin after the stop."""
+    lost = result.lost
+    back, stop = int(lost["steps"][0]) - 1, int(lost["steps"][-1])
+    first = dataclasses_replace(
+        result,
+        loss=np.concatenate([result.loss[:back], lost["loss"]]),
+        grad_norm=np.concatenate([result.grad_norm[:back], lost["grad_norm"]]),
+        lr=np.concatenate([result.lr[:back], lost["lr"]]),
+        last_part=np.concatenate([result.last_part[:back], lost["last_part"]]),
+        eval_steps=np.concatenate([result.eval_steps[result.eval_steps <= back],
+                                   lost["eval_steps"]]).astype(int),
+        clean=np.concatenate([result.clean[result.eval_steps <= back], lost["clean"]]),
+        val=np.concatenate([result.val[result.eval_steps <= back], lost["val"]]),
+        lost=None,
+    )  # fmt: skip
+    plain = dataclasses_replace(plan, relog="")
+    before = to_runlog(first, plain, name, params)
+    after = to_runlog(dataclasses_replace(result, lost=None), plain, name, params)
+    if plan.cadence == "ema":  # the smoother starts again with the resumed fit
+        smoothed = _debiased_ema(result.loss[back:])
+        for point in after.points:
+            end = point.step // plan.step_size
+            if end > back:
+                point.train_loss = float(smoothed[end - back - 1]) * plan.loss_scale
+    resumed_from = stop if plan.relog == "monotonic" else back
+    cut = resumed_from * plan.step_size
+    points = [p for p in before.points if p.step <= stop * plan.step_size]
+    points += [dataclasses_replace(p, session=1) for p in after.points if p.step > cut]
+    evals = [e for e in before.evals if e.step <= stop * plan.step_size]
+    evals += [dataclasses_replace(e, session=1) for e in after.evals if e.step > cut]
+    return dataclasses_replace(before, points=points, evals=evals)

@@ -159,18 +159,33 @@ def _quiet() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _scalar_events(log: RunLog, tags: tuple[str, str, str, str]) -> list[tuple[str, int, float]]:
-    """(tag, step, value) in logging order: each point's signals, then evals at their step."""
+def _scalar_events(
+    log: RunLog, tags: tuple[str, str, str, str], session: int | None = None
+) -> list[tuple[str, int, float]]:
+    """(tag, step, value) in logging order: each point's signals, then evals at their step;
+    a resumed run's second session after its first (only `session`'s, when given)."""
     train, val, grad, lr = tags
     events = []
     for point in log.points:
-        events.append((train, point.step, point.train_loss))
+        if session is not None and point.session != session:
+            continue
+        events.append((point.session, train, point.step, point.train_loss))
         if point.grad_norm is not None:
-            events.append((grad, point.step, point.grad_norm))
+            events.append((point.session, grad, point.step, point.grad_norm))
         if point.lr is not None:
-            events.append((lr, point.step, point.lr))
-    events += [(val, evaluation.step, evaluation.val_loss) for evaluation in log.evals]
-    return sorted(events, key=lambda event: event[1])  # stable: ties keep logging order
+            events.append((point.session, lr, point.step, point.lr))
+    events += [
+        (evaluation.session, val, evaluation.step, evaluation.val_loss)
+        for evaluation in log.evals
+        if session is None or evaluation.session == session
+    ]
+    ordered = sorted(events, key=lambda event: (event[0], event[2]))  # stable: ties keep order
+    return [(tag, step, value) for _, tag, step, value in ordered]
+
+
+def _sessions(log: RunLog) -> list[int]:
+    """The logging sessions of a run: [0], or [0, 1] for a run resumed from a checkpoint."""
+    return sorted({p.session for p in log.points} | {e.session for e in log.evals}) or [0]
 
 
 def _write_summary_writer(writer_class: Callable, directory: Path, log: RunLog) -> None:
@@ -178,13 +193,19 @@ def _write_summary_writer(writer_class: Callable, directory: Path, log: RunLog) 
     losses; add_hparams with the final losses for some runs."""
     tags = _variant(log, "tensorboard", TENSORBOARD_TAGS)
     use_add_scalars = _variant(log, "add_scalars", (False, True, False))
-    writer = writer_class(str(directory))
-    for tag, step, value in _scalar_events(log, tags):
-        if use_add_scalars and tag in tags[:2]:
-            key = "train" if tag == tags[0] else "val"
-            writer.add_scalars(ADD_SCALARS_TAG, {key: value}, step)
-        else:
-            writer.add_scalar(tag, value, step)
+    sessions, writer = _sessions(log), None
+    for session in sessions:  # a resumed run opens a new writer: a second events file
+        if writer is not None:
+            writer.close()
+            time.sleep(1.05)  # event file names carry the second they were opened in
+        writer = writer_class(str(directory))
+        only = session if len(sessions) > 1 else None
+        for tag, step, value in _scalar_events(log, tags, only):
+            if use_add_scalars and tag in tags[:2]:
+                key = "train" if tag == tags[0] else "val"
+                writer.add_scalars(ADD_SCALARS_TAG, {key: value}, step)
+            else:
+                writer.add_scalar(tag, value, step)
     if log.params and _variant(log, "hparams", (True, False)):
         # PyTorch's docs name the metrics `hparam/...`; users also reuse their curves' tags.
         keys = _variant(log, "hparam_keys", (("hparam/train_loss", "hparam/val_loss"), tags))
@@ -461,10 +482,14 @@ def _write_mlflow(tracking_uri: str, log: RunLog) -> None:
     )
     run_id = client.create_run(experiment_id, run_name=log.name).info.run_id
     start_ms = int(time.time() * 1000)
-    metrics = [
-        Metric(tag, float(value), start_ms + step, step)
-        for tag, step, value in _scalar_events(log, _variant(log, "mlflow", MLFLOW_METRICS))
-    ]
+    names = _variant(log, "mlflow", MLFLOW_METRICS)
+    metrics, offset = [], 0
+    for session in _sessions(log):  # a resumed run logs on, later in time, from its checkpoint
+        only = session if session or len(_sessions(log)) > 1 else None
+        events = _scalar_events(log, names, only)
+        metrics += [Metric(tag, float(value), start_ms + offset + step, step)
+                    for tag, step, value in events]  # fmt: skip
+        offset += max((step for _, step, _ in events), default=0) + 1
     params = [Param(key, str(value)) for key, value in log.params.items()]
     for start in range(0, len(params), 100):
         client.log_batch(run_id, params=params[start : start + 100])
@@ -524,7 +549,7 @@ def _wandb_csv(root: Path, log: RunLog) -> None:
         header += [f"{log.name} - {column}{suffix}" for suffix in ("", "__MIN", "__MAX")]
     rows = [
         [step] + [cell for value in values for cell in (value, value, value)]
-        for step, *values in _wide(_scalar_events(log, tuple(names)), columns)
+        for step, *values in _session_rows(log, tuple(names), columns)
     ]
     _write_table(root / f"wandb_export_{log.name}.csv", header, rows, quote_all=True)
 
@@ -533,8 +558,17 @@ def _plain_csv(root: Path, log: RunLog) -> None:
     """A table a hand-written loop appends to: a step column, then the logged signals."""
     step, *names = _variant(log, "plain", PLAIN_CSV_COLUMNS)
     columns = _logged_columns(log, tuple(names))
-    rows = _wide(_scalar_events(log, tuple(names)), columns)
+    rows = _session_rows(log, tuple(names), columns)
     _write_table(root / f"{log.name}.csv", [step, *columns], rows, quote_all=False)
+
+
+def _session_rows(log: RunLog, names: tuple, columns: list[str]) -> list[list[str]]:
+    """The wide rows of each logging session in turn: a resumed run's loop appends to its
+    table, so the steps it trained twice appear twice, in logging order."""
+    sessions = _sessions(log)
+    if len(sessions) == 1:
+        return _wide(_scalar_events(log, names), columns)
+    return [row for s in sessions for row in _wide(_scalar_events(log, names, s), columns)]
 
 
 _WRITERS: dict[str, Callable[[Path, RunLog], None]] = {
