@@ -32,6 +32,7 @@ from lrdoctor.sweeps.finder import (
     recorded,
     steep,
     steepest_gradient,
+    suggest,
     valley,
     valley_span,
 )
@@ -246,9 +247,15 @@ def test_range_tests_are_read_and_kept_out_of_sweeps(result):
         assert finder.source not in in_sweeps
         assert set(finder.suggestions) == {"valley", "steep", "minimum", "lightning"}
         assert truth["start_lr"] < finder.suggested_lr < truth["end_lr"]
-        assert factor(finder.suggested_lr, finder.suggestions["valley"]) <= 3
+        # 3x less a step of the ramp (100 steps over 8 decades): a margin for a valley one
+        # point away, and for the 4 digits of the JSON
+        valley = finder.suggestions["valley"]
+        assert factor(finder.to_dict()["suggested_lr"], valley) <= 3 / 10**0.08 + 1e-3
+        assert finder.suggested_lr == pytest.approx(
+            suggest(valley, finder.suggestions["minimum"], 3 / 10**0.08), rel=0.01
+        )
         assert finder.blow_up_lr is None or finder.blow_up_lr > finder.suggested_lr
-        assert "valley" in finder.reason
+        assert "valley" in finder.reason and lr_text(finder.suggested_lr) in finder.reason
     assert len(result.finders) == len(FINDER_TRUTH)
     assert not any(name.endswith("lr-find") for name in result.unswept)
 
@@ -324,6 +331,14 @@ def test_lightning_lr_find_is_reproduced_from_its_raw_losses(tmp_path):
     assert stopped and len(losses) < 100  # max_lr 1e3 blows SGD up before the end
     assert smooth.tolist() == losses
     assert steepest_gradient(lrs[10:-1], smooth[10:-1]) == found.suggestion()
+
+
+def test_the_suggestion_is_minimum_over_10_kept_near_the_valley():
+    assert suggest(1e-2, 2e-2, 3.0) == 2e-2  # within 3x: the classic rule as it is
+    assert suggest(1e-2, 1e-1, 3.0) == pytest.approx(3e-2)  # capped
+    assert suggest(1e-2, 1e-3, 3.0) == pytest.approx(1e-2 / 3)  # raised
+    assert suggest(1e-2, None, 3.0) == 1e-2
+    assert suggest(None, 1e-3, 3.0) is None
 
 
 def test_range_test_table_counts_hits_and_says_which_cannot_be_met():

@@ -82,18 +82,22 @@ def _top(points: list[tuple[float, float]]) -> float:
 
 
 def plot_finder(finder: Finder) -> Figure:
-    """The smoothed loss against the LR, each algorithm's suggestion marked."""
+    """The smoothed loss against the LR, the suggested LR and each algorithm's pick marked."""
     figure = Figure(figsize=(6, 3.4), layout="constrained")
     axes = figure.subplots()
     axes.plot(np.array(finder.lrs), np.array(finder.losses), color="#1565c0")
+    if finder.suggested_lr is not None:
+        axes.axvline(
+            finder.suggested_lr,
+            color=_CHOSEN,
+            linewidth=1.6,
+            label=f"suggested {lr_text(finder.suggested_lr)}",
+        )
     styles = {"valley": "-", "steep": "--", "minimum": ":", "lightning": "-."}
     for name, value in finder.suggestions.items():
         if value is not None:
             axes.axvline(
-                value,
-                color=_CHOSEN if name == "valley" else "#616161",
-                linestyle=styles[name],
-                label=f"{name} {lr_text(value)}",
+                value, color="#616161", linestyle=styles[name], label=f"{name} {lr_text(value)}"
             )
     if finder.blow_up_lr is not None:
         axes.axvline(
