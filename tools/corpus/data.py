@@ -294,13 +294,16 @@ COUNTS_MEAN = 3.0  # counts: the typical rate (events per row)
 def _counts(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Event counts (claims, visits, clicks) drawn from Poisson(rate), log(rate) a teacher of
     `dim` standard-normal features around log(COUNTS_MEAN): an MLP (`teacher` "mlp"), or
-    linear (a log-linear GLM's truth) with a log-rate of sd `target_scale` / 2 around the log
-    of `classes` (the typical count: visits per month, say)."""
+    linear (a log-linear GLM's truth) in the first `rank` columns with a log-rate of sd
+    `target_scale` / 2 around the log of `classes` (the typical count: visits per month)."""
     teacher = torch.Generator().manual_seed(spec.seed + 31)
     x = torch.randn(n, spec.dim, generator=gen)
-    if spec.teacher == "linear":
-        weights = torch.randn(spec.dim, 1, generator=teacher)
-        weights = weights / weights.norm() * spec.target_scale / 2
+    if spec.teacher == "linear":  # on its first `rank` columns, the first weighing 1.5x
+        weights = torch.zeros(spec.dim, 1)
+        weights[: spec.rank, 0] = 1.0
+        weights[0, 0] = 1.5
+        signs = torch.randint(0, 2, (spec.dim, 1), generator=teacher) * 2 - 1
+        weights = signs * weights / weights.norm() * spec.target_scale / 2
         log_rate = math.log(spec.classes) + x @ weights
         return x, torch.poisson(log_rate.exp(), generator=gen)
     hidden = torch.randn(spec.dim, 16, generator=teacher) / math.sqrt(spec.dim)

@@ -923,7 +923,7 @@ def poor_feature_scaling(rng, split, seed):
         # a log-linear truth whose log-rate has sd 0.5-0.75 around log(30): at 3 counts a
         # row the loss's floor (the counts' own entropy) hid any crawl (last quarter 0-3%)
         task = TaskSpec("counts", classes=POISSON_SCALING_MEAN, dim=dim, n_train=2048,
-                        teacher="linear", target_scale=float(rng.uniform(1, 1.5)),
+                        teacher="linear", target_scale=float(rng.uniform(2, 2.5)),
                         seed=seed)  # fmt: skip
     # One feature at 1e3-1e4 sets the largest stable LR; one or two scaled so that their
     # weights converge over about the run's length then crawl; the unscaled rest barely move.
@@ -940,6 +940,9 @@ def poor_feature_scaling(rng, split, seed):
     top = 10 ** rng.uniform(3, 4)
     if family == "tagger":  # in trials at 1e3-1e4 its adaptive optimisers stalled (0 of 3
         top = 10 ** rng.uniform(2.5, 3.5)  # crawled), at 1e2-1e3 they fell too late (0 of 4)
+    if family == "poisson":  # the rate depends on the raw-unit columns, most on the largest
+        columns = np.arange(len(columns))
+        task = replace(task, rank=len(columns))
     factors = [top] + [
         top * math.sqrt(2 / (3 * steps)) / math.sqrt(boost) * rng.uniform(0.7, 1.4)
         for _ in columns[1:]
@@ -980,11 +983,14 @@ def poor_feature_scaling(rng, split, seed):
         model = replace(model, activation="relu", norm="none")
     if family == "poisson":  # a log-linear Poisson GLM, zero-initialised (in the run and its
         # fix): raw units at 1e3 made an MLP's first log-rate hundreds, its exp infinite.
-        # No trial set-up passed (seed 5, 10 candidates each): an MLP (zero head; tanh
+        # Trials (seed 5, 8-10 candidates each) that passed none: an MLP (zero head; tanh
         # saturated, ReLU fell fast then sat, last-quarter fall 0-2%); this GLM at 3 counts a
-        # row with an MLP or a log-linear truth (log-rate sd 0.75-1.5: the raw runs fell early
-        # or not at all, then sat; the loss's floor, the counts' own entropy, is most of it,
-        # so a crawl moves it 0-3% a quarter, not 10%), and at 30 counts a row (the same).
+        # row with an MLP or a log-linear truth on all columns (log-rate sd 0.75-1.5: the raw
+        # runs fell early or not at all, then sat; the loss's floor, the counts' own entropy,
+        # is most of it, so a crawl moves it 0-3% a quarter, not 10%), and at 30 counts a row
+        # (the same: the truth's weight was as often on the unscaled columns). Kept: the
+        # truth on the raw-unit columns only (the largest weighing 1.5x the others, a log-rate
+        # of sd 1-1.25 around log 30), 4 of 10 passed (2 raw runs climbed, 1 went NaN).
         model = replace(model, depth=0, head_scale=0.0, log_count=math.log(POISSON_SCALING_MEAN))
     setup = Setup(
         task=task,
@@ -998,8 +1004,9 @@ def poor_feature_scaling(rng, split, seed):
         seed=seed,
     )
     fix = replace(setup, feature_scales=(), standardised=True, lr=tuned_lr(family, optimizer, task))
-    if family == "poisson":  # tuned at 3 counts a row: the curvature grows with the rate
-        fix = replace(fix, lr=fix.lr * COUNTS_MEAN / POISSON_SCALING_MEAN)
+    if family == "poisson":  # tuned at 3 counts a row: the curvature grows with the rate (at
+        # a tenth of the tuned LR, half of the fixes went NaN on rows of 300-1000 counts)
+        fix = replace(fix, lr=fix.lr * COUNTS_MEAN / POISSON_SCALING_MEAN / 3)
     change = "standardised inputs, tuned LR"
     if family in ("conv1d", "highway", "tabular"):  # at a constant tuned LR still falling 4-17%
         fix, change = replace(fix, schedule="cosine"), change + ", cosine-annealed"
