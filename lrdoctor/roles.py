@@ -137,3 +137,28 @@ def batch_size(run: Run) -> int | None:
         except ValueError:
             continue
     return None
+
+
+OPTIMIZER_PARAMS = ("optimizer", "optimiser", "optim", "optimizer_name", "optimizer_type", "opt")
+ADAPTIVE_OPTIMIZERS = (
+    "adam", "amsgrad", "adagrad", "adadelta", "adafactor", "rmsprop", "lion", "lamb", "adabelief",
+    "adan", "sophia", "shampoo",
+)  # fmt: skip
+PLAIN_OPTIMIZERS = ("sgd", "momentum", "nesterov", "lars")
+
+
+def adaptive_optimizer(run: Run) -> bool | None:
+    """Whether the optimiser the run's params name scales each weight's step by that weight's
+    own gradient history (Adam and its kin, RMSprop, Adagrad, Adafactor, Lion's sign): True;
+    False for the SGD family (momentum, Nesterov, LARS); None when no param names one of
+    these. Such a step is blind to the scale of the input feature a weight multiplies."""
+    for key in OPTIMIZER_PARAMS:
+        value = run.params.get(key)
+        if not isinstance(value, str):
+            continue
+        name = value.lower()
+        if any(word in name for word in ADAPTIVE_OPTIMIZERS):
+            return True
+        if any(word in name for word in PLAIN_OPTIMIZERS):
+            return False
+    return None

@@ -3,7 +3,7 @@
 import pytest
 
 from lrdoctor.model import Curve, Run
-from lrdoctor.roles import assign_roles, batch_size, missing_overrides
+from lrdoctor.roles import adaptive_optimizer, assign_roles, batch_size, missing_overrides
 
 
 def run_with(tags: dict[str, int], params: dict[str, str] | None = None) -> Run:
@@ -112,3 +112,22 @@ def test_override_wins_and_a_missing_override_is_reported():
 )
 def test_batch_size_from_params(params, expected):
     assert batch_size(run_with({"loss": 3}, params)) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"optimizer": "Adam"}, True),
+        ({"optim": "adamw_torch_fused"}, True),  # a Hugging Face TrainingArguments value
+        ({"optimizer_name": "RMSprop"}, True),
+        ({"optimizer": "<class 'torch.optim.adagrad.Adagrad'>"}, True),
+        ({"optimizer": "lion_32bit"}, True),
+        ({"optimizer": "SGD"}, False),
+        ({"optimizer": "nesterov99"}, False),
+        ({"optimizer": "LARS"}, False),
+        ({"optimizer": "my_own"}, None),
+        ({"lr": "0.1"}, None),
+    ],
+)
+def test_adaptive_optimizer_from_params(params, expected):
+    assert adaptive_optimizer(run_with({"loss": 3}, params)) is expected

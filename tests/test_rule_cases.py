@@ -6,6 +6,7 @@ with every common schedule must not be flagged.
 
 import csv
 import math
+from dataclasses import replace
 
 import pytest
 from sample_runs import CASES, LABELS, SAMPLE_LOGS
@@ -329,3 +330,20 @@ def test_a_crawl_over_100k_logged_steps_is_found(tmp_path):
     diagnosis = Doctor().diagnose(_long_linear_run(tmp_path, lr=3e-6))
     assert diagnosis.verdict != "healthy"
     assert "LRD301" in [finding.code for finding in diagnosis.findings]
+
+
+@pytest.mark.parametrize("code", ["LRD601", "LRD602"])
+def test_the_crawl_rules_spare_a_run_whose_params_name_an_adaptive_optimizer(diagnoses, code):
+    """The same real run that LRD601/LRD602 blame on feature scaling under the SGD family is
+    spared when its params say Adam: a step scaled per weight is blind to the input's scale
+    (the corpus's feature-scaling recipes under adaptive optimisers failed their
+    counterfactual check: fresh4 and fresh5 kept none)."""
+    name = CASES[code]["fires"][0]
+    (run,) = [r for r in read_runs([SAMPLE_LOGS / name]).runs if name.endswith(r.name)]
+    doctor = Doctor()
+    named = (("SGD", True), ("momentum", True), ("Adam", False), ("adafactor", False))
+    for optimizer, fires in named:
+        params = {key: value for key, value in run.params.items() if "optim" not in key.lower()}
+        renamed = replace(run, params={**params, "optimizer": optimizer})
+        codes = [finding.code for finding in doctor.diagnose(renamed).findings]
+        assert (code in codes) is fires, (optimizer, codes)

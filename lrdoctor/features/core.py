@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage, signal, stats
 
 from lrdoctor.model import Curve, Run
-from lrdoctor.roles import batch_size
+from lrdoctor.roles import adaptive_optimizer, batch_size
 
 LOSS_SIGNALS = ("train_loss", "val_loss")
 SIGNALS = ("train_loss", "val_loss", "grad_norm", "lr")
@@ -81,11 +81,18 @@ def known_features() -> set[str]:
 def run_facts(run: Run) -> dict[str, Value]:
     """What the run's params say about its set-up, for every signal's rules (None when not
     recorded): a curve alone cannot tell a tiny batch's scatter from an LR's bounce; the batch
-    size can."""
-    return {"batch_size": batch_size(run)}
+    size can. Likewise a crawl along badly scaled features from a slow fit: an optimiser that
+    scales each weight's step by its own gradients (`adaptive_optimizer`, known where
+    `has_optimizer`) is blind to the scale of the inputs."""
+    adaptive = adaptive_optimizer(run)
+    return {
+        "batch_size": batch_size(run),
+        "adaptive_optimizer": adaptive,
+        "has_optimizer": adaptive is not None,
+    }
 
 
-RUN_FACTS = ("batch_size",)
+RUN_FACTS = ("batch_size", "adaptive_optimizer", "has_optimizer")
 
 
 # Class counts whose chance-level cross-entropy ln(K) can be told apart from its neighbours at
