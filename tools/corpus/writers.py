@@ -83,6 +83,9 @@ OPTIMIZER_CLASSES = {
     "lion": "Lion",
     "rmsprop_centered": "RMSprop",
     "nadamw": "NAdam",
+    "lamb": "LAMB",
+    "lars": "LARS",
+    "adabelief": "AdaBelief",
 }
 # (x axis, train loss, val loss, grad norm, lr); the second is the transformers integration.
 WANDB_COLUMNS = (
