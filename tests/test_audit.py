@@ -72,11 +72,11 @@ def test_dev_accuracy_does_not_regress(accuracy):
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
     the 840 dev runs (the five spent held-out splits included) and the rules of this commit
-    (macro-F1 0.889, 11 of 120 healthy runs flagged, oscillating recall 0.72 the lowest);
+    (macro-F1 0.893, 9 of 120 healthy runs flagged, oscillating recall 0.72 the lowest);
     re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
-    assert dev.macro_f1 >= 0.88
-    assert dev.healthy_false_alarm_rate <= 11 / 120 + 1e-9
+    assert dev.macro_f1 >= 0.885
+    assert dev.healthy_false_alarm_rate <= 9 / 120 + 1e-9
     present = {label: r for label, r in dev.recall.items() if sum(dev.confusion[label].values())}
     assert min(present.values()) >= 0.7, present
 
