@@ -514,10 +514,13 @@ def _tensor_scalar(tensor) -> float | None:
 
 
 class _PointCollector:
-    """Scalar points gathered out of order (by layout), put back in record order at the end."""
+    """Scalar points gathered out of order within a block of records (by layout), put back in
+    record order at the end of each block, so that record numbers are held for one block
+    only: a long file's points are held once, as steps, values and wall times."""
 
     def __init__(self) -> None:
         self._chunks: dict[tuple[str, bool], list[tuple[np.ndarray, ...]]] = defaultdict(list)
+        self._block: dict[tuple[str, bool], list[tuple[np.ndarray, ...]]] = defaultdict(list)
         self._single: dict[tuple[str, bool], list[tuple[int, int, float, float]]] = defaultdict(
             list
         )
@@ -532,7 +535,7 @@ class _PointCollector:
         values: np.ndarray,
         wall_times: np.ndarray,
     ) -> None:
-        self._chunks[(slot.tag, slot.known_plugin)].append((records, steps, values, wall_times))
+        self._block[(slot.tag, slot.known_plugin)].append((records, steps, values, wall_times))
 
     def add_one(
         self, tag: str, known_plugin: bool, record: int, step: int, value: float, wall_time: float
@@ -548,11 +551,11 @@ class _PointCollector:
                 for data in record_bytes():
                     self.hparams.update(session_hparams(data))
 
-    def finish(self, contents: EventFileScalars) -> None:
-        """Move the points into `contents`, one tag at a time to keep the peak memory low."""
+    def end_block(self) -> None:
+        """Put each tag's points of the block just decoded in record order."""
         for key, singles in self._single.items():
             records, steps, values, wall_times = zip(*singles, strict=True)
-            self._chunks[key].append(
+            self._block[key].append(
                 (
                     np.asarray(records, dtype=np.int64),
                     np.asarray(steps, dtype=np.int64),
@@ -561,18 +564,36 @@ class _PointCollector:
                 )
             )
         self._single.clear()
-        while self._chunks:
-            (tag, known_plugin), chunks = self._chunks.popitem()
-            columns = zip(*chunks, strict=True)
-            records, steps, values, wall_times = (np.concatenate(column) for column in columns)
-            del chunks
+        for key, parts in self._block.items():
+            if len(parts) == 1:
+                records, *points = parts[0]
+            else:
+                records, *points = (np.concatenate(column) for column in zip(*parts, strict=True))
             if (np.diff(records) < 0).any():
                 order = np.argsort(records, kind="stable")
-                steps, values, wall_times = steps[order], values[order], wall_times[order]
+                points = [column[order] for column in points]
+            self._chunks[key].append(tuple(points))
+        self._block.clear()
+
+    def finish(self, contents: EventFileScalars) -> None:
+        """Move the points into `contents`, one tag and one column at a time, each part let
+        go once copied, to keep the peak memory low."""
+        self.end_block()
+        while self._chunks:
+            (tag, known_plugin), chunks = self._chunks.popitem()
+            columns = [list(column) for column in zip(*chunks, strict=True)]
+            del chunks
+            steps, values, wall_times = (_joined(columns, index) for index in range(3))
             target = contents.scalars if known_plugin else contents.pending_tensors
             target[tag] = Points(steps, values, wall_times)
         contents.plugins.update(self.plugins)
         contents.hparams.update(self.hparams)
+
+
+def _joined(columns: list[list[np.ndarray]], index: int) -> np.ndarray:
+    """Column `index` in one array; its parts are dropped from `columns`."""
+    parts, columns[index] = columns[index], []
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _frame_records(data, start: int, max_records: int) -> tuple[np.ndarray, int]:
@@ -759,6 +780,7 @@ class _FileDecoder:
                 int(lengths[index]),
                 checksummed[index],
             )
+        self.collector.end_block()
 
     def _decode_equal_length(
         self, record_numbers: np.ndarray, indices: np.ndarray, starts: np.ndarray, length: int
