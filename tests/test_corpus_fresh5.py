@@ -146,3 +146,19 @@ def test_resumed_runs_are_written_in_logging_order(tmp_path):
     assert steps.count(28) == 2 and steps[-1] == 48
     writers.write("tensorboardx", tmp_path, log)
     assert len(list((tmp_path / "resumed").glob("events.out.tfevents.*"))) == 2
+
+
+def test_cumulative_mean_restarts_with_the_resumed_process():
+    task = TaskSpec("counts", dim=4, n_train=256, n_val=32, teacher="mlp", seed=1)
+    setup = Setup(task=task, model=ModelSpec("poisson", 16, 1), optimizer="adabelief", lr=1e-2,
+                  batch_size=16, steps=48, restart=(0.5, 0.75), seed=1)  # fmt: skip
+    result = train(setup)
+    plain = to_runlog(result, LogPlan("plain_csv", "cumulative_mean", 8, False, False, False),
+                      "a", {})  # fmt: skip
+    assert [p.train_loss for p in plain.points] == pytest.approx(
+        [float(np.mean(result.loss[:end])) for end in range(8, 49, 8)]
+    )
+    resumed = to_runlog(result, LogPlan("plain_csv", "cumulative_mean", 8, False, False, False,
+                                        relog="both"), "b", {})  # fmt: skip
+    last = resumed.points[-1]
+    assert last.session == 1 and last.train_loss == pytest.approx(np.mean(result.loss[24:48]))

@@ -117,8 +117,9 @@ LOGGERS = {
 # (SAMPLES_AXIS) a run with gradient accumulation logs its last micro-batch's loss divided by
 # the accumulation factor (the loss it called backward on) for two runs in three, and other
 # runs log a reduction="sum" loss (the batch size times the mean, val loss alike) for two
-# in five. fresh5 logs fastai's debiased EMA of the loss (beta 0.98), interval means or
-# samples, every step or samples where the label needs steps, the Trainer interval means,
+# in five. fresh5 logs fastai's debiased EMA of the loss (beta 0.98), interval means,
+# samples or the mean since training began (a meter never reset), every step or samples
+# where the label needs steps, the Trainer interval means,
 # the Keras loggers epoch means; a run stopped and resumed from an earlier checkpoint (one in
 # four) logs the steps between twice where its logger keeps both (TensorBoard: a second
 # events file; MLflow: a longer history; a CSV the loop appends to), the resumed run's
@@ -250,7 +251,7 @@ def _cadence_options(split: str, logger: str, label: str, accumulating: bool) ->
             return ("step",) if label in STEP_ONLY else ("interval_mean",)
         if label in STEP_ONLY:  # a one-step spike is seldom in a sampled log
             return ("step", "step", "sampled")
-        return ("ema", "interval_mean", "sampled")
+        return ("ema", "interval_mean", "sampled", "cumulative_mean")
     return ("step", "sampled") if label in STEP_ONLY else ("ema", "running_mean")
 
 
@@ -426,15 +427,10 @@ def _first_reason(label: str, m: dict, fm: dict) -> str:
     return f"{run}; fix: {fix}"
 
 
-def _logs(plan: LogPlan, resumed: dict | None = None) -> dict:
-    """Which series the run logged, how fresh4's and fresh5's loops scaled them (only where
-    they did), and where a fresh5 run stopped and resumed (only where it did)."""
+def _logs(plan: LogPlan) -> dict:
+    """Which series the run logged, and how fresh4's and fresh5's loops scaled them (only
+    where they did)."""
     logs = {"grad_norm": plan.grad_norm, "lr": plan.lr, "val": plan.val}
-    if resumed is not None:
-        kept = {"both": "both attempts at the steps between, in logging order",
-                "monotonic": "the first attempt to the stop, the resumed run after it",
-                "": "the resumed run only (history restored from the checkpoint)"}  # fmt: skip
-        logs["resumed"] = resumed | {"logged": kept[plan.relog]}
     if plan.loss_scale != 1.0 or plan.val_scale != 1.0:
         logs |= {"train_loss_scale": plan.loss_scale, "val_loss_scale": plan.val_scale}
     if plan.last_micro:
@@ -446,7 +442,7 @@ def _entry(c: Checked, fmt: str) -> dict:
     cand, s = c.candidate, c.candidate.setup
     recipe = asdict(s)
     recipe["variant"] = cand.variant
-    return {
+    entry = {
         "label": c.label,
         "split": c.split,
         "format": fmt,
@@ -460,7 +456,7 @@ def _entry(c: Checked, fmt: str) -> dict:
         "batch_size": s.batch_size,
         "lr": s.lr,
         "precision": s.precision,
-        "logs": _logs(c.plan, c.resumed),
+        "logs": _logs(c.plan),
         "recipe": recipe,
         "check": {
             "passed": True,
@@ -468,6 +464,12 @@ def _entry(c: Checked, fmt: str) -> dict:
             "fix": {"change": cand.change, "healthy": c.fix_healthy, "measures": c.fix_measures},
         },
     }
+    if c.resumed is not None:  # where a fresh5 run stopped and resumed, and what its log kept
+        kept = {"both": "both attempts at the steps between, in logging order",
+                "monotonic": "the first attempt to the stop, the resumed run after it",
+                "": "the resumed run only (history restored from the checkpoint)"}  # fmt: skip
+        entry["resumed"] = c.resumed | {"logged": kept[c.plan.relog]}
+    return entry
 
 
 def generate(

@@ -18,6 +18,7 @@ CADENCES = (
     "last_batch",
     "accumulated",
     "wall_clock",
+    "cumulative_mean",
 )
 """How logged training-loss points relate to optimiser steps:
 step: every step's mini-batch loss; interval_mean: the mean over each `every` steps (the
@@ -31,7 +32,9 @@ or logs loss.item() after its inner loop); accumulated: every `every` optimiser 
 step's loss, the mean of the losses of the micro-batches whose gradients it accumulated
 (the Hugging Face Trainer and Lightning with gradient accumulation); wall_clock: the loss of
 the step at which about `every` steps' worth of time had passed since the last point (a
-loop that logs every so many seconds), so the logged steps are irregularly spaced.
+loop that logs every so many seconds), so the logged steps are irregularly spaced;
+cumulative_mean: every `every` steps, the mean of all step losses since training (or its
+resumed process) began (an AverageMeter never reset, a MeanMetric never reset).
 Any cadence may come in two sessions (Point.session): a run stopped and resumed from an
 earlier checkpoint logs the steps from the checkpoint to the stop again, in logging order."""
 

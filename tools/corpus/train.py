@@ -432,6 +432,8 @@ def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
             value = losses[end - 1]
         elif smoothed is not None:
             value = smoothed[end - 1]
+        elif plan.cadence == "cumulative_mean":
+            value = float(np.mean(result.loss[:end]))
         elif plan.cadence == "running_mean":
             value = float(np.mean(result.loss[(end - 1) // per_epoch * per_epoch : end]))
         else:  # interval_mean and epoch: the mean of the steps since the last point
@@ -490,6 +492,11 @@ def _resumed_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> R
             end = point.step // plan.step_size
             if end > back:
                 point.train_loss = float(smoothed[end - back - 1]) * plan.loss_scale
+    if plan.cadence == "cumulative_mean":  # so does the meter
+        for point in after.points:
+            end = point.step // plan.step_size
+            if end > back:
+                point.train_loss = float(np.mean(result.loss[back:end])) * plan.loss_scale
     resumed_from = stop if plan.relog == "monotonic" else back
     cut = resumed_from * plan.step_size
     points = [p for p in before.points if p.step <= stop * plan.step_size]
