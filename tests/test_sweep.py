@@ -354,7 +354,7 @@ def test_range_test_table_counts_hits_and_says_which_cannot_be_met():
     table = finder_table(rows)
     assert table[1].startswith("hit ") and table[2].startswith("MISS")
     assert table[3].startswith("n/a ")
-    assert "1 of 4 range tests within 3x of both" in table
+    assert "1 of 4 range tests within 3x of both (the valley: 2)" in table
     assert table[-1].startswith("1 of 4 cannot be") and "100x" in table[-1]
 
 

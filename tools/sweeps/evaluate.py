@@ -132,14 +132,15 @@ def finder_table(rows: list[ScoredFinder]) -> list[str]:
         lines.append(
             f"{verdict} {row.truth['finder']:38} {row.truth['protocol']:9} "
             f"{_lr(row.valley):>7} {_lr(row.suggested):>9} {_lr(row.truth['best_lr']):>7} "
-            f"{row.from_valley:8.1f} {row.from_best:9.1f}"
+            f"{row.from_valley:8.2f} {row.from_best:9.2f}"
         )
     hits = sum(row.hit for row in rows)
     infeasible = [row for row in rows if not row.feasible]
-    lines.append(f"{hits} of {len(rows)} range tests within 3x of both")
+    alone = sum(factor(row.valley, row.truth["best_lr"]) <= WITHIN * (1 + 1e-9) for row in rows)
+    lines.append(f"{hits} of {len(rows)} range tests within 3x of both (the valley: {alone})")
     if infeasible:
         worst = ", ".join(
-            f"{row.truth['finder']} {factor(row.valley, row.truth['best_lr']):.0f}x"
+            f"{row.truth['finder']} {_times(factor(row.valley, row.truth['best_lr']))}"
             for row in infeasible
         )
         lines.append(
@@ -149,18 +150,17 @@ def finder_table(rows: list[ScoredFinder]) -> list[str]:
     return lines
 
 
+def _times(value: float) -> str:
+    return f"{value:.2g}x" if value < 10 else f"{value:.0f}x"
+
+
 def _lr(value: float | None) -> str:
     return lr_text(value) if value else "none"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tools.sweeps.evaluate", description=__doc__)
-    parser.add_argument("root", help="the sample sweeps folder (holding truth.json)")
-    parser.add_argument("--split", choices=("dev", "heldout"), default="dev")
-    args = parser.parse_args()
-    root = Path(args.root)
-    truths = [t for t in load_truth(root) if t["split"] == args.split]
-    result = sweep(root / args.split)
+def print_sweeps(root: Path, split: str) -> None:
+    truths = [t for t in load_truth(root) if t["split"] == split]
+    result = sweep(root / split)
     rows = score(truths, result)
     for row in rows:
         name = row.truth["sweep"] + "".join(f" {k}={v}" for k, v in row.truth["group"].items())
@@ -172,7 +172,17 @@ def main() -> None:
         if row.found is not None and not row.hit:
             print("     " + row.found.summary)
     hits = sum(row.hit for row in rows)
-    print(f"{args.split}: {hits}/{len(rows)} sweeps within one grid step ({hits / len(rows):.0%})")
+    print(f"{split}: {hits}/{len(rows)} sweeps within one grid step ({hits / len(rows):.0%})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tools.sweeps.evaluate", description=__doc__)
+    parser.add_argument("root", help="the sample sweeps folder (holding truth.json)")
+    parser.add_argument("--split", choices=("dev", "heldout"), default="dev")
+    args = parser.parse_args()
+    root = Path(args.root)
+    if (root / args.split).is_dir():  # a folder of re-seeded range tests has no sweeps
+        print_sweeps(root, args.split)
     finders = json.loads((root / "truth.json").read_text())["finders"]
     finders = [truth for truth in finders if truth["split"] == args.split]
     if finders:

@@ -14,7 +14,7 @@ measured the best LR by training.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -155,13 +155,14 @@ def range_test(spec: SweepSpec, finder: FinderSpec) -> tuple[RunLog, bool]:
     return RunLog(finder_name(spec, finder), "step", 1, per_epoch, points, [], params), stop
 
 
-def generate_finders(out: Path) -> list[dict]:
+def generate_finders(out: Path, reseed: int = 0) -> list[dict]:
     """Write every range test under OUT/finders/<sweep>/; their truth entries (without the
-    best LR, which the sweeps' truth gives)."""
+    best LR, which the sweeps' truth gives). `reseed` moves the seed of the initialisation
+    and batch order away from the sweep's, to measure how much a test varies with it."""
     specs = {spec.name: spec for spec in SWEEPS}
     truths = []
     for finder in FINDERS:
-        spec = specs[finder.sweep]
+        spec = replace(specs[finder.sweep], seed=specs[finder.sweep].seed + reseed)
         log, stopped = range_test(spec, finder)
         writers.write(finder.logger, out / "finders" / spec.name, log)
         print(f"{log.name}: {len(log.points)} steps, last lr {log.points[-1].lr:.3g}", flush=True)

@@ -344,9 +344,12 @@ def _json(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def generate(out: str | Path, only: list[str] | None = None, finders: bool = False) -> None:
+def generate(
+    out: str | Path, only: list[str] | None = None, finders: bool = False, reseed: int = 0
+) -> None:
     """Train and write the sweeps named in `only` (all by default) and, with `finders`, the
-    LR range tests; truth.json keeps the entries of whatever was not regenerated."""
+    LR range tests (their seed moved by `reseed`); truth.json keeps the entries of whatever
+    was not regenerated."""
     out = Path(out)
     truth_file = out / "truth.json"
     known = json.loads(truth_file.read_text()) if truth_file.is_file() else {}
@@ -354,7 +357,7 @@ def generate(out: str | Path, only: list[str] | None = None, finders: bool = Fal
     if finders:
         from tools.sweeps.finder import generate_finders
 
-        found_finders = generate_finders(out)
+        found_finders = generate_finders(out, reseed)
     known = known.get("sweeps", [])
     chosen = [spec for spec in SWEEPS if only is None or spec.name in only]
     names = {spec.name for spec in chosen}
