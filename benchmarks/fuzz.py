@@ -10,7 +10,9 @@ counts: `discovery.read_runs` would turn it into a problem and hide it). Every
 `--cli-every`-th case is also audited by the `lrdoctor audit` command. Counted, per format
 and mutation:
 
-- exceptions: a traceback from the library or the command;
+- exceptions: a traceback from the library or the command, or a reading process that died
+  (a crash; a read may use `--memory` MiB of address space, past which it raises
+  MemoryError, which counts too);
 - hangs: a case not done within `--timeout` seconds (the worker is killed and replaced);
 - writes: a byte of the copied folder changed, or a file added, by reading it;
 - warnings: a Python warning raised while reading (it would reach the terminal);
@@ -40,6 +42,7 @@ import hashlib
 import json
 import multiprocessing
 import random
+import resource
 import shutil
 import struct
 import subprocess
@@ -125,17 +128,27 @@ def _mlflow_metric_log(path: Path, metrics: Path) -> Log | None:
 
 @dataclass(frozen=True)
 class Unit:
-    """A line or record one damage may hit (bytes `start` to `end`), and the log without it."""
+    """A line or record one damage may hit: bytes `start` to `end`; for a Trainer state, the
+    log_history entry the line belongs to."""
 
     start: int
     end: int
-    without: bytes
+    entry: int | None = None
+
+    def without(self, data: bytes) -> bytes:
+        """The log without this line or record (a Trainer state: without its entry)."""
+        if self.entry is None:
+            return data[: self.start] + data[self.end :]
+        state = json.loads(data)
+        history = state["log_history"]
+        shorter = history[: self.entry] + history[self.entry + 1 :]
+        return json.dumps({**state, "log_history": shorter}, indent=2).encode()
 
 
 @functools.cache
-def units(log: Log) -> list[Unit]:
+def units(log: Log) -> tuple[Unit, ...]:
     """The lines of a text log (a CSV's header is not one), the records of a TensorBoard file,
-    the lines of a Trainer state's log_history entries (without one: without its entry)."""
+    the lines of a Trainer state's log_history entries."""
     data = log.origin.read_bytes()
     if log.kind == "tensorboard":
         spans = _records(data)
@@ -144,8 +157,8 @@ def units(log: Log) -> list[Unit]:
     elif log.kind == "hf-trainer":
         return _entry_lines(data)
     else:
-        return []
-    return [Unit(start, end, data[:start] + data[end:]) for start, end in spans]
+        return ()
+    return tuple(Unit(start, end) for start, end in spans)
 
 
 def _lines(data: bytes) -> list[tuple[int, int]]:
@@ -159,32 +172,26 @@ def _lines(data: bytes) -> list[tuple[int, int]]:
     return spans
 
 
-def _entry_lines(data: bytes) -> list[Unit]:
+def _entry_lines(data: bytes) -> tuple[Unit, ...]:
     """Each line of each log_history entry of a Trainer's indented state (json.dumps with
     indent=2: an entry opens with a line `    {` and closes with `    }`)."""
     try:
         state = json.loads(data)
     except ValueError:
-        return []
+        return ()
     history = state.get("log_history") if isinstance(state, dict) else None
     if not isinstance(history, list):
-        return []
-    found, entry, opened = [], -1, None
+        return ()
+    found, entry, opened = [], -1, False
     for start, end in _lines(data):
         line = data[start:end].rstrip()
         if line == b"    {":
-            entry, opened = entry + 1, start
-        if opened is not None:
-            found.append((start, end, entry))
+            entry, opened = entry + 1, True
+        if opened:
+            found.append(Unit(start, end, entry))
         if line in (b"    }", b"    },"):
-            opened = None
-    if entry + 1 != len(history):
-        return []
-    withouts = {}
-    for index in {entry for _, _, entry in found}:
-        shorter = {**state, "log_history": history[:index] + history[index + 1 :]}
-        withouts[index] = json.dumps(shorter, indent=2).encode()
-    return [Unit(start, end, withouts[entry]) for start, end, entry in found]
+            opened = False
+    return tuple(found) if entry + 1 == len(history) else ()
 
 
 def _records(data: bytes) -> list[tuple[int, int]]:
@@ -246,7 +253,8 @@ def damage(log: Log, data: bytes, mutation: str, rng: random.Random, other: byte
                 damaged[spot] = rng.choice(TELLING_BYTES)
             else:
                 damaged[spot] ^= rng.randint(1, 255)
-        return Damage(mutation, bytes(damaged), f"{where}, bytes changed at {spots}", unit.without)
+        reference = unit.without(data)
+        return Damage(mutation, bytes(damaged), f"{where}, bytes changed at {spots}", reference)
     if mutation == "line-cut":
         cut = rng.randrange(start + 1, end) if end - start > 1 else start
         reference = data[:start] if log.kind != "hf-trainer" else None
@@ -255,7 +263,7 @@ def damage(log: Log, data: bytes, mutation: str, rng: random.Random, other: byte
         return Damage(mutation, data[:start] + data[end:], where)
     if mutation == "line-duplicate":
         # a Trainer state's entry with a line twice is not valid JSON: it may cost that entry
-        reference = unit.without if log.kind == "hf-trainer" else data
+        reference = unit.without(data) if log.kind == "hf-trainer" else data
         return Damage(mutation, data[:end] + data[start:], where, reference)
     raise ValueError(mutation)
 
@@ -293,16 +301,23 @@ def read_folder(folder: str) -> dict:
     return outcome
 
 
-def _serve(connection) -> None:
+def _serve(connection, memory_limit: int) -> None:
+    """Read the folders the fuzzer sends until it goes away, in at most `memory_limit` bytes
+    of address space (a reader that asks for more raises MemoryError, which counts)."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     while True:
-        folder = connection.recv()
+        try:
+            folder = connection.recv()
+        except EOFError:
+            return
         connection.send(read_folder(folder))
 
 
 class Worker:
     """A forked process that reads folders; killed and replaced when a read overruns."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory_limit: int) -> None:
+        self.memory_limit = memory_limit
         self.process = None
         self.connection = None
 
@@ -311,16 +326,23 @@ class Worker:
         if self.process is None or not self.process.is_alive():
             self._start()
         self.connection.send(str(folder))
-        if self.connection.poll(timeout):
+        if not self.connection.poll(timeout):
+            self.stop()
+            return None
+        try:
             return self.connection.recv()
-        self.stop()
-        return None
+        except EOFError:  # the worker died: a crash, or past its memory limit
+            self.process.join()
+            error = f"the reading process died (exit status {self.process.exitcode})"
+            self.process = None
+            return {"points": 0, "runs": 0, "formats": [], "error": error, "warnings": []}
 
     def _start(self) -> None:
         context = multiprocessing.get_context("fork")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child,), daemon=True)
+        self.process = context.Process(target=_serve, args=(child, self.memory_limit), daemon=True)
         self.process.start()
+        child.close()  # the worker's end: held here, a dead worker would never be noticed
 
     def stop(self) -> None:
         if self.process is not None:
@@ -380,7 +402,7 @@ class Fuzzer:
     def __init__(self, logs: dict[str, list[Log]], arguments, scratch: Path) -> None:
         self.logs, self.arguments, self.scratch = logs, arguments, scratch
         self.kinds = sorted(logs)
-        self.worker = Worker()
+        self.worker = Worker(arguments.memory << 20)
         self.clean_points: dict[Path, tuple[int, str]] = {}
         self.tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
         self.failures: list[str] = []
@@ -516,6 +538,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--case", type=int, help="replay this one case of --seed")
     parser.add_argument("--timeout", type=float, default=30, help="seconds per read")
+    parser.add_argument("--memory", type=int, default=4096, help="MiB of address space per read")
     parser.add_argument("--cli-every", type=int, default=50, help="audit every Nth case too")
     parser.add_argument("--keep", help="write each case that finds something to this folder")
     arguments = parser.parse_args()
