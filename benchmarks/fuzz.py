@@ -64,6 +64,8 @@ WHOLE_FILE_MUTATIONS = ("bit-flip", "truncate", "splice", "chunk")
 LINE_MUTATIONS = ("line-flip", "line-cut", "line-delete", "line-duplicate")
 CSV_SUFFIXES = (".csv", ".tsv", ".log")
 TENSORBOARD_PREFIX = "events.out.tfevents"
+# Warnings Python's default filters do not show.
+QUIET_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 # Bytes that mean something to a parser: quotes, separators, line ends, parts of numbers.
 TELLING_BYTES = b'"\',;\t\n\r .-+eEnNiI0123456789{}[]:\x00\xff'
 COUNTS = ("exceptions", "hangs", "writes", "warnings", "line losses")
@@ -272,27 +274,24 @@ def damage(log: Log, data: bytes, mutation: str, rng: random.Random, other: byte
 
 
 def read_folder(folder: str) -> dict:
-    """What lrdoctor reads from `folder`: points, runs, formats, unreadable sources, the
-    traceback of an exception that escaped a reader, and the warnings raised."""
+    """What lrdoctor reads from `folder`: its points, the formats of its runs, the traceback
+    of an exception that escaped a reader, and the warnings raised."""
     from lrdoctor.discovery import find_sources
     from lrdoctor.readers import ReadError, ReadOptions, registry
 
-    outcome: dict = {"points": 0, "runs": 0, "formats": [], "unreadable": 0, "error": None}
+    outcome: dict = {"points": 0, "formats": [], "error": None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for quiet in (DeprecationWarning, PendingDeprecationWarning, ImportWarning):
-            warnings.simplefilter("ignore", quiet)  # as Python's default filters do
-        warnings.simplefilter("ignore", ResourceWarning)
+        for quiet in QUIET_WARNINGS:
+            warnings.simplefilter("ignore", quiet)
         try:
             sources, _ = find_sources([folder])
             for source in sources:
                 reader = registry()[source.reader]
                 try:
                     runs = reader.read(Path(source.location), Path(source.root), ReadOptions())
-                except ReadError:
-                    outcome["unreadable"] += 1
+                except ReadError:  # unreadable as a whole: reported, not an exception
                     continue
-                outcome["runs"] += len(runs)
                 outcome["points"] += sum(run.total_points for run in runs)
                 outcome["formats"] += [run.format for run in runs]
         except Exception:
@@ -335,7 +334,7 @@ class Worker:
             self.process.join()
             error = f"the reading process died (exit status {self.process.exitcode})"
             self.process = None
-            return {"points": 0, "runs": 0, "formats": [], "error": error, "warnings": []}
+            return {"points": 0, "formats": [], "error": error, "warnings": []}
 
     def _start(self) -> None:
         context = multiprocessing.get_context("fork")
