@@ -141,10 +141,21 @@ class Unit:
         """The log without this line or record (a Trainer state: without its entry)."""
         if self.entry is None:
             return data[: self.start] + data[self.end :]
-        state = json.loads(data)
-        history = state["log_history"]
-        shorter = history[: self.entry] + history[self.entry + 1 :]
-        return json.dumps({**state, "log_history": shorter}, indent=2).encode()
+        entry = self.entry
+        return _with_history(data, lambda history: history[:entry] + history[entry + 1 :])
+
+    def before(self, data: bytes) -> bytes:
+        """The log cut before this line or record (a Trainer state: before its entry)."""
+        if self.entry is None:
+            return data[: self.start]
+        entry = self.entry
+        return _with_history(data, lambda history: history[:entry])
+
+
+def _with_history(data: bytes, change) -> bytes:
+    """A Trainer state with its log_history changed by `change`, indented as the Trainer does."""
+    state = json.loads(data)
+    return json.dumps({**state, "log_history": change(state["log_history"])}, indent=2).encode()
 
 
 @functools.cache
@@ -259,8 +270,7 @@ def damage(log: Log, data: bytes, mutation: str, rng: random.Random, other: byte
         return Damage(mutation, bytes(damaged), f"{where}, bytes changed at {spots}", reference)
     if mutation == "line-cut":
         cut = rng.randrange(start + 1, end) if end - start > 1 else start
-        reference = data[:start] if log.kind != "hf-trainer" else None
-        return Damage(mutation, data[:cut], f"{where}, cut at {cut}", reference)
+        return Damage(mutation, data[:cut], f"{where}, cut at {cut}", unit.before(data))
     if mutation == "line-delete":
         return Damage(mutation, data[:start] + data[end:], where)
     if mutation == "line-duplicate":
