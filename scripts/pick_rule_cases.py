@@ -33,6 +33,7 @@ SAMPLES = ROOT / "sample_logs"
 # rule -> (the failure most easily confused with it, which curve a quiet run must log)
 PLAN = {
     "LRD001": ("diverging", None),  # a short curve that blew up is LRD104's, not "too few"
+    "LRD002": ("too_slow", "lr"),  # a warm-up also climbs: only a whole-run ramp is a range test
     "LRD101": ("exploding_gradients", None),
     "LRD102": ("oscillating", None),
     "LRD103": ("overfitting", "val_loss"),  # a rise after the best, but in the val loss

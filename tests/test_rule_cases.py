@@ -36,6 +36,8 @@ NOT_IN_CORPUS = {
     # the corpus logs its noise runs per step, where LRD401-LRD403 see the scatter first;
     # real logs smoothed as loggers smooth them: test_a_smoothed_loss_leaves_the_gradient...
     "LRD404": "no dev run logs a smoothed loss beside a per-step gradient norm",
+    # the range tests live beside the sweeps: test_every_sample_range_test_is_read_as_one
+    "LRD002": "no dev run is an LR range test",
 }
 BUILTIN = sorted(rule.code for rule in load_catalogue(known_features=known_features()))
 
@@ -347,3 +349,19 @@ def test_the_crawl_rules_spare_a_run_whose_params_name_an_adaptive_optimizer(dia
         renamed = replace(run, params={**params, "optimizer": optimizer})
         codes = [finding.code for finding in doctor.diagnose(renamed).findings]
         assert (code in codes) is fires, (optimizer, codes)
+
+
+def test_every_sample_range_test_is_read_as_one_and_no_training_run_is():
+    """The 17 range tests of sample_logs/sweeps/finders (fastai's and Lightning's protocols,
+    nine writers) get LRD002 and no training verdict; no dev run, sweep run or real log does
+    (a linear warm-up climbs most of its decades by the middle step)."""
+    doctor = Doctor()
+    finders = read_runs([SAMPLE_LOGS / "sweeps" / "finders"]).runs
+    assert len(finders) >= 10
+    for run in finders:
+        diagnosis = doctor.diagnose(run)
+        assert diagnosis.verdict == "insufficient_data", run.name
+        assert diagnosis.findings[0].code == "LRD002", run.name
+    others = read_runs([SAMPLE_LOGS / "dev", SAMPLE_LOGS / "sweeps" / "dev"]).runs
+    flagged = [r.name for r in others if "LRD002" in [f.code for f in doctor.diagnose(r).findings]]
+    assert not flagged
