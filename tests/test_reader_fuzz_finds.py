@@ -1,6 +1,8 @@
 """What the long fuzz script (benchmarks/fuzz.py) found in the readers, one test per find: a
 damaged trainer_state.json loses the entries the damage touches, not the file; a SQLite file
-with a damaged schema is passed over, not an exception out of discovery."""
+with a damaged schema is passed over, not an exception out of discovery; a short Lightning
+log with one damaged step keeps its step column; a stray quote in a CSV costs its own line,
+not the lines after it."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lrdoctor.discovery import find_sources
-from lrdoctor.readers import hf_trainer, mlflow
+from lrdoctor.readers import csv_logs, hf_trainer, mlflow
 from lrdoctor.readers.base import ReadError, ReadOptions
 
 STEPS = list(range(5, 61, 5))
@@ -111,3 +113,59 @@ def test_sqlite_file_whose_damaged_schema_gives_an_undecodable_error_is_passed_o
     assert not mlflow.is_mlflow_sqlite(database)
     sources, _ = find_sources([str(tmp_path)])
     assert sources == []
+
+
+def test_a_short_lightning_log_with_one_damaged_step_keeps_its_step_column(tmp_path):
+    """Fuzz case: in a 37-row log, one step cell damaged ("71" -> "7E") left the step column
+    under 99% filled, and the epoch became the x axis: 78 of 108 points were lost."""
+    rows = ["epoch,step,train_loss"] + [f"{step // 10},{step},{1.0 / step!r}" for step in STEPS]
+    rows[5] = rows[5].replace(",25,", ",2E,")
+    log = tmp_path / "metrics.csv"
+    log.write_text("\n".join(rows) + "\n")
+
+    (run,) = csv_logs.READER.read(log, tmp_path, ReadOptions())
+
+    assert run.metadata["step_column"] == "step"
+    assert run.curves["train_loss"].steps.tolist() == [step for step in STEPS if step != 25]
+
+
+W_AND_B_HEADER = '"train/global_step","run-1 - train/loss","run-1 - eval/loss"'
+
+
+def wandb_export(tmp_path: Path, damaged_row: str) -> Path:
+    """A W&B chart export (every cell quoted) with its fifth row replaced by `damaged_row`."""
+    rows = [W_AND_B_HEADER] + [f'"{step}","{1.0 / step!r}",""' for step in STEPS]
+    rows[5] = damaged_row
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "damaged_row",
+    [
+        '"25","0.08","{,"",""',  # fuzz case: the quote left open ran into the next row
+        '"25","0.08","',  # a quote left open to the end of the file
+    ],
+    ids=["to-the-next-row", "to-the-end"],
+)
+def test_a_stray_quote_in_a_csv_costs_at_most_its_own_line(tmp_path, damaged_row):
+    """The row with the stray quote, read alone, still has its three fields here."""
+    path = wandb_export(tmp_path, damaged_row)
+
+    (run,) = csv_logs.READER.read(path, tmp_path, ReadOptions())
+
+    assert run.curves["train/loss"].steps.tolist() == STEPS
+    assert not any("skipped:" in warning for warning in run.warnings)
+
+
+def test_a_stray_quote_on_a_line_of_another_width_costs_that_line(tmp_path):
+    """The row cut short inside a quoted cell: it is lost, the row after it is not."""
+    path = wandb_export(tmp_path, '"25","0.08')
+
+    (run,) = csv_logs.READER.read(path, tmp_path, ReadOptions())
+
+    assert run.curves["train/loss"].steps.tolist() == [step for step in STEPS if step != 25]
+    assert "export.csv: 1 row skipped: a number of fields other than the header's 3 " in (
+        run.warnings[0]
+    )

@@ -16,7 +16,7 @@ import csv
 import io
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,32 +193,66 @@ def _can_use_c_tokeniser(data: bytes) -> bool:
 
 
 def _load_with_csv_module(path: Path, text: str, delimiter: str) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] = []
     good_rows: list[list[str]] = []
     bad_lines: list[int] = []
     repeated_headers = 0
-    try:
-        for row in reader:
-            if not row:
-                continue
-            if not header:
-                header = [cell.strip() for cell in row]
-            elif len(row) != len(header):
-                bad_lines.append(reader.line_num)
-            elif row[0].strip() == header[0] and [cell.strip() for cell in row] == header:
-                repeated_headers += 1
-            else:
-                good_rows.append(row)
-    except csv.Error as error:
-        raise ReadError(
-            path, f"not parseable as CSV at line {reader.line_num} ({error})"
-        ) from error
+    for line_number, row in _csv_module_rows(path, text, delimiter, header):
+        if row == []:  # an empty line
+            continue
+        if row is None or (header and len(row) != len(header)):
+            bad_lines.append(line_number)
+        elif not header:
+            header.extend(cell.strip() for cell in row)
+        elif row[0].strip() == header[0] and [cell.strip() for cell in row] == header:
+            repeated_headers += 1
+        else:
+            good_rows.append(row)
     columns = list(zip(*good_rows, strict=True)) or [() for _ in header]
     table = Table(header, len(good_rows), columns.__getitem__)
     table.count_repeated_headers(repeated_headers)
     table.count_bad_lines(bad_lines)
     return table
+
+
+def _csv_module_rows(
+    path: Path, text: str, delimiter: str, header: list[str]
+) -> Iterator[tuple[int, list[str] | None]]:
+    """(line number, row) of each row the csv module reads; None for a line it cannot read.
+
+    A stray quote (a damaged byte) opens a field that runs on over the next lines, to the
+    next quote or the end of the file. So a row of several lines with another number of
+    fields than `header` (filled in by the caller from the first row), or one the file ends
+    inside, is read again line by line: the damage costs its own line, not the lines the
+    quote swallowed.
+    """
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines, delimiter=delimiter)
+    read = 0  # lines read before the current row
+    while read < len(lines):
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            if not header:
+                raise ReadError(
+                    path, f"not parseable as CSV at line {reader.line_num} ({error})"
+                ) from error
+            row = None
+        if row is not None and (reader.line_num - read == 1 or len(row) == len(header)):
+            yield reader.line_num, row
+        else:
+            for number in range(read, reader.line_num):
+                yield number + 1, _line_alone(lines[number], delimiter)
+        read = reader.line_num
+
+
+def _line_alone(line: str, delimiter: str) -> list[str] | None:
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return None
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,13 @@ def _integral(column: NumericColumn) -> bool:
     return steps.size > 0 and damaged and bool(np.all(steps == np.floor(steps)))
 
 
+def _missing_at_most_damage(column: NumericColumn) -> bool:
+    """Whether a column lacks no more cells than damage costs: one in a hundred, or one
+    (a short log with one damaged step keeps its step column)."""
+    missing = int(column.present.size - column.present.sum())
+    return missing <= max(1, column.present.size // 100)
+
+
 def _usable_steps(
     steps: np.ndarray, present: np.ndarray, step_name: str, table: Table
 ) -> np.ndarray:
@@ -230,7 +237,7 @@ def _choose_step_column(
     parsed = {name: table.numbers(table.header.index(name)) for name in candidates}
     usable = [name for name in candidates if _integral(parsed[name])]
     # complete but for damage: a cell or two lost to a damaged byte keeps the finer column
-    complete = [name for name in usable if parsed[name].present.mean() >= 0.99]
+    complete = [name for name in usable if _missing_at_most_damage(parsed[name])]
     chosen = (complete or usable or [None])[0]
     warnings = []
     fractional = [name for name in candidates if name not in usable and parsed[name].present.any()]
