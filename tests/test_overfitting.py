@@ -15,6 +15,7 @@ from lrdoctor.audit import audit
 from lrdoctor.cli import EXIT_OK, main
 from lrdoctor.diagnosis import Doctor
 from lrdoctor.discovery import read_runs
+from lrdoctor.engine import evaluate_rules
 from tools.samples.logview import LogPlan
 from tools.samples.tasks import TaskSpec
 from tools.samples.training import ModelSpec, Recipe
@@ -150,3 +151,29 @@ def test_a_real_whisper_run_with_five_evaluations_quotes_its_first(shared_fixtur
     assert diagnosis.to_dict()["findings"][0]["remedies"][0].startswith(
         "Keep the checkpoint of step 1000, where the validation loss was lowest (0.321)"
     )
+
+
+# Overfitting runs of the corpus (real training, checked against a fix that stops at the val
+# loss's best) whose gradient norm or loss spikes above a level that collapsed as the
+# training loss reached its floor: LRD501/LRD502 read those as exploding gradients.
+SPIKES_AT_THE_FLOOR = (
+    "dev/fresh/tensorboardx/resnet_cnn-radam-lr3e-02-b16-15207",
+    "dev/fresh2/plain_csv/eager-maple-20351.csv",
+    "dev/fresh3/torch_tensorboard/runs/mobilenet-adamw_gpt-lr1e-02-b16-25063",
+    "dev/fresh3/torch_tensorboard/runs/proud-river-25071",
+    "dev/fresh4/plain_csv/tagger-lion-lr3e-03-b16-30151.csv",
+)
+
+
+@pytest.mark.parametrize("name", SPIKES_AT_THE_FLOOR)
+def test_spikes_at_the_floor_of_an_overfitting_run_do_not_hide_it(name):
+    """The spike rules defer to LRD701: a val loss climbing while the training loss keeps
+    falling is the finding to act on, and the spikes are measured against a collapsed level."""
+    (run,) = read_runs([Path(__file__).parent.parent / "sample_logs" / name]).runs
+    doctor = Doctor()
+    diagnosis = doctor.diagnose(run)
+    assert diagnosis.verdict == "overfitting"
+    assert diagnosis.findings[0].code == "LRD701"
+    spike_rules = [active for active in doctor.rules if active.rule.code in ("LRD501", "LRD502")]
+    alone = evaluate_rules(spike_rules, doctor.features(run, diagnosis.signals))
+    assert alone, "without LRD701 beside them the spike rules fire on this run"
