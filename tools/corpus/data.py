@@ -212,14 +212,20 @@ def _binimages(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tens
     target (a VAE's Bernoulli pixels). Shapes at random places left too little for a code to
     explain: the VAEs collapsed onto the mean image (KL 0)."""
     side = spec.dim
-    basis_gen = torch.Generator().manual_seed(spec.seed + 19)
-    coarse = torch.randn(spec.rank, 1, 4, 4, generator=basis_gen)
+    codes = torch.randn(n, spec.rank, generator=gen) / math.sqrt(spec.rank)
+    logits = codes @ _pattern_basis(spec, salt=19)
+    pixels = torch.sigmoid(logits + spec.noise * torch.randn(n, side * side, generator=gen))
+    return pixels.view(n, 1, side, side), pixels
+
+
+def _pattern_basis(spec: TaskSpec, salt: int) -> torch.Tensor:
+    """`rank` smooth random patterns of `dim` x `dim` pixels (bilinear 4 x 4 noise), flat,
+    scaled to a standard deviation of 3: what a low-dimensional image code mixes."""
+    side, patterns = spec.dim, torch.Generator().manual_seed(spec.seed + salt)
+    coarse = torch.randn(spec.rank, 1, 4, 4, generator=patterns)
     basis = nn_functional.interpolate(coarse, size=(side, side), mode="bilinear",
                                       align_corners=False).flatten(1)  # fmt: skip
-    basis = 3.0 * basis / basis.std(dim=1, keepdim=True)
-    codes = torch.randn(n, spec.rank, generator=gen) / math.sqrt(spec.rank)
-    pixels = torch.sigmoid(codes @ basis + spec.noise * torch.randn(n, side * side, generator=gen))
-    return pixels.view(n, 1, side, side), pixels
+    return 3.0 * basis / basis.std(dim=1, keepdim=True)
 
 
 SEQTAG_DECAY = 0.7
@@ -278,13 +284,8 @@ def _denoise(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor
     """Grey images in [0, 1] from a `rank`-dimensional code (as binimages), the input with
     Gaussian pixel noise of sd `noise`, the clean image the target (pixel MSE)."""
     side = spec.dim
-    basis_gen = torch.Generator().manual_seed(spec.seed + 29)
-    coarse = torch.randn(spec.rank, 1, 4, 4, generator=basis_gen)
-    basis = nn_functional.interpolate(coarse, size=(side, side), mode="bilinear",
-                                      align_corners=False).flatten(1)  # fmt: skip
-    basis = 3.0 * basis / basis.std(dim=1, keepdim=True)
     codes = torch.randn(n, spec.rank, generator=gen) / math.sqrt(spec.rank)
-    clean = torch.sigmoid(codes @ basis).view(n, 1, side, side)
+    clean = torch.sigmoid(codes @ _pattern_basis(spec, salt=29)).view(n, 1, side, side)
     return clean + spec.noise * torch.randn(clean.shape, generator=gen), clean
 
 
