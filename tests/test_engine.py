@@ -179,6 +179,11 @@ def test_templates_format_with_specs_and_say_unknown_for_missing_values():
         )
         == "25% nan=nan {literal}"
     )
+    # a share or growth of a loss that reached 1e30 is not printed as thirty digits
+    huge = compile_template("by {share:.0%} of its drop, {growth:.1f}x, inf={v:.1f}")
+    assert huge.render({"share": 8.489e32, "growth": 1.8e30, "v": math.inf}) == (
+        "by 8.49e+34% of its drop, 1.8e+30x, inf=inf"
+    )
 
 
 @pytest.mark.parametrize(

@@ -46,10 +46,19 @@ class Template:
         return "".join(parts)
 
 
+FIXED_POINT_LIMIT = 1e6
+"""Past this, a fixed-point or percent spec gives way to 3 significant digits: a loss that
+reached 1e30 should not print as thirty digits."""
+
+
 def format_value(value: object, spec: str = "") -> str:
     """`value` formatted by `spec`, falling back to its plain form if the spec does not fit."""
     if value is None:
         return UNKNOWN_TEXT
+    if isinstance(value, float) and spec[-1:] in ("f", "%"):
+        shown = value * 100 if spec.endswith("%") else value
+        if abs(shown) >= FIXED_POINT_LIMIT:
+            return format(shown, ".3g") + spec[-1:].replace("f", "")
     try:
         return format(value, spec)
     except (TypeError, ValueError):
