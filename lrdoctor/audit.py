@@ -315,13 +315,16 @@ def audit(
     on_diagnosis: Callable[[Diagnosis], None] | None = None,
     collect: Keep | None = None,
     scheduler: object = None,
+    retain: bool = True,
 ) -> AuditResult:
     """Find, read and diagnose every run under `paths` (files, folders, tracking URIs).
 
     `on_progress(done, total)` follows the sources read; `on_diagnosis` sees each run's
     diagnosis as soon as it is made, so a report can stream; `collect(run, diagnosis)` (see
     `Keep`) fills `AuditResult.collected`. Rules that cannot be loaded raise `EngineError`
-    before anything is read.
+    before anything is read. `retain=False` keeps no diagnosis in the result (nor what sweeps
+    are found from): for a caller that takes each through `on_diagnosis`, so memory does not
+    grow with the number of runs.
 
     `scheduler` sends the reading and diagnosing to a Dask cluster (`pip install
     "lrdoctor[dask]"`): a scheduler address (`tcp://host:port`), "local" for a LocalCluster
@@ -342,9 +345,11 @@ def audit(
             problems.append(item)
             continue
         diagnosis, both = item
-        diagnoses.append(diagnosis)
         if on_diagnosis is not None:
             on_diagnosis(diagnosis)
+        if not retain:
+            continue
+        diagnoses.append(diagnosis)
         if both is not None:
             member, kept = both
             members.append(replace(member, name=diagnosis.name, source=diagnosis.source))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -326,16 +327,24 @@ def _audit(
     scheduler=None,
     collect=None,
     on_diagnosis=None,
+    retain=True,
     **tags,
 ) -> tuple[Config, AuditResult]:
     """`lrdoctor.audit` with the command's options, a progress bar and its problems reported;
-    `collect` and `on_diagnosis` are the library's."""
+    `collect`, `on_diagnosis` and `retain` are the library's."""
     from lrdoctor.audit import audit
     from lrdoctor.cluster import ClusterError
     from lrdoctor.remote import RemoteError
 
     config = _config(select, ignore, fail_on, rules_dir, signals=_tag_overrides(**tags))
     options = _read_options(experiment, run_id, filter_string, timeout)
+    judged = Counter()  # runs judged, also when the result keeps no diagnosis (retain=False)
+
+    def seen(diagnosis) -> None:
+        judged["runs"] += 1
+        if on_diagnosis is not None:
+            on_diagnosis(diagnosis)
+
     try:
         with _Progress() as progress:
             result = audit(
@@ -345,26 +354,31 @@ def _audit(
                 format_in,
                 jobs,
                 on_progress=progress.update,
-                on_diagnosis=on_diagnosis,
+                on_diagnosis=seen,
                 collect=collect,
                 scheduler=scheduler or None,
+                retain=retain,
             )
     except (EngineError, ClusterError, RemoteError) as error:
         raise InputError(str(error)) from error
     _report_problems(result.problems)
-    if not result.diagnoses:
+    if not judged["runs"]:
         raise InputError(f"nothing could be read from {', '.join(paths)}")
     return config, result
 
 
 def _exit_status(config: Config, result: AuditResult) -> int:
+    findings = [finding for d in result.diagnoses for finding in d.findings]
+    return _status(config, result.paths, [d.verdict for d in result.diagnoses], findings)
+
+
+def _status(config: Config, paths, verdicts: list[str], findings: list) -> int:
     """2 when no run could be read, whatever --fail-on says: an audit of nothing passed no
     check. The report listing each unreadable run and why has been written by then."""
-    if result.nothing_read:
-        message = f"nothing could be read from {', '.join(result.paths)}"
+    if all(verdict == "unreadable" for verdict in verdicts):
+        message = f"nothing could be read from {', '.join(paths)}"
         click.echo(f"Error: {printable(message)}", err=True)
         return EXIT_INPUT_ERROR
-    findings = [finding for d in result.diagnoses for finding in d.findings]
     return EXIT_FINDINGS if fails(findings, config.fail_on) else EXIT_OK
 
 
@@ -473,7 +487,11 @@ def _stream(reporter, output: Path | None, inputs: dict) -> int:
     except OSError as error:
         raise _cannot_write(output, error) from error
 
+    verdicts, severities = [], {}  # what the exit status needs, without the diagnoses
+
     def write(diagnosis) -> None:
+        verdicts.append(diagnosis.verdict)
+        severities.update((finding.severity, finding) for finding in diagnosis.findings)
         line = reporter.line(diagnosis)
         if out is None:
             click.echo(line)
@@ -485,11 +503,11 @@ def _stream(reporter, output: Path | None, inputs: dict) -> int:
             raise _cannot_write(output, error) from error
 
     try:
-        config, result = _audit(on_diagnosis=write, **inputs)
+        config, result = _audit(on_diagnosis=write, retain=False, **inputs)
     finally:
         if out is not None:
             out.close()
-    return _exit_status(config, result)
+    return _status(config, result.paths, verdicts, list(severities.values()))
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
