@@ -455,3 +455,29 @@ def test_audit_reports_name_each_run_s_sweep(audited, tmp_path):
     )
     text = report.read_text()
     assert "## LR sweeps" in text and "### spiral-mlp-sgd" in text
+
+
+@pytest.mark.parametrize(
+    ("rates", "is_one"),
+    [
+        (np.geomspace(1e-7, 10, 60), True),  # fastai's exponential ramp
+        (np.linspace(1e-5, 1e-2, 60), False),  # a run stopped during a linear warm-up
+    ],
+)
+def test_the_audit_and_the_sweep_reader_agree_on_what_is_a_range_test(rates, is_one):
+    """One definition, rule LRD002's: a linear warm-up from near zero also climbs three
+    decades at every step, but has climbed most of them by its middle step."""
+    steps = np.arange(1, rates.size + 1)
+    loss = 2.0 / (1 + steps / 20) + 0.01 * np.sin(steps)
+    run = lrdoctor.Run(
+        "ramp",
+        "ramp.csv",
+        "csv",
+        {
+            "lr": lrdoctor.Curve.from_points("lr", steps, rates),
+            "loss": lrdoctor.Curve.from_points("loss", steps, loss),
+        },
+    )
+    assert (ramp(run) is not None) is is_one
+    codes = [finding.code for finding in Doctor().diagnose(run).findings]
+    assert ("LRD002" in codes) is is_one

@@ -16,26 +16,24 @@ or at the end of a ramp that never blew up, which the valley guards against.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from lrdoctor.model import Run
+from lrdoctor.model import Curve, Run
 from lrdoctor.roles import assign_roles
 from lrdoctor.sweeps.values import lr_text
 
 
 @dataclass(frozen=True)
 class FinderOptions:
-    """What makes a run a range test, and how its curve is read.
+    """How a range test's curve is read (whether a run is one is rule LRD002's to say, see
+    `is_range_test`).
 
-    min_decades: the LR must rise over at least this many decades.
-    min_points: loss points logged during the ramp.
-    min_rising_share: share of logged LR steps that must go up: a ramp over the whole run,
-        not a warm-up followed by a constant or decaying LR (a sweep run with a long
-        warm-up stays a sweep run).
+    min_points: LR and loss points logged during the ramp.
     beta: the smoothing of fastai's and Lightning's recorders.
     blow_up: the loss has blown up once the smoothed loss exceeds this multiple of its
         minimum (both libraries stop there: fastai's stop_div, Lightning's
@@ -44,9 +42,7 @@ class FinderOptions:
         of the ramp (so that it would hold were the valley one point away).
     """
 
-    min_decades: float = 2.0
     min_points: int = 20
-    min_rising_share: float = 0.95
     beta: float = 0.98
     blow_up: float = 4.0
     within_valley: float = 3.0
@@ -77,11 +73,33 @@ class Finder:
         }
 
 
+RANGE_TEST_RULE = "LRD002"
+
+
+@functools.cache
+def _range_test_rule() -> tuple:
+    """The built-in rule LRD002 with its default options, loaded once."""
+    from lrdoctor.engine import Config, load_catalogue, select_rules
+    from lrdoctor.features import known_features
+
+    catalogue = load_catalogue(known_features=known_features())
+    return select_rules(catalogue, Config(select=(RANGE_TEST_RULE,)))
+
+
+def is_range_test(lr: Curve) -> bool:
+    """Whether the logged LR is an LR range test's ramp, as rule LRD002 judges it: the one
+    definition behind the audit's verdict and the sweep reader's."""
+    from lrdoctor.engine import evaluate_rules
+    from lrdoctor.features.core import Prepared, measure
+
+    return bool(evaluate_rules(_range_test_rule(), {"lr": measure(Prepared(lr), "lr")}))
+
+
 def ramp(
     run: Run, options: FinderOptions | None = None, signals: Mapping[str, str] | None = None
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(lrs, losses) at the steps where both were logged, when the run's LR ramps up over
-    `min_decades` for most of the run; None for any other run."""
+    """(lrs, losses) at the steps where both were logged, when the run is a range test
+    (`is_range_test`) with `min_points` of both; None for any other run."""
     options = options or FinderOptions()
     roles = assign_roles(run, signals)
     if "lr" not in roles or "train_loss" not in roles:
@@ -89,10 +107,7 @@ def ramp(
     lr, loss = run.curves[roles["lr"]], run.curves[roles["train_loss"]]
     good = np.isfinite(lr.values) & (lr.values > 0)
     rates, steps = lr.values[good], lr.steps[good]
-    if rates.size < options.min_points:
-        return None
-    rising = np.mean(np.diff(rates) > 0)
-    if rising < options.min_rising_share or math.log10(rates[-1] / rates[0]) < options.min_decades:
+    if rates.size < options.min_points or not is_range_test(lr):
         return None
     shared, at_lr, at_loss = np.intersect1d(steps, loss.steps, return_indices=True)
     if shared.size < options.min_points:
