@@ -6,7 +6,7 @@ import json
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import repeat
@@ -29,6 +29,11 @@ SCHEMA = "lrdoctor.audit/1"
 Keep = Callable[[Run, Diagnosis], object]
 """What to take of each run while it is in memory (a plot, features): a module-level
 function, so that parallel audits can run it in their workers."""
+
+
+def nothing_read(verdicts: Iterable[str]) -> bool:
+    """Whether none of these verdicts judged a run: all unreadable, or none at all."""
+    return all(verdict == "unreadable" for verdict in verdicts)
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class AuditResult:
     @property
     def nothing_read(self) -> bool:
         """Whether no run could be read at all: the audit judged nothing."""
-        return all(d.verdict == "unreadable" for d in self.diagnoses)
+        return nothing_read(d.verdict for d in self.diagnoses)
 
     def by_diagnosis(self) -> dict[str, int]:
         counts = Counter(d.verdict for d in self.diagnoses)

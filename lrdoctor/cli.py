@@ -375,7 +375,9 @@ def _exit_status(config: Config, result: AuditResult) -> int:
 def _status(config: Config, paths, verdicts: list[str], findings: list) -> int:
     """2 when no run could be read, whatever --fail-on says: an audit of nothing passed no
     check. The report listing each unreadable run and why has been written by then."""
-    if all(verdict == "unreadable" for verdict in verdicts):
+    from lrdoctor.audit import nothing_read
+
+    if nothing_read(verdicts):
         message = f"nothing could be read from {', '.join(paths)}"
         click.echo(f"Error: {printable(message)}", err=True)
         return EXIT_INPUT_ERROR
