@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -22,13 +23,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = Path(__file__).with_name("first_sight.json")
-SPENT = (  # split folder under sample_logs/dev, the commit whose rules first judged it
-    ("fresh", "436f62a"),
-    ("fresh2", "bb95c88"),
-    ("fresh3", "0602358"),
-    ("fresh4", "af0a56e"),
-    ("fresh4b", "af0a56e"),
-)
+FIRST_JUDGED = re.compile(r"evaluated once as held-out with the rules of ([0-9a-f]{7,40})")
+
+
+def spent_splits(labels: dict) -> list[tuple[str, str]]:
+    """(folder under sample_logs/dev, commit) of each spent held-out split, as its runs'
+    `generation` names the commit whose rules first judged it."""
+    found = {}
+    for key, entry in labels.items():
+        match = FIRST_JUDGED.search(entry.get("generation") or "")
+        folders = key.split("/")
+        if match and len(folders) > 2 and folders[0] == "dev":
+            found[folders[1]] = match.group(1)
+    return sorted(found.items())
 
 
 def _label_key(labels: dict, split: str, name: str) -> str | None:
@@ -72,7 +79,7 @@ def audit_at(commit: str, folder: Path) -> list[dict]:
 def collect(samples: Path) -> list[dict]:
     labels = json.loads((samples / "labels.json").read_text(encoding="utf-8"))["runs"]
     records = []
-    for split, commit in SPENT:
+    for split, commit in spent_splits(labels):
         for run in audit_at(commit, (samples / "dev" / split).resolve()):
             key = _label_key(labels, split, run["name"])
             if key is None:
