@@ -1,5 +1,5 @@
 """Command line: python -m tools.corpus OUT
---split dev|heldout|fresh|fresh2|fresh3|fresh4|fresh5|all --jobs 2 (all: dev and heldout)."""
+--split dev|heldout|fresh|fresh2|fresh3|fresh4|fresh5|fresh6|all --jobs 2 (all: dev and heldout)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ def main() -> None:
     parser.add_argument("out", help="output folder (runs under OUT/<split>/, OUT/labels.json)")
     parser.add_argument(
         "--split",
-        choices=("dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "all"),
+        choices=(
+            "dev",
+            "heldout",
+            "fresh",
+            "fresh2",
+            "fresh3",
+            "fresh4",
+            "fresh5",
+            "fresh6",
+            "all",
+        ),
         default="all",
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")

@@ -31,7 +31,12 @@ class TaskSpec:
     communities, `dim` noisy feature channels per node; each node tagged with its community),
     denoise (images of side `dim` from a `rank`-dimensional code, Gaussian pixel noise of sd
     `noise` on the input, the clean image the target), counts (Poisson counts whose log-rate
-    an MLP teacher gives from `dim` features))."""
+    an MLP teacher gives from `dim` features), views (two noisy views of each of `n_train`
+    points of `dim` features from a `rank`-dimensional code: which view goes with which),
+    implicit and ratings (user-item pairs of `dim` users and `seq_len` items whose taste is a
+    `rank`-dimensional dot product: clicked or not, or 1-5 stars), hetero (a regression
+    whose noise sd, `noise` times a factor that `rank` of the `dim` features set, varies with
+    the input))."""
 
     kind: str
     classes: int = 2  # classification: number of classes
@@ -58,8 +63,9 @@ class Data:
     x_val: torch.Tensor
     y_val: torch.Tensor
     outputs: int
-    loss: str  # "ce", "mse", "lm" or "tag" (cross-entropy over every position), "vae" or
-    # "poisson" (the full Poisson negative log-likelihood of a log-rate)
+    loss: str  # "ce", "mse", "lm" or "tag" (cross-entropy over every position), "vae",
+    # "poisson" (the full Poisson negative log-likelihood of a log-rate), "infonce" (views),
+    # "bce" (implicit feedback) or "gaussian_nll" (a mean and a log-variance: hetero)
     vocab: int = 0
     categorical: int = 0  # leading input columns that hold category ids (levels: vocab)
 
@@ -313,6 +319,91 @@ def _counts(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor,
     return x, torch.poisson(log_rate.exp(), generator=gen)
 
 
+def _views(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points of `dim` features that a `rank`-dimensional Gaussian code explains through a
+    fixed random non-linear map (a product's or a sensor window's true state), each seen
+    twice with independent noise of sd `noise` and a fifth of its features dropped at random
+    (two augmentations): rows of shape (2, dim). The target is the row's own index (the
+    positive pair is the other view of the same row); nothing else is labelled."""
+    teacher = torch.Generator().manual_seed(spec.seed + 41)
+    mixing = torch.randn(spec.rank, spec.dim, generator=teacher) / math.sqrt(spec.rank)
+    codes = torch.randn(n, spec.rank, generator=gen)
+    clean = torch.tanh(1.5 * codes @ mixing) / 0.6  # about unit variance per feature
+    views = []
+    for _ in range(2):
+        kept = (torch.rand(n, spec.dim, generator=gen) >= 0.2).float()
+        views.append(kept * (clean + spec.noise * torch.randn(n, spec.dim, generator=gen)))
+    return torch.stack(views, dim=1), torch.arange(n)
+
+
+def _tastes(spec: TaskSpec, gen: torch.Generator, n: int):
+    """`n` (user, item) pairs drawn uniformly, and the true affinity of each: a dot product of
+    `rank`-dimensional user and item factors (unit variance) plus user and item biases (sd
+    0.5: generous users, popular items)."""
+    teacher = torch.Generator().manual_seed(spec.seed + 37)
+    users, items = spec.dim, spec.seq_len
+    scale = spec.rank**-0.25
+    user_f = torch.randn(users, spec.rank, generator=teacher) * scale
+    item_f = torch.randn(items, spec.rank, generator=teacher) * scale
+    user_b = 0.5 * torch.randn(users, generator=teacher)
+    item_b = 0.5 * torch.randn(items, generator=teacher)
+    u = torch.randint(0, users, (n,), generator=gen)
+    i = torch.randint(0, items, (n,), generator=gen)
+    affinity = (user_f[u] * item_f[i]).sum(1) + user_b[u] + item_b[i]
+    return torch.stack([u, i], dim=1), affinity
+
+
+def _implicit(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Implicit feedback: whether the user clicked the item, Bernoulli(sigmoid(3 affinity -
+    1.5)) (about a third clicked)."""
+    pairs, affinity = _tastes(spec, gen, n)
+    clicked = torch.rand(n, generator=gen) < torch.sigmoid(3.0 * affinity - 1.5)
+    return pairs, clicked.float()
+
+
+RATINGS_MEAN = 3.5  # ratings: the typical star rating
+
+
+def _ratings(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Explicit ratings: RATINGS_MEAN + 0.8 affinity plus noise of sd `noise`, rounded to
+    whole stars from 1 to 5."""
+    pairs, affinity = _tastes(spec, gen, n)
+    stars = RATINGS_MEAN + 0.8 * affinity + spec.noise * torch.randn(n, generator=gen)
+    return pairs, stars.round().clamp(1, 5)
+
+
+HETERO_SPREAD = 0.6  # hetero: the sd of the log of the noise's sd across inputs
+
+
+def _hetero(spec: TaskSpec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """y = f(x) + sd(x) e: an MLP teacher's mean (as `regression`'s; `teacher` "linear": a
+    linear mean of sd 1 in the first `rank` features, the first weighing 1.5x) and a noise sd
+    of `noise` times exp(a linear function of the first `rank` features, sd HETERO_SPREAD)."""
+    teacher = torch.Generator().manual_seed(spec.seed + 43)
+    x = torch.randn(n, spec.dim, generator=gen)
+    hidden = torch.randn(spec.dim, 16, generator=teacher) / math.sqrt(spec.dim)
+    head = torch.randn(16, 1, generator=teacher) / 2.0
+    mean = torch.tanh(x @ hidden) @ head
+    if spec.teacher == "linear":
+        weights = torch.zeros(spec.dim, 1)
+        weights[: spec.rank, 0] = 1.0
+        weights[0, 0] = 1.5
+        signs = torch.randint(0, 2, (spec.dim, 1), generator=teacher) * 2 - 1
+        mean = x @ (signs * weights / weights.norm())
+    spread = torch.zeros(spec.dim, 1)
+    spread[: spec.rank, 0] = torch.randn(spec.rank, generator=teacher)
+    spread = HETERO_SPREAD * spread / spread.norm()
+    sd = spec.noise * torch.exp(x @ spread)
+    y = mean + sd * torch.randn(n, 1, generator=gen)
+    return x, y * spec.target_scale
+
+
+def hetero_bayes_nll(spec: TaskSpec) -> float:
+    """The expected Gaussian NLL (GaussianNLLLoss, full=False) of the true mean and variance:
+    E[log sd(x)] + 1/2, and log sd(x) is log(noise * target_scale) plus a zero-mean term."""
+    return math.log(spec.noise * spec.target_scale) + 0.5
+
+
 def make_data(spec: TaskSpec) -> Data:
     """Build the task's train and validation sets from its seed."""
     if spec.kind == "charlm":
@@ -333,6 +424,10 @@ def make_data(spec: TaskSpec) -> Data:
         "graph": _graph,
         "denoise": _denoise,
         "counts": _counts,
+        "views": _views,
+        "implicit": _implicit,
+        "ratings": _ratings,
+        "hetero": _hetero,
     }[spec.kind]
     x_train, y_train = make(spec, torch.Generator().manual_seed(spec.seed + 1), spec.n_train)
     x_val, y_val = make(spec, torch.Generator().manual_seed(spec.seed + 2), spec.n_val)
@@ -346,6 +441,13 @@ def make_data(spec: TaskSpec) -> Data:
         return Data(x_train, y_train, x_val, y_val, 1, "mse")
     if spec.kind == "counts":
         return Data(x_train, y_train, x_val, y_val, 1, "poisson")
+    if spec.kind == "views":  # outputs: unused (the embedding's width is the model's)
+        return Data(x_train, y_train, x_val, y_val, 0, "infonce")
+    if spec.kind in ("implicit", "ratings"):  # vocab: the users (items: seq_len)
+        loss = "bce" if spec.kind == "implicit" else "mse"
+        return Data(x_train, y_train, x_val, y_val, 1, loss, spec.dim)
+    if spec.kind == "hetero":  # a mean and a log-variance
+        return Data(x_train, y_train, x_val, y_val, 2, "gaussian_nll")
     if spec.label_noise:  # in both sets: a memorised training label does not carry over
         gen = torch.Generator().manual_seed(spec.seed + 3)
         for y in (y_train, y_val):
@@ -371,6 +473,8 @@ def known_floor(spec: TaskSpec) -> float | None:
         return None  # binimages: a VAE's bound; seqtag: tags change at thresholds
     if spec.kind in ("graph", "denoise", "counts"):  # the best a node's neighbourhood, a
         return None  # denoiser or a count model can do is not known in closed form
+    if spec.kind in ("views", "implicit", "ratings", "hetero"):  # hetero: its Bayes NLL is
+        return None  # known (hetero_bayes_nll), but a finite net does not reach it
     return 0.0  # separable classes: cross-entropy -> 0
 
 

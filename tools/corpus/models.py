@@ -32,6 +32,8 @@ class ModelSpec:
     # poisson: the output's initial bias, the log of the typical count (out of the repr, so
     # that the earlier splits' candidates print as before it existed)
     log_count: float = field(default=math.log(COUNTS_MEAN), repr=False)
+    # matfac: the global bias's initial value (the site's mean rating; out of the repr, as above)
+    output_bias: float = field(default=0.0, repr=False)
 
 
 def _activation(name: str) -> nn.Module:
@@ -457,6 +459,51 @@ class _Denoiser(nn.Module):
         return self.head(h)
 
 
+class _Siamese(nn.Module):
+    """A siamese embedding net: one MLP encoder (`depth` hidden layers of `width`, a linear
+    projection to `bottleneck` units) applied to both views of each row, each embedding
+    L2-normalised (SimCLR's). Input (batch, 2, features), output (batch, 2, bottleneck)."""
+
+    def __init__(self, spec: ModelSpec, inputs: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width_in = inputs
+        for _ in range(spec.depth):
+            layers += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
+            if spec.dropout:
+                layers.append(nn.Dropout(spec.dropout))
+            width_in = spec.width
+        self.encoder = _initialised(nn.Sequential(*layers, nn.Linear(width_in, spec.bottleneck)),
+                                    spec)  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.encoder(x), dim=-1)
+
+
+class _MatrixFactorisation(nn.Module):
+    """A matrix-factorisation recommender: `width`-dimensional user and item embeddings
+    (normal, sd 0.1, as recommenders start them), a bias per user and per item and a global
+    one; the output is their dot product plus the biases, one number per (user, item) row."""
+
+    def __init__(self, spec: ModelSpec, users: int, items: int) -> None:
+        super().__init__()
+        self.users, self.items = nn.Embedding(users, spec.width), nn.Embedding(items, spec.width)
+        self.user_bias, self.item_bias = nn.Embedding(users, 1), nn.Embedding(items, 1)
+        self.bias = nn.Parameter(torch.full((1,), spec.output_bias))
+        self.drop = nn.Dropout(spec.dropout)
+        with torch.no_grad():
+            for table in (self.users, self.items):
+                table.weight.normal_(0.0, 0.1)
+            for table in (self.user_bias, self.item_bias):
+                table.weight.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u, i = x[:, 0].long(), x[:, 1].long()
+        taste = (self.drop(self.users(u)) * self.items(i)).sum(-1)
+        biases = self.user_bias(u).squeeze(-1) + self.item_bias(i).squeeze(-1)
+        return taste.to(biases.dtype) + biases + self.bias
+
+
 def build_model(
     spec: ModelSpec, inputs: int, outputs: int, vocab: int, seq_len: int, categorical: int = 0
 ) -> nn.Module:
@@ -535,5 +582,22 @@ def build_model(
         net = _initialised(nn.Sequential(*layers, nn.Linear(width_in, outputs)), spec)
         with torch.no_grad():  # the log of the typical count, as count models start
             net[-1].bias.fill_(spec.log_count)
+        return net
+    if family == "siamese":
+        return _Siamese(spec, inputs)
+    if family == "matfac":
+        return _MatrixFactorisation(spec, vocab, seq_len)  # vocab: users; seq_len: items
+    if family == "hetero":  # an MLP whose two outputs are the mean and the log-variance
+        layers = []
+        width_in = inputs
+        for _ in range(spec.depth):
+            layers += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
+            if spec.dropout:
+                layers.append(nn.Dropout(spec.dropout))
+            width_in = spec.width
+        net = _initialised(nn.Sequential(*layers, nn.Linear(width_in, outputs)), spec)
+        if spec.head_scale == 0:  # zero-initialised: mean 0, variance 1 at the start
+            with torch.no_grad():
+                net[-1].bias.zero_()
         return net
     raise ValueError(f"unknown family {family!r}")

@@ -19,6 +19,7 @@ CADENCES = (
     "accumulated",
     "wall_clock",
     "cumulative_mean",
+    "full_eval",
 )
 """How logged training-loss points relate to optimiser steps:
 step: every step's mini-batch loss; interval_mean: the mean over each `every` steps (the
@@ -34,7 +35,10 @@ step's loss, the mean of the losses of the micro-batches whose gradients it accu
 the step at which about `every` steps' worth of time had passed since the last point (a
 loop that logs every so many seconds), so the logged steps are irregularly spaced;
 cumulative_mean: every `every` steps, the mean of all step losses since training (or its
-resumed process) began (an AverageMeter never reset, a MeanMetric never reset).
+resumed process) began (an AverageMeter never reset, a MeanMetric never reset); full_eval:
+every `every` steps, the mean loss over a fixed slice of the training set evaluated in eval
+mode without gradients (a loop that logs its own train-set evaluation, not mini-batch
+losses: no mini-batch noise).
 Any cadence may come in two sessions (Point.session): a run stopped and resumed from an
 earlier checkpoint logs the steps from the checkpoint to the stop again, in logging order."""
 

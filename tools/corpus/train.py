@@ -20,7 +20,7 @@ from torch import nn
 
 from tools.corpus.data import Data, TaskSpec, make_data, scale_features, standardise
 from tools.corpus.models import ModelSpec, build_model
-from tools.corpus.optimizers import LAMB, LARS, AdaBelief
+from tools.corpus.optimizers import LAMB, LARS, MADGRAD, AdaBelief, Adan, Yogi
 from tools.corpus.runlog import Evaluation, Point, RunLog
 
 EVALUATIONS = 20
@@ -40,7 +40,7 @@ class Setup:
     steps: int = 600  # planned; rounded to whole epochs
     schedule: str = "constant"  # constant, warmup, cosine, step, linear_decay, onecycle,
     # plateau, warm_restarts, exponential, polynomial, cyclic, inv_sqrt, multistep, wsd,
-    # warmup_exp, cosine_floor
+    # warmup_exp, cosine_floor, goyal, rex, inverse_time
     warmup_fraction: float = 0.1
     weight_decay: float = 0.0
     clip: float | None = None
@@ -56,6 +56,10 @@ class Setup:
     # checkpoint saved at `checkpoint` (weights, optimiser and scheduler restored; the data
     # loader reshuffles), so the steps between are trained twice. Out of the repr, as above.
     restart: tuple[float, float] = field(default=(), repr=False)
+    # every so many steps the loop also evaluates the mean loss on the fixed training slice
+    # (eval mode, no gradient), for a loop that logs that instead of mini-batch losses (the
+    # full_eval cadence); 0: never. Out of the repr, as above.
+    probe_every: int = field(default=0, repr=False)
 
     @property
     def data(self) -> Data:
@@ -85,6 +89,7 @@ class Result:
     # checkpoint's step + 1 to the stop), "loss", "grad_norm", "lr", "last_part", and its
     # evaluations then ("eval_steps", "clean", "val"); the arrays above hold the final run
     lost: dict | None = None
+    probe: np.ndarray | None = None  # the clean loss after each probe_every steps (Setup)
 
 
 # Each optimiser name: its torch class and the arguments beyond lr and weight decay.
@@ -111,6 +116,9 @@ OPTIMIZERS = {
     "lamb": (LAMB, {"weight_decay": 0.01}),  # BERT's LAMB decay
     "lars": (LARS, {"weight_decay": 1e-4}),  # momentum 0.9, trust coefficient 0.001
     "adabelief": (AdaBelief, {}),
+    "yogi": (Yogi, {}),  # eps 1e-3, the paper's
+    "adan": (Adan, {"weight_decay": 0.02}),  # the official code's default decay
+    "madgrad": (MADGRAD, {}),  # momentum 0.9
 }
 
 
@@ -166,6 +174,18 @@ def _scheduler(setup: Setup, opt: torch.optim.Optimizer, steps: int):
         return sched.LambdaLR(
             opt, lambda s: 0.1 + 0.45 * (1 + math.cos(math.pi * min(s, span) / span))
         )
+    if setup.schedule == "goyal":  # Goyal et al.'s large-batch recipe: linear warm-up over
+        # the first 5%, then a tenth at half and again at three quarters
+        warm5 = max(1, steps // 20)
+        return sched.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm5)
+                              * (0.1 if s >= steps // 2 else 1.0)
+                              * (0.1 if s >= 3 * steps // 4 else 1.0))  # fmt: skip
+    if setup.schedule == "rex":  # REX (Chen et al. 2022): (1 - z) / (0.5 + 0.5 (1 - z)), z the
+        # share of the run done: held high longer than linear decay, to 0 at the end
+        return sched.LambdaLR(opt, lambda s: (1 - s / steps) / (0.5 + 0.5 * (1 - s / steps)))
+    if setup.schedule == "inverse_time":  # Keras InverseTimeDecay(lr, decay_steps=steps,
+        # decay_rate=9): lr / (1 + 9 t / steps), a tenth at the end
+        return sched.LambdaLR(opt, lambda s: 1.0 / (1.0 + 9.0 * s / steps))
     raise ValueError(f"unknown schedule {setup.schedule!r}")
 
 
@@ -186,7 +206,42 @@ def _poisson_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return nll + torch.lgamma(y + 1).mean()
 
 
-def _loss_fn(kind: str):
+INFONCE_TEMPERATURE = 0.5  # SimCLR's CIFAR-10 setting
+
+
+def _info_nce(out: torch.Tensor, group: int) -> torch.Tensor:
+    """InfoNCE (SimCLR's NT-Xent between the two views only, both directions): each row's
+    first view must pick its own second view among the rows of its group (a training batch:
+    `group` rows; an evaluation splits its rows into groups of the training batch's size, so
+    that its loss is on the mini-batch's scale, ln(group) at the start). Mean over rows."""
+    total = out.new_zeros(())
+    for chunk in out.split(group):
+        first, second = chunk[:, 0], chunk[:, 1]
+        logits = first @ second.T / INFONCE_TEMPERATURE
+        labels = torch.arange(chunk.shape[0])
+        total = total + 0.5 * (
+            nn.functional.cross_entropy(logits, labels, reduction="sum")
+            + nn.functional.cross_entropy(logits.T, labels, reduction="sum")
+        )
+    return total / out.shape[0]
+
+
+_GAUSSIAN_NLL = nn.GaussianNLLLoss()  # full=False, variance clamped at 1e-6
+
+
+def _gaussian_nll(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """torch.nn.GaussianNLLLoss of y under N(mean, exp(log-variance)), `out` the two side
+    by side: 0.5 (log var + (y - mean)^2 / var), negative once the variance is below 1."""
+    return _GAUSSIAN_NLL(out[:, :1], y, out[:, 1:].exp())
+
+
+def _loss_fn(kind: str, group: int = 0):
+    if kind == "infonce":
+        return lambda out, _y: _info_nce(out, group)
+    if kind == "gaussian_nll":
+        return _gaussian_nll
+    if kind == "bce":
+        return nn.functional.binary_cross_entropy_with_logits
     if kind == "vae":
         return _vae_loss
     if kind == "poisson":
@@ -223,7 +278,7 @@ def train(setup: Setup) -> Result:
     epochs = max(1, round(setup.steps / per_epoch))
     total = epochs * per_epoch
     scheduler = _scheduler(setup, opt, total)
-    loss_fn = _loss_fn(data.loss)
+    loss_fn = _loss_fn(data.loss, batch)
     if 10 <= epochs <= 30:  # at each epoch's end, where epoch loggers validate
         eval_at = {0} | {per_epoch * (e + 1) for e in range(epochs)}
     else:
@@ -231,7 +286,7 @@ def train(setup: Setup) -> Result:
     size = CLEAN_SLICE.get(setup.task.kind, 128)
     clean_x, clean_y = data.x_train[:size], data.y_train[:size]
     gen = torch.Generator().manual_seed(setup.seed + 99)
-    losses, norms, rates, evals, lasts = [], [], [], [], []
+    losses, norms, rates, evals, lasts, probes = [], [], [], [], [], []
     cast = setup.precision == "bf16"
 
     def forward(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -251,6 +306,12 @@ def train(setup: Setup) -> Result:
         evals.append((step, clean, val))
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and step:
             scheduler.step(clean if math.isfinite(clean) else float("inf"))
+
+    def probe() -> None:  # the full_eval cadence's value: the clean loss, nothing else
+        model.eval()
+        with torch.no_grad():
+            probes.append(float(forward(clean_x, clean_y)))
+        model.train()
 
     def batches():  # as `for epoch: order = randperm(); for batch in order` would draw them
         while True:
@@ -306,6 +367,8 @@ def train(setup: Setup) -> Result:
         rates.append(rate)
         if step in eval_at:
             evaluate(step)
+        if setup.probe_every and step % setup.probe_every == 0:
+            probe()
         if dead_at is None and step % 50 == 0 and not _weights_finite(model):
             dead_at = step
         if dead_at is not None and step - dead_at >= NAN_TAIL_STEPS:
@@ -324,6 +387,8 @@ def train(setup: Setup) -> Result:
                      "clean": np.array([e[1] for e in redone]),
                      "val": np.array([e[2] for e in redone])}  # fmt: skip
             del losses[back:], norms[back:], rates[back:], lasts[back:]
+            if setup.probe_every:
+                del probes[back // setup.probe_every :]
             evals[:] = [e for e in evals if e[0] <= back]
             model_state, opt_state, sched_state = copy.deepcopy(saved)
             model.load_state_dict(model_state)
@@ -346,6 +411,7 @@ def train(setup: Setup) -> Result:
         abandoned=abandoned,
         last_part=np.array(lasts),
         lost=lost,
+        probe=np.array(probes) if setup.probe_every else None,
     )
 
 
@@ -432,6 +498,8 @@ def to_runlog(result: Result, plan: LogPlan, name: str, params: dict) -> RunLog:
             value = losses[end - 1]
         elif smoothed is not None:
             value = smoothed[end - 1]
+        elif plan.cadence == "full_eval":  # the loop's own evaluation, no mini-batch noise
+            value = result.probe[end // result.setup.probe_every - 1]
         elif plan.cadence == "cumulative_mean":
             value = float(np.mean(result.loss[:end]))
         elif plan.cadence == "running_mean":

@@ -86,6 +86,9 @@ OPTIMIZER_CLASSES = {
     "lamb": "LAMB",
     "lars": "LARS",
     "adabelief": "AdaBelief",
+    "yogi": "Yogi",
+    "adan": "Adan",
+    "madgrad": "MADGRAD",
 }
 # (x axis, train loss, val loss, grad norm, lr); the second is the transformers integration.
 WANDB_COLUMNS = (
