@@ -1,5 +1,6 @@
 """Command line: python -m tools.corpus OUT
---split dev|heldout|fresh|fresh2|fresh3|fresh4|fresh5|fresh6|all --jobs 2 (all: dev and heldout)."""
+--split dev|heldout|fresh|fresh2|fresh3|fresh4|fresh5|fresh6|schedules|all --jobs 2 (all: dev and
+heldout; schedules: dev's kinds with each verdict's schedule drawn apart from it)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def main() -> None:
             "fresh4",
             "fresh5",
             "fresh6",
+            "schedules",
             "all",
         ),
         default="all",

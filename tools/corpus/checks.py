@@ -10,7 +10,7 @@ known floor (where the data give one) and the clean losses the run and its fix r
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -49,6 +49,7 @@ SCALING_MIN_LATE_FALL = 0.1
 OVERFIT_MAX_TRAIN = 0.05
 OVERFIT_MIN_VAL_RISE = 2.0
 OVERFIT_MAX_VAL_MIN_AT = 0.6
+HELD_LR = "held_lr"  # the variant of a healthy run whose LR is never lowered
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,16 @@ def is_overfitting(m: Measures, fixed: Measures) -> bool:
     )
 
 
+def is_healthy_at_held_lr(m: Measures, higher: Measures) -> bool:
+    """Healthy at an LR held to the end (constant, or warmed up to it): such a run still creeps
+    down when it stops, so the late-fall test gives way to the counterfactual that shows a
+    tuned LR: the same run at 3x the LR ends no lower by more than the late-gain share of the
+    gap (a held LR that is too small would be beaten)."""
+    gap = m.initial - m.floor
+    beaten = higher.finite and m.final - higher.final > HEALTHY_MAX_LATE_GAIN * gap
+    return is_healthy(replace(m, late_fall=0.0)) and not beaten
+
+
 CHECKS = {
     "healthy": lambda m, _longer: is_healthy(m),  # the longer run only sets the floor
     "diverging": is_diverging,
@@ -342,9 +353,10 @@ CHECKS = {
 }
 
 
-def passes(label: str, m: Measures, fixed: Measures) -> bool:
+def passes(label: str, m: Measures, fixed: Measures, variant: str = "") -> bool:
     """Whether a run measured as `m`, with counterfactual `fixed`, shows `label`."""
-    return m.points >= MIN_LOGGED_POINTS and CHECKS[label](m, fixed)
+    check = is_healthy_at_held_lr if variant == HELD_LR else CHECKS[label]
+    return m.points >= MIN_LOGGED_POINTS and check(m, fixed)
 
 
 RULES = {
@@ -362,6 +374,11 @@ RULES = {
         "spikes are waived when the floor is 0 (separable classes) and the clean loss ended "
         f"<= {HEALTHY_NEAR_ZERO:g}x its start (cross-entropy near zero); val loss regains <= "
         f"{HEALTHY_MAX_VAL_REGAIN:g} of its drop after its minimum (val_regain)"
+    ),
+    "healthy_held_lr": (
+        "a healthy run whose LR is held to the end (constant, or warmed up to it; variant "
+        f"{HELD_LR}): the healthy criteria without late_fall, and its fix, the same run at 3x "
+        f"the LR, ends no lower by more than {HEALTHY_MAX_LATE_GAIN:g} of the gap"
     ),
     "diverging": (
         "the logged loss turns NaN/inf, or its last tenth ends >= "

@@ -113,6 +113,7 @@ LOGGERS = {
         "mlflow_folder",
     ),
 }
+LOGGERS["schedules"] = LOGGERS["dev"]  # dev's loggers and cadences (_cadence_options)
 # Cadences per logger in each split: dev logs every step, interval means or epoch means;
 # held-out logs one sampled step every k, or epoch means for the Keras loggers; fresh logs
 # a smoothed loss (ema) or a running mean since the epoch began, the STEP_ONLY labels steps
@@ -260,7 +261,7 @@ def _nice_every(steps: int, points: float) -> int:
 
 
 def _cadence_options(split: str, logger: str, label: str, accumulating: bool) -> tuple[str, ...]:
-    if split == "dev":
+    if split in ("dev", "schedules"):
         return DEV_CADENCES[logger]
     if split == "heldout":
         return HELDOUT_CADENCES.get(logger, ("sampled",))
@@ -444,7 +445,7 @@ def check_candidate(job: tuple[str, str, int, int, int]) -> Checked:
         logger=plan.logger,
         plan=plan,
         log=log,
-        passed=passes(label, m, fm),
+        passed=passes(label, m, fm, cand.variant),
         measures=m.as_dict(),
         fix_measures=fm.as_dict(),
         fix_healthy=is_healthy(fm),
@@ -691,6 +692,7 @@ def main_args(
         "fresh4": per_verdict or 15,
         "fresh5": per_verdict or 15,
         "fresh6": per_verdict or 15,
+        "schedules": per_verdict or 15,
     }
     jobs = max(1, min(jobs, os.cpu_count() or 1, 2))
     generate(Path(out), splits, counts, seed, jobs, verdicts)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lrdoctor.engine.vocabulary import LABELLED_VERDICTS
+from tools.corpus.checks import HELD_LR
 from tools.corpus.data import COUNTS_MEAN, RATINGS_MEAN, TEXT_MODULES, TEXTCLS_MODULES, TaskSpec
 from tools.corpus.models import ModelSpec
 from tools.corpus.train import Setup
@@ -73,6 +74,10 @@ SPLITS = {
     "fresh5": Split(("gcn", "denoiser", "poisson"), ("lamb", "lars", "adabelief"), ()),
     # as fresh5: momentum and plain SGD only for feature scaling and exploding gradients
     "fresh6": Split(("siamese", "matfac", "hetero"), ("yogi", "adan", "madgrad"), ()),
+    # dev's kinds, each verdict under schedules drawn apart from it (SCHEDULES_FOR)
+    "schedules": Split(
+        ("linear", "mlp", "deep_mlp", "cnn", "lstm"), ("sgd", "momentum", "adam", "rmsprop"), ()
+    ),
 }
 
 # LRs that train each family well at batch 16-32 (from sweeps of 4-6 LRs per optimiser); the
@@ -1337,6 +1342,42 @@ RECIPES = {
 
 PROBES = 150  # fresh6: the loop evaluates its training slice about this often (full_eval)
 
+# The schedules each verdict's cause shows under, for the `schedules` split. Every other
+# split ties verdicts to schedules through its recipes (all oscillating and feature-scaling
+# runs constant, all exploding ones cosine, nearly all diverging ones warmed up, healthy ones
+# decaying), so rules tuned there may read the schedule instead of the failure. Schedules
+# that end at a few percent of the LR are left out where they would remove the cause before
+# the end (a bounce, a spike); the checks decide what survives.
+SCHEDULES_FOR = {
+    "healthy": ("constant", "warmup", "constant", "warmup", "cosine", "step"),
+    "diverging": ("constant", "cosine", "step", "onecycle", "linear_decay"),
+    "oscillating": ("warmup", "warmup", "plateau", "step", "cosine_floor"),
+    "too_slow": SCHEDULES,
+    "minibatch_noise": ("cosine", "step", "linear_decay", "onecycle"),
+    "exploding_gradients": ("constant", "warmup", "step", "linear_decay"),
+    "poor_feature_scaling": ("cosine", "step", "linear_decay", "warmup", "onecycle"),
+    "overfitting": SCHEDULES,
+}
+HELD = ("constant", "warmup")  # the LR is never lowered
+
+
+def _any_schedule(rng: np.random.Generator, cand: Candidate) -> Candidate:
+    """The candidate under a schedule drawn for its verdict, its fix under the same one (a
+    diverging run's 'late' variant keeps its warm-up: that is its cause). A healthy run whose
+    LR is held gets as its fix the same run at 3x the LR (checks.is_healthy_at_held_lr)."""
+    if cand.variant == "late":
+        return cand
+    schedule = _choice(rng, SCHEDULES_FOR[cand.label])
+    setup = replace(cand.setup, schedule=schedule)
+    fix = cand.fix and replace(cand.fix, schedule=schedule)
+    if cand.label == "diverging":  # its fix is the tuned LR, annealed
+        fix = cand.fix
+    variant, change = cand.variant, cand.change
+    if cand.label == "healthy" and schedule in HELD:
+        variant, change = HELD_LR, "3x the LR (a held LR is tuned when a larger one is no better)"
+        fix = replace(setup, lr=setup.lr * 3)
+    return replace(cand, setup=setup, fix=fix, variant=variant, change=change)
+
 
 def candidate(split_name: str, label: str, index: int, seed: int) -> Candidate:
     """The `index`-th candidate of `label` in `split_name`: a pure function of its arguments."""
@@ -1348,4 +1389,5 @@ def candidate(split_name: str, label: str, index: int, seed: int) -> Candidate:
         every = max(2, min((2, 5, 10, 20), key=lambda n: abs(math.log(n * PROBES / setup.steps))))
         setup = replace(setup, probe_every=every)
         fix = replace(fix, probe_every=every) if fix is not None else None
-    return Candidate(label, split_name, family, task, variant, setup, fix, change)
+    found = Candidate(label, split_name, family, task, variant, setup, fix, change)
+    return _any_schedule(rng, found) if split_name == "schedules" else found
