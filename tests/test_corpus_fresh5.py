@@ -27,7 +27,7 @@ from tools.corpus.recipes import (  # noqa: E402
 )
 from tools.corpus.train import LogPlan, Setup, _scheduler, to_runlog, train  # noqa: E402
 
-EARLIER = [name for name in SPLITS if name != "fresh5"]
+EARLIER = list(SPLITS)[: list(SPLITS).index("fresh5")]  # later ones may reuse what dev has
 
 
 def test_fresh5_families_and_optimisers_are_in_no_other_split():
