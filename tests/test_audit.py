@@ -71,14 +71,15 @@ def test_dev_accuracy_does_not_regress(accuracy):
     """The development split is what thresholds are tuned on: guard what was reached.
 
     Set just under the figures `python -m tools.evaluate sample_logs --split dev` printed for
-    the 954 dev runs (the six spent held-out splits included) and the rules of this commit
-    (macro-F1 0.877, 10 of 135 healthy runs flagged, oscillating recall 0.65 the lowest);
+    the 1,065 dev runs (the six spent held-out splits and the schedules split included) and
+    the rules of this commit (macro-F1 0.878, 10 of 165 healthy runs flagged, oscillating
+    recall 0.63 the lowest);
     re-set them when the corpus or the rules change."""
     dev = accuracy["dev"]
     assert dev.macro_f1 >= 0.87
-    assert dev.healthy_false_alarm_rate <= 10 / 135 + 1e-9
+    assert dev.healthy_false_alarm_rate <= 10 / 165 + 1e-9
     present = {label: r for label, r in dev.recall.items() if sum(dev.confusion[label].values())}
-    assert min(present.values()) >= 0.64, present
+    assert min(present.values()) >= 0.62, present
 
 
 def test_held_out_figures_do_not_regress(accuracy):
