@@ -83,30 +83,40 @@ def test_dev_accuracy_does_not_regress(accuracy):
 
 
 def test_held_out_figures_do_not_regress(accuracy):
-    """Held-out runs differ in kind from every dev run and were never used to tune: fresh5's
-    graph convolutional networks, U-Net denoisers and Poisson count models; LAMB, LARS and
-    AdaBelief; warm-up-stable-decay and warm-up-exponential schedules; a cumulative mean of
-    the loss, runs resumed from a checkpoint that log steps twice, summed losses.
+    """Held-out runs differ in kind from every dev run and were never used to tune: fresh6's
+    siamese embedding nets (InfoNCE), matrix-factorisation recommenders and heteroscedastic
+    regression MLPs whose Gaussian NLL goes negative; Yogi, Adan and MADGRAD; the goyal, REX
+    and inverse-time schedules; a loop's own eval-mode loss on its training slice (full_eval)
+    and bf16 autocast. It has no feature-scaling runs (its recipe passed 0 of 15).
 
-    Evaluated once with the rules of 4b47db2 (`python -m tools.evaluate sample_logs --split
-    heldout`): macro-F1 0.758, 1 of 15 healthy runs flagged, oscillating recall 0.27 (4/15)
-    the lowest, minibatch_noise 0.60; 32 of 32 verdicts at confidence 0.9 or more right,
-    ECE 0.044. The issue's bar (macro-F1 0.90, at most 5% of healthy runs flagged, every
-    recall at least 0.8) is not met; this guards what was measured, just under it, so a
-    change that loses held-out ground fails. Re-set it only with a new held-out split."""
+    Evaluated once with the rules of de6c78f (`python -m tools.evaluate sample_logs --split
+    heldout`): macro-F1 0.625, accuracy 0.667 (70 of 105), 1 of 15 healthy runs flagged,
+    recalls diverging 0.93, healthy 0.93, exploding 0.87, minibatch_noise 0.80, too_slow 0.67,
+    oscillating 0.47 and overfitting 0.00 (10 of 15 read as exploding gradients: a training
+    loss that goes negative); 14 of 15 verdicts at confidence 0.9 or more right, ECE 0.110.
+    The issue's bars (macro-F1 0.90, healthy at most 5%, every recall 0.8; ECE 0.05) are not
+    met; this guards what was measured, just under it, so a change that loses held-out ground
+    fails. Re-set it only with a new held-out split."""
     if "heldout" not in accuracy:
         pytest.skip(
             "no held-out split: the last one was tuned on and joined dev; a new one is "
             "generated with python -m tools.corpus OUT --split NEW, of kinds dev has not seen"
         )
     held_out = accuracy["heldout"]
-    assert held_out.macro_f1 >= 0.75
+    assert held_out.macro_f1 >= 0.62
+    assert held_out.accuracy >= 70 / 105 - 1e-9
     assert held_out.healthy_false_alarm_rate <= 1 / 15 + 1e-9
-    present = {
-        label: r for label, r in held_out.recall.items() if sum(held_out.confusion[label].values())
+    measured = {  # recall of each verdict at the one evaluation
+        "healthy": 14 / 15,
+        "diverging": 14 / 15,
+        "exploding_gradients": 13 / 15,
+        "minibatch_noise": 12 / 15,
+        "too_slow": 10 / 15,
+        "oscillating": 7 / 15,
     }
-    assert min(present.values()) >= 0.26, present
-    assert held_out.expected_calibration_error <= 0.05
+    for label, recall in measured.items():
+        assert held_out.recall[label] >= recall - 1e-9, label
+    assert held_out.expected_calibration_error <= 0.12
     confident = [b for b in held_out.reliability if b.low >= 0.9]
     runs = sum(b.count for b in confident)
     right = sum(b.count * (b.share_right or 0) for b in confident)
