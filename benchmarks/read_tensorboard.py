@@ -9,7 +9,8 @@ memory on the big run, each measured in a child process of its own.
 Times of the readers alone are CPU seconds of this process (both readers use one core), so
 other work on the machine does not skew the ratio. Then whole processes side by side:
 `lrdoctor runs` on the runs folder against a script reading it with tbparse (wall and CPU
-time, peak RSS, paired runs), and `lrdoctor runs` and `lrdoctor audit` on the big run.
+time, peak RSS, paired runs, with `lrdoctor runs` on a run of one point beside them: the
+start-up that every command pays), and `lrdoctor runs` and `lrdoctor audit` on the big run.
 
     python benchmarks/read_tensorboard.py              # the full workload (~1.6 M + 2 M points)
     python benchmarks/read_tensorboard.py --runs 2 --steps 2000 --big-points 100000
@@ -96,6 +97,17 @@ def prepare_workload(runs: int, steps: int, big_points: int) -> tuple[Path, Path
     complete.write_text("written\n")
     print(f"workload: written in {time.perf_counter() - started:.0f} s")
     return runs_dir, big_dir
+
+
+def startup_run(base: Path) -> Path:
+    """A run of one point, for the whole-process cost of `lrdoctor runs` without the reading
+    (Python, imports, discovery, the table)."""
+    run_dir = base / "startup" / "run_one_point"
+    if not any(run_dir.glob("*tfevents*")):
+        writer = SummaryWriter(str(run_dir))
+        writer.add_scalar("train/loss", 1.0, 0)
+        writer.close()
+    return run_dir.parent
 
 
 def read_with_lrdoctor(run_dirs: list[Path], root: Path) -> dict[tuple[str, str], tuple]:
@@ -233,9 +245,11 @@ def main() -> int:
         )
 
     print(f"whole processes on the {len(run_dirs)} runs, {arguments.repeats} paired runs each")
+    print("  (start-up: `lrdoctor runs` on a run of one point, the part that is not reading)")
     side_by_side(
         {
             "lrdoctor runs": lrdoctor_command("runs", str(runs_dir)),
+            "start-up": lrdoctor_command("runs", str(startup_run(runs_dir.parent))),
             "tbparse": python_command("-c", TBPARSE_READS, str(runs_dir)),
         },
         arguments.repeats,

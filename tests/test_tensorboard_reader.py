@@ -893,3 +893,188 @@ def test_keras_batch_level_logging_keeps_every_role_on_the_epoch_axis(tmp_path):
     }
     for tag in roles.values():
         assert run.curves[tag].steps.tolist() == [0, 1]
+
+
+# --- The bulk decoder's fast paths, on files of the real writers ---------------------------
+# Framing without a Python loop (`_FileDecoder._frame_window`), each batch of records of one
+# length decoded layout by layout from its first record (`_decode_first_row_layout`) with
+# checksums corrected column by column (`masked_crc32c_varying`); the walk, the grouping by
+# hash and protobuf take what these do not.
+
+
+def torch_run(directory: Path, steps, new_style: bool = False, double: bool = False) -> Path:
+    """A run written by PyTorch's SummaryWriter: three tags of two name lengths, step
+    varints of one to three bytes, so batches of one length hold several layouts."""
+    torch_tensorboard = pytest.importorskip("torch.utils.tensorboard")
+    writer = torch_tensorboard.SummaryWriter(str(directory))
+    style = {"new_style": new_style, "double_precision": double}
+    for step in steps:
+        writer.add_scalar("train/loss", 2.0 / (1 + step) + (step % 7) * 1e-3, step, **style)
+        writer.add_scalar("train/lr", 1e-3 * (1 + step % 3), step, **style)
+        if step % 50 == 0:
+            writer.add_scalar("val/loss", 2.5 / (1 + step), step, **style)
+    writer.close()
+    (path,) = directory.glob("*tfevents*")
+    return path
+
+
+def tensorboardx_run(directory: Path, steps) -> Path:
+    writer = SummaryWriter(str(directory))
+    for step in steps:
+        writer.add_scalar("train/loss", 2.0 / (1 + step), step)
+        writer.add_scalar("test/loss", 2.5 / (1 + step), step)  # same length, another tag
+    writer.close()
+    (path,) = directory.glob("*tfevents*")
+    return path
+
+
+def assert_points_equal_protobufs(path: Path) -> None:
+    """Every point read equals the one tensorboard's loader decodes with protobuf."""
+    contents = read_event_file(path)
+    expected = loader_points(path)
+    assert set(contents.scalars) == set(expected)
+    for tag, points in expected.items():
+        steps, values, wall_times = (np.array(column) for column in zip(*points, strict=True))
+        read = contents.scalars[tag]
+        np.testing.assert_array_equal(read.steps, steps)
+        np.testing.assert_array_equal(read.values, values)
+        np.testing.assert_array_equal(read.wall_times, wall_times)
+
+
+STEPS = [*range(0, 300), *range(16_000, 16_700)]  # varints of 1, 2 and 3 bytes
+
+
+@pytest.mark.parametrize(
+    "writer",
+    ["torch simple_value", "torch float tensor", "torch double tensor", "tensorboardX"],
+)
+def test_hand_decoded_points_equal_protobufs_on_real_writers(tmp_path, monkeypatch, writer):
+    """simple_value and tensor scalars (float_val, double_val, plugin "scalars") decoded
+    in bulk equal protobuf's decoding, point for point, and the fast paths did the work."""
+    if writer == "tensorboardX":
+        path = tensorboardx_run(tmp_path, STEPS)
+    else:
+        path = torch_run(
+            tmp_path, STEPS, new_style=writer != "torch simple_value", double="double" in writer
+        )
+    walked = []
+    walk = _tfrecord._frame_records
+    monkeypatch.setattr(
+        _tfrecord,
+        "_frame_records",
+        lambda data, start, count: walked.append(count) or walk(data, start, count),
+    )
+    by_first_row = []
+    first_row = _tfrecord._FileDecoder._decode_first_row_layout
+
+    def spy(self, record_numbers, indices, starts, rows, stored_crc):
+        others = first_row(self, record_numbers, indices, starts, rows, stored_crc)
+        by_first_row.append(rows.shape[0] - (rows.shape[0] if others is None else others.size))
+        return others
+
+    monkeypatch.setattr(_tfrecord._FileDecoder, "_decode_first_row_layout", spy)
+    assert_points_equal_protobufs(path)
+    assert walked == []  # framed without the Python walk
+    assert sum(by_first_row) >= len(STEPS) * 2  # the scalar records, layout by layout
+
+
+def test_framing_windows_find_the_records_the_walk_finds(tmp_path, monkeypatch):
+    """Window boundaries (and the last record of a file) do not change the framing."""
+    path = torch_run(tmp_path, range(400))
+    data = path.read_bytes()
+    walked, _ = _tfrecord._frame_records(data, 0, 1 << 20)
+    framed, lengths, end, cut_short = _tfrecord._FileDecoder(data)._frame_window(0)
+    np.testing.assert_array_equal(framed, walked)
+    assert end == len(data) and not cut_short
+    assert lengths.tolist() == [struct.unpack_from("<Q", data, int(o))[0] for o in walked]
+    expected = read_event_file(path)
+    for window in (17, 100, 997):
+        monkeypatch.setattr(_tfrecord, "_FRAME_WINDOW_BYTES", window)
+        chunked = read_event_file(path)
+        assert chunked.warnings == [] and chunked.records == expected.records
+        for tag, points in expected.scalars.items():
+            np.testing.assert_array_equal(chunked.scalars[tag].steps, points.steps)
+            np.testing.assert_array_equal(chunked.scalars[tag].values, points.values)
+
+
+def test_an_event_without_a_wall_time_mid_file_is_walked_over(tmp_path, monkeypatch):
+    """An Event of wall time 0 does not start with the wall-time field: the vectorised
+    framing stops before it, the walk frames it and the records after it, and every point
+    is read."""
+    events = [scalar_event("loss", 1.0 / (1 + step), step, 50.0 + step) for step in range(300)]
+    events[120] = scalar_event("loss", 0.25, 120, 0.0)  # wall_time 0 is not serialized
+    path = write_events(tmp_path, events)
+    walked = []
+    walk = _tfrecord._frame_records
+    monkeypatch.setattr(
+        _tfrecord,
+        "_frame_records",
+        lambda data, start, count: walked.append(start) or walk(data, start, count),
+    )
+    contents = read_event_file(path)
+    assert contents.warnings == []
+    assert len(walked) >= 1
+    np.testing.assert_array_equal(contents.scalars["loss"].steps, np.arange(300))
+    assert contents.scalars["loss"].wall_times[120] == 0.0
+    assert_points_equal_protobufs(path)
+
+
+@pytest.mark.parametrize("where", ["value", "wall time", "step", "tag"])
+def test_a_damaged_record_mid_file_costs_that_record_only(tmp_path, where):
+    """One flipped bit in the middle of a PyTorch file, in a variable field (the record
+    stays in its layout, its checksum corrected by column fails) or in the tag (the record
+    leaves its layout and is checked in full): that point is lost, with a warning naming
+    the file and the record, and nothing else."""
+    path = torch_run(tmp_path, range(1000))
+    original = read_event_file(path)
+    data = bytearray(path.read_bytes())
+    spans = record_spans(bytes(data))
+    index = 1500
+    offset, length = spans[index]
+    event = event_pb2.Event.FromString(bytes(data[offset + 12 : offset + 12 + length]))
+    (value,) = event.summary.value
+    record = bytes(data[offset + 12 : offset + 12 + length])
+    position = {
+        "value": length - 2,
+        "wall time": 3,
+        "step": 10,
+        "tag": record.index(value.tag.encode()) + 2,
+    }[where]
+    data[offset + 12 + position] ^= 0x04
+    path.write_bytes(bytes(data))
+    run = read_one(tmp_path)
+    assert run.warnings == (
+        f"{path.name}: 1 record(s) skipped: data checksum mismatch "
+        f"(first: record {index} at byte {offset})",
+    )
+    damaged = read_event_file(path)
+    for tag, points in original.scalars.items():
+        kept = damaged.scalars[tag]
+        lost = 1 if tag == value.tag else 0
+        assert kept.steps.size == points.steps.size - lost
+        expected = points.steps != event.step if lost else np.ones(points.steps.size, bool)
+        np.testing.assert_array_equal(kept.steps, points.steps[expected])
+        np.testing.assert_array_equal(kept.values, points.values[expected])
+
+
+def test_checksums_corrected_by_column_equal_full_checksums(tmp_path):
+    """On the records of a real file, grouped by length: the first row's checksum corrected
+    for the varying columns equals the checksum computed over every byte."""
+    path = torch_run(tmp_path, range(200), new_style=True)
+    data = path.read_bytes()
+    spans = record_spans(data)
+    by_length = defaultdict(list)
+    for offset, length in spans:
+        by_length[length].append(np.frombuffer(data, np.uint8, length, offset + 12))
+    for rows in by_length.values():
+        rows = np.stack(rows)
+        varying = np.flatnonzero((rows != rows[0]).any(axis=0)).tolist()
+        np.testing.assert_array_equal(
+            _tfrecord.masked_crc32c_varying(rows, 0, varying), _tfrecord.masked_crc32c_rows(rows)
+        )
+        stored = [
+            struct.unpack_from("<I", data, offset + 12 + length)[0]
+            for offset, length in spans
+            if length == rows.shape[1]
+        ]
+        assert _tfrecord.masked_crc32c_varying(rows, 0, varying).tolist() == stored

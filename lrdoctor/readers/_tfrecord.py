@@ -4,17 +4,22 @@ An event file is a TFRecord stream: per record a little-endian uint64 length, a 
 CRC-32C of those 8 bytes, the data (a serialized `Event` protobuf) and a uint32 masked CRC-32C
 of the data. Writers produce millions of tiny records that share a handful of byte layouts:
 records of one tag differ only in the wall time, the step and the value bytes. So instead of
-decoding each record with protobuf (tensorboard's loaders, tbparse) this module walks the
-framing, groups records by length, decodes one record per layout in Python (and checks it
-against protobuf), and reads every record that matches that layout byte-for-byte (outside
-those three fields) with numpy. Records of any other layout go through the protobuf classes.
+decoding each record with protobuf (tensorboard's loaders, tbparse) this module frames the
+records with numpy (the records are the chain of offsets, each 12 bytes before an Event's
+first byte, whose lengths lead each to the next; a Python walk takes over where the chain
+breaks), groups them by length, decodes one record per layout in Python (and checks it
+against protobuf once per layout), and reads every record that matches that layout
+byte-for-byte (outside those three fields) with numpy. Records of any other layout go
+through the protobuf classes.
 
-Checksums are verified with a numpy CRC-32C over all small records at once (no compiled
-dependency). The data checksum of large records (images, histograms, graphs) is checked only
-when they carry scalars: their content is otherwise never used, and their length fields,
-which the framing depends on, are always checked. Damage costs only the records it touches:
-a record whose data fails its checksum is skipped, and after a damaged length field reading
-resumes at the next record whose length is intact.
+Checksums are verified with a numpy CRC-32C (no compiled dependency): for the records of a
+layout, the first record's checksum corrected for the bytes of the three fields alone (CRC
+is affine), otherwise over all the bytes of all small records at once. The data checksum of
+large records (images, histograms, graphs) is checked only when they carry scalars: their
+content is otherwise never used, and their length fields, which the framing depends on, are
+always checked. Damage costs only the records it touches: a record whose data fails its
+checksum is skipped, and after a damaged length field reading resumes at the next record
+whose length is intact.
 
 The file is memory-mapped and handled in blocks of records; decoded blocks are released, so
 memory grows with the points read, not with the file.
@@ -32,7 +37,6 @@ from itertools import repeat
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 SCALARS_PLUGIN = "scalars"
 HPARAMS_PLUGIN = "hparams"
@@ -48,10 +52,18 @@ _BLOCK_RECORDS = 1 << 17
 # After this many layouts in one block of equal-length records, the rest go to protobuf:
 # guards against quadratic work on files where every record has its own layout.
 _MAX_LAYOUT_ROUNDS = 32
+# Records of one length decoded a layout at a time from the first remaining record: at most
+# this many rounds, and rows compared at most this many times over in all.
+_MAX_FIRST_ROW_ROUNDS = 8
+_FIRST_ROW_ROUNDS_WORK = 3
 # Candidate offsets checked at once when looking for the next intact record after damage:
 # the first window is small (the next record is usually close), later ones grow to the cap.
 _RESYNC_FIRST_WINDOW = 1 << 12
 _RESYNC_MAX_WINDOW = 1 << 20
+# Bytes framed at once by `_FileDecoder._frame_window` (at least 17 bytes a record); after
+# a chain of records is cut short, this many records are walked before it is tried again.
+_FRAME_WINDOW_BYTES = 1 << 22
+_SLOW_STRETCH_RECORDS = 1 << 10
 
 _HEADER_BYTES = 12  # uint64 length + uint32 masked crc of the length
 _FOOTER_BYTES = 4  # uint32 masked crc of the data
@@ -120,13 +132,56 @@ _SHORT_LENGTH_CRCS = masked_crc32c_rows(
 )
 
 
-def masked_crc32c(data: bytes | memoryview) -> int:
-    """Masked CRC-32C of one buffer (for the few records outside the bulk path)."""
+def _crc32c(data: bytes | memoryview) -> int:
+    """CRC-32C of one buffer, unmasked."""
     table = _CRC_TABLE_LIST
     crc = 0xFFFFFFFF
     for byte in bytes(data):
         crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return _mask(crc ^ 0xFFFFFFFF) & 0xFFFFFFFF
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes | memoryview) -> int:
+    """Masked CRC-32C of one buffer (for the few records outside the bulk path)."""
+    return _mask(_crc32c(data)) & 0xFFFFFFFF
+
+
+# Row d: what a byte followed by d more bytes adds to the CRC-32C of a message (CRC is
+# affine: the CRC of a message is a constant for its length XOR one such entry per byte).
+# Grown on demand up to the longest record the bulk decoder reads.
+_position_tables = _CRC_TABLES[:1].copy()
+
+
+def _crc_position_tables(length: int) -> np.ndarray:
+    """Rows 0 to length - 1 of the position tables."""
+    global _position_tables
+    tables = _position_tables
+    if tables.shape[0] < length:
+        grown = [tables]
+        last = tables[-1]
+        table0 = _CRC_TABLES[0]
+        for _ in range(length - tables.shape[0]):
+            last = table0[last & 0xFF] ^ (last >> 8)
+            grown.append(last[np.newaxis])
+        tables = _position_tables = np.concatenate(grown)
+    return tables
+
+
+def masked_crc32c_varying(rows: np.ndarray, reference: int, columns) -> np.ndarray:
+    """Masked CRC-32C of every row of a uint8 matrix whose bytes outside `columns` equal
+    those of row `reference`: its CRC, corrected byte by byte where a row differs (one
+    table lookup per row and column, against about three for `masked_crc32c_rows`)."""
+    count, length = rows.shape
+    tables = _crc_position_tables(length)
+    first = rows[reference]
+    constant = _crc32c(first.tobytes())
+    crc = np.zeros(count, dtype=np.uint32)
+    for column in columns:
+        table = tables[length - 1 - column]
+        constant ^= int(table[first[column]])
+        np.bitwise_xor(crc, table.take(rows[:, column]), out=crc)
+    crc ^= np.uint32(constant)
+    return _mask(crc)
 
 
 @dataclass(frozen=True)
@@ -659,16 +714,32 @@ class _FileDecoder:
         position, records = start, 0
         end = size
         damaged: list[tuple[int, int, int]] = []  # (record, byte offset, bytes skipped)
+        slow_records = _BLOCK_RECORDS
         while True:
-            offsets, following = _frame_records(self.data, position, _BLOCK_RECORDS)
+            framed = self._frame_window(position)
+            if framed is not None:
+                offsets, lengths, following, cut_short = framed
+                self._decode_block(records, offsets, lengths)
+                records += offsets.size
+                if following >= size:
+                    break
+                position = following
+                self._release_pages(position)
+                if cut_short:
+                    # A record that does not start as writers start them, or damage: the
+                    # walk below takes the next records.
+                    slow_records = _SLOW_STRETCH_RECORDS
+                continue
+            offsets, following = _frame_records(self.data, position, slow_records)
             trusted = self._length_checked(offsets)
             self._decode_block(records, trusted)
             records += trusted.size
             if trusted.size < offsets.size:
                 stop = int(offsets[trusted.size])
-            elif offsets.size == _BLOCK_RECORDS:
+            elif offsets.size == slow_records:
                 position = following
                 self._release_pages(position)
+                slow_records = _BLOCK_RECORDS
                 continue
             elif following == size:
                 break
@@ -703,6 +774,55 @@ class _FileDecoder:
             warnings=self.warnings + self._record_warnings(),
             end=end,
         )
+
+    def _frame_window(self, start: int) -> tuple[np.ndarray, np.ndarray, int, bool] | None:
+        """Byte offsets and lengths of the records from `start` on, framed without a Python
+        loop, the offset after the last of them and whether the chain was cut short before
+        the end of its window; None when the record at `start` cannot be framed so.
+
+        Every writer begins an Event with its wall time (field 1, a double: byte 0x09), so
+        the records of a window of the file are among the offsets 12 bytes before a 0x09
+        byte whose length field matches its checksum. Those whose lengths lead each to the
+        next, from `start`, are the records, exactly as the walk would find them, lengths
+        checked; the chain ends at the first record that leads elsewhere (for the walk to
+        take over), at the end of the window, or before a record cut short by the file's end.
+        """
+        size = len(self.data)
+        window_end = min(start + _FRAME_WINDOW_BYTES, size)
+        if window_end - start < _HEADER_BYTES + 1 + _FOOTER_BYTES:
+            return None
+        candidates = np.flatnonzero(self.bytes[start + _HEADER_BYTES : window_end] == 0x09)
+        if candidates.size == 0 or candidates[0] != 0:
+            return None
+        if candidates.size > (window_end - start) // 8:
+            return None  # bytes that are mostly 0x09: not records, or too costly to sort out
+        candidates += start
+        headers = self._gather(candidates, _HEADER_BYTES)
+        words = headers.view("<u4")  # length (low, high) and its checksum, per candidate
+        low = words[:, 0]
+        plausible = (words[:, 1] == 0) & (low < 1 << 31)
+        if not plausible[0]:
+            return None
+        computed = _SHORT_LENGTH_CRCS[np.minimum(low, _SHORT_LENGTHS - 1)]
+        long = np.flatnonzero(plausible & (low >= _SHORT_LENGTHS))
+        if long.size:
+            computed[long] = masked_crc32c_rows(np.ascontiguousarray(headers[long, :8]))
+        intact = (computed == words[:, 2]) & plausible
+        if not intact[0]:
+            return None
+        if intact.all():
+            lengths = low.astype(np.int64)
+        else:
+            candidates, lengths = candidates[intact], low[intact].astype(np.int64)
+        following = candidates + (lengths + _HEADER_BYTES + _FOOTER_BYTES)
+        breaks = np.flatnonzero(following[:-1] != candidates[1:])
+        count = int(breaks[0]) + 1 if breaks.size else candidates.size
+        while count and following[count - 1] > size:  # cut short by the end of the file
+            count -= 1
+        if count == 0:
+            return None
+        end = int(following[count - 1])
+        return candidates[:count], lengths[:count], end, end <= window_end - _HEADER_BYTES - 1
 
     def _next_intact_record(self, start: int) -> int | None:
         """The first offset from `start` where a whole record with an intact length field
@@ -748,7 +868,12 @@ class _FileDecoder:
         """Rows of `width` bytes from each start (a copy, C-contiguous)."""
         if starts.size == 0:
             return np.empty((0, width), dtype=np.uint8)
-        return sliding_window_view(self.bytes, width)[starts]
+        # Each offset seen as one opaque item of `width` bytes: numpy gathers those with one
+        # copy each, about three times faster than rows of a sliding window view.
+        items = np.ndarray(
+            (self.bytes.size - width + 1,), dtype=f"V{width}", buffer=self.bytes, strides=(1,)
+        )
+        return items[starts].view(np.uint8).reshape(-1, width)
 
     def _length_checked(self, offsets: np.ndarray) -> np.ndarray:
         """The offsets before the first record whose length field fails its checksum."""
@@ -761,15 +886,19 @@ class _FileDecoder:
         bad = np.flatnonzero(computed != stored)
         return offsets[: bad[0]] if bad.size else offsets
 
-    def _decode_block(self, first_record: int, offsets: np.ndarray) -> None:
-        lengths = self._gather(offsets, 8).view("<u8").ravel().astype(np.int64)
+    def _decode_block(
+        self, first_record: int, offsets: np.ndarray, lengths: np.ndarray | None = None
+    ) -> None:
+        if lengths is None:
+            lengths = self._gather(offsets, 8).view("<u8").ravel()
+        lengths = lengths.astype(np.int64)
         data_starts = offsets + _HEADER_BYTES
         record_numbers = first_record + np.arange(offsets.size)
         small = np.flatnonzero((lengths > 0) & (lengths <= _BULK_MAX_BYTES))
         checksummed = np.zeros(offsets.size, dtype=bool)
         checksummed[small] = True
         for_protobuf = [np.flatnonzero(~checksummed)]
-        for length, members in _grouped(small, lengths[small]):
+        for length, members in _grouped(small, lengths[small].astype(np.uint16)):
             for_protobuf.append(
                 self._decode_equal_length(record_numbers, members, data_starts[members], length)
             )
@@ -787,8 +916,27 @@ class _FileDecoder:
     ) -> np.ndarray:
         """Decode a block's records of one length, layout by layout; return the indices of
         those left for protobuf."""
-        rows = self._gather(starts, length)
-        stored_crc = self._gather(starts + length, _FOOTER_BYTES).view("<u4").ravel()
+        framed = self._gather(starts, length + _FOOTER_BYTES)
+        rows = framed[:, :length]
+        stored_crc = framed[:, length:].view("<u4")[:, 0]
+        # Layout by layout from the first remaining record, while that pays; many layouts
+        # of one length (many tags of one name length) go to the grouping by hash below.
+        work_left = _FIRST_ROW_ROUNDS_WORK * rows.shape[0]
+        for _ in range(_MAX_FIRST_ROW_ROUNDS):
+            work_left -= rows.shape[0]
+            others = self._decode_first_row_layout(
+                record_numbers, indices, starts, rows, stored_crc
+            )
+            if others is None:
+                break
+            if others.size == 0:
+                return others
+            indices, starts = indices[others], starts[others]
+            framed = self._gather(starts, length + _FOOTER_BYTES)  # faster than rows[others]
+            rows = framed[:, :length]
+            stored_crc = framed[:, length:].view("<u4")[:, 0]
+            if work_left < rows.shape[0]:
+                break
         crc_ok = masked_crc32c_rows(rows) == stored_crc
         for record, start in zip(record_numbers[indices[~crc_ok]], starts[~crc_ok], strict=True):
             self.bad_data_crc.append((int(record), int(start) - _HEADER_BYTES))
@@ -809,6 +957,53 @@ class _FileDecoder:
                 member_indices = member_indices[~decoded]
             for_protobuf.append(member_indices)
         return np.concatenate(for_protobuf)
+
+    def _decode_first_row_layout(
+        self,
+        record_numbers: np.ndarray,
+        indices: np.ndarray,
+        starts: np.ndarray,
+        rows: np.ndarray,
+        stored_crc: np.ndarray,
+    ) -> np.ndarray | None:
+        """Decode the records laid out as the first one (the usual batch: one tag), with
+        their checksums; return the positions in `rows` of the others, or None when the
+        first record's layout cannot be used.
+
+        A row is in the layout when its bytes outside the variable fields equal the first
+        row's (compared as byte strings, a stretch at a time), so its checksum is the first
+        row's corrected for the bytes of the variable fields alone.
+        """
+        first = rows[0].tobytes()
+        layout = _record_layout(first)
+        if layout is None or not _agrees_with_protobuf_once(layout, first, rows[0]):
+            return None
+        length = rows.shape[1]
+        same = None
+        position = 0
+        for offset, width in (*layout.variable_windows, (length, 0)):
+            if offset > position:
+                equal = _equal_to_first(rows[:, position:offset])
+                same = equal if same is None else np.bitwise_and(same, equal, out=same)
+            position = max(position, offset + width)
+        if same is None:
+            same = np.ones(rows.shape[0], dtype=bool)
+        if layout.step_offset is not None:
+            last = layout.step_offset + layout.step_length - 1
+            for column in range(layout.step_offset, last):
+                same &= rows[:, column] >= 0x80
+            same &= rows[:, last] < 0x80
+        crc_ok = masked_crc32c_varying(rows, 0, _varying_columns(layout, rows)) == stored_crc
+        decoded = np.bitwise_and(crc_ok, same, out=crc_ok)
+        if decoded.all():
+            self._emit(layout, record_numbers[indices], rows)
+            return np.empty(0, dtype=np.int64)
+        for position in np.flatnonzero(same & ~decoded).tolist():
+            record = int(record_numbers[indices[position]])
+            self.bad_data_crc.append((record, int(starts[position]) - _HEADER_BYTES))
+        if decoded.any():
+            self._emit(layout, record_numbers[indices[decoded]], rows[decoded])
+        return np.flatnonzero(~same)
 
     def _decode_first_layout(self, records: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Decode every row whose variable fields sit where the first row's do.
@@ -905,6 +1100,30 @@ class _FileDecoder:
         return warnings
 
 
+def _varying_columns(layout: _Layout, rows: np.ndarray) -> list[int]:
+    """The columns of the variable fields, but for the upper half of the wall time where
+    it is the same in every row (it changes about every 17 minutes): the columns whose
+    checksum contributions `masked_crc32c_varying` must look up."""
+    columns = []
+    for offset, width in layout.variable_windows:
+        if offset == layout.wall_offset and _equal_to_first(rows[:, offset + 4 : offset + 8]).all():
+            width = 4
+        columns.extend(range(offset, offset + width))
+    return columns
+
+
+def _equal_to_first(columns: np.ndarray) -> np.ndarray:
+    """Which rows of a uint8 matrix (its last axis contiguous) equal its first row."""
+    width = columns.shape[1]
+    if width == 1:
+        return columns[:, 0] == columns[0, 0]
+    dtype = f"<u{width}" if width in (2, 4, 8) else f"S{width}"
+    # Byte strings of one width are equal exactly when their bytes are: trailing NULs are
+    # padding only when the widths differ.
+    values = columns.view(dtype)[:, 0]
+    return values == values[0]
+
+
 def _step_widths(rows: np.ndarray) -> np.ndarray:
     """Byte width of the step varint in records that start with a wall time and a step
     (the layout every writer uses), 0 for other records."""
@@ -921,24 +1140,52 @@ def _step_widths(rows: np.ndarray) -> np.ndarray:
 
 
 def _layout_fields(layout: _Layout, rows: np.ndarray):
-    """Steps, per-slot values and wall times of rows that share `layout`."""
+    """Steps, per-slot values and wall times of rows that share `layout` (each read from
+    its bytes in place, no copy of the byte columns first)."""
     count = rows.shape[0]
     if layout.wall_offset is None:
         wall_times = np.zeros(count)
     else:
         window = rows[:, layout.wall_offset : layout.wall_offset + 8]
-        wall_times = np.ascontiguousarray(window).view("<f8").ravel()
-    steps = np.zeros(count, dtype=np.uint64)
-    if layout.step_offset is not None:
-        for index in range(layout.step_length):
-            column = rows[:, layout.step_offset + index].astype(np.uint64)
-            steps |= (column & np.uint64(0x7F)) << np.uint64(7 * index)
+        wall_times = window.view("<f8")[:, 0].copy()
+    if layout.step_offset is None:
+        steps = np.zeros(count, dtype=np.uint64)
+    else:
+        last = layout.step_offset + layout.step_length - 1
+        steps = rows[:, last].astype(np.uint64)  # the last byte of a varint is below 0x80
+        for column in range(last - 1, layout.step_offset - 1, -1):
+            steps <<= np.uint64(7)
+            steps |= rows[:, column] & 0x7F
     values = []
     for slot in layout.slots:
         width = np.dtype(slot.dtype).itemsize
-        window = np.ascontiguousarray(rows[:, slot.offset : slot.offset + width])
-        values.append(window.view(slot.dtype).ravel().astype(np.float64))
+        window = rows[:, slot.offset : slot.offset + width]
+        values.append(window.view(slot.dtype)[:, 0].astype(np.float64))
     return steps.view(np.int64), values, wall_times
+
+
+# The layouts (as the bytes outside their variable fields) that protobuf has confirmed in
+# this process: records of a layout repeat across blocks and files.
+_CONFIRMED_LAYOUTS: set[bytes] = set()
+_MAX_CONFIRMED_LAYOUTS = 4096
+
+
+def _agrees_with_protobuf_once(layout: _Layout, data: bytes, row: np.ndarray) -> bool:
+    """`_agrees_with_protobuf`, asked once per layout: records equal outside the same
+    variable fields decode alike (the same tags, plugins and field positions)."""
+    fixed = bytearray(data)
+    windows = layout.variable_windows
+    for offset, width in windows:
+        fixed[offset : offset + width] = bytes(width)
+    key = repr(windows).encode() + b"|" + bytes(fixed)
+    if key in _CONFIRMED_LAYOUTS:
+        return True
+    if not _agrees_with_protobuf(layout, row):
+        return False
+    if len(_CONFIRMED_LAYOUTS) >= _MAX_CONFIRMED_LAYOUTS:
+        _CONFIRMED_LAYOUTS.clear()
+    _CONFIRMED_LAYOUTS.add(key)
+    return True
 
 
 def _agrees_with_protobuf(layout: _Layout, row: np.ndarray) -> bool:
