@@ -459,6 +459,19 @@ class _Denoiser(nn.Module):
         return self.head(h)
 
 
+def _plain_mlp(spec: ModelSpec, inputs: int, outputs: int) -> nn.Sequential:
+    """`depth` hidden layers of `width` (activation, optional dropout), then a linear layer to
+    `outputs`: the MLP families' net and the siamese net's encoder."""
+    layers: list[nn.Module] = []
+    width_in = inputs
+    for _ in range(spec.depth):
+        layers += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
+        if spec.dropout:
+            layers.append(nn.Dropout(spec.dropout))
+        width_in = spec.width
+    return _initialised(nn.Sequential(*layers, nn.Linear(width_in, outputs)), spec)
+
+
 class _Siamese(nn.Module):
     """A siamese embedding net: one MLP encoder (`depth` hidden layers of `width`, a linear
     projection to `bottleneck` units) applied to both views of each row, each embedding
@@ -466,15 +479,7 @@ class _Siamese(nn.Module):
 
     def __init__(self, spec: ModelSpec, inputs: int) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        width_in = inputs
-        for _ in range(spec.depth):
-            layers += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
-            if spec.dropout:
-                layers.append(nn.Dropout(spec.dropout))
-            width_in = spec.width
-        self.encoder = _initialised(nn.Sequential(*layers, nn.Linear(width_in, spec.bottleneck)),
-                                    spec)  # fmt: skip
+        self.encoder = _plain_mlp(spec, inputs, spec.bottleneck)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(self.encoder(x), dim=-1)
@@ -512,14 +517,7 @@ def build_model(
     if family in ("linear", "logistic"):
         return nn.Linear(inputs, outputs)
     if family in ("mlp", "deep_mlp"):
-        layers: list[nn.Module] = []
-        width_in = inputs
-        for _ in range(spec.depth):
-            layers += [nn.Linear(width_in, spec.width), _activation(spec.activation)]
-            if spec.dropout:
-                layers.append(nn.Dropout(spec.dropout))
-            width_in = spec.width
-        return _initialised(nn.Sequential(*layers, nn.Linear(width_in, outputs)), spec)
+        return _plain_mlp(spec, inputs, outputs)
     if family == "resnet_mlp":
         blocks = [
             _Residual(spec.width, spec.norm, spec.activation, spec.dropout)
