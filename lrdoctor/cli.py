@@ -10,6 +10,8 @@ import functools
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -240,20 +242,34 @@ def _read_options(experiment, run_id, filter_string, timeout) -> ReadOptions:
 
 def _read(paths, format_in, experiment, run_id, filter_string, timeout) -> Discovery:
     from lrdoctor.discovery import read_runs
-    from lrdoctor.remote import RemoteError
 
     options = _read_options(experiment, run_id, filter_string, timeout)
-    try:
+    with _remote_errors():
         discovery = read_runs(paths, options, format_in)
+    _report_problems([p for p in discovery.problems if p not in discovery.unreadable])
+    _nothing_read(paths, discovery.runs, discovery.unreadable)
+    return discovery
+
+
+@contextmanager
+def _remote_errors() -> Iterator[None]:
+    """A remote store that cannot be reached at all: exit status 2 with its message."""
+    from lrdoctor.remote import RemoteError
+
+    try:
+        yield
     except RemoteError as error:
         raise InputError(str(error)) from error
-    _report_problems([p for p in discovery.problems if p not in discovery.unreadable])
-    if not any(run.total_points for run in discovery.runs):
-        found = f"{len(discovery.runs)} run(s) with no data points" if discovery.runs else "no runs"
-        if discovery.unreadable:
-            found = "; ".join(str(problem) for problem in discovery.unreadable[:3])
+
+
+def _nothing_read(paths, runs, unreadable) -> None:
+    """Exit with status 2 when no run has a single data point; `runs` are runs or summaries
+    (anything with `points`, a count per tag)."""
+    if not any(sum(run.points.values()) for run in runs):
+        found = f"{len(runs)} run(s) with no data points" if runs else "no runs"
+        if unreadable:
+            found = "; ".join(str(problem) for problem in unreadable[:3])
         raise InputError(f"nothing could be read from {', '.join(paths)}: {found}")
-    return discovery
 
 
 def _tag_overrides(loss_tag, val_loss_tag, grad_norm_tag, lr_tag) -> dict[str, str]:
@@ -299,15 +315,26 @@ def runs(output_format, **inputs) -> None:
       lrdoctor runs mlruns sqlite:///mlflow.db http://127.0.0.1:5000 --experiment sweep
       lrdoctor runs logs/ --format json --loss-tag train/nll_loss
     """
+    from lrdoctor.discovery import Problem, Unreadable, iter_read
     from lrdoctor.inventory import summarise, unreadable_summary
     from lrdoctor.reporters import runs as runs_report
 
     config = _config(signals=_tag_overrides(**{name: inputs.pop(name) for name in _TAG_OPTIONS}))
-    discovery = _read(**inputs)
-    summaries = [summarise(run, config.signals) for run in discovery.runs]
-    summaries += [unreadable_summary(p.source, p.message) for p in discovery.unreadable]
+    paths, format_in = inputs.pop("paths"), inputs.pop("format_in")
+    summaries, problems, unreadable = [], [], []
+    with _remote_errors():
+        for item in iter_read(paths, _read_options(**inputs), format_in):
+            if isinstance(item, Unreadable):  # listed where its run would be
+                unreadable.append(Problem(item.source, item.message))
+            elif isinstance(item, Problem):
+                problems.append(item)
+            else:  # summarised at once and let go: memory holds one source, not the listing
+                summaries.append(summarise(item, config.signals))
+    _report_problems(problems)
+    _nothing_read(paths, summaries, unreadable)
+    summaries += [unreadable_summary(p.source, p.message) for p in unreadable]
     if output_format == "json":
-        click.echo(runs_report.render_json(summaries, discovery.problems))
+        click.echo(runs_report.render_json(summaries, [*problems, *unreadable]))
     else:
         click.echo(runs_report.render_text(summaries))
 

@@ -259,19 +259,43 @@ def read_source(source: Source, options: ReadOptions) -> list[Run]:
         ) from error
 
 
+@dataclass(frozen=True)
+class Unreadable(Problem):
+    """A source that was found but could not be read (a damaged or empty file)."""
+
+
+def iter_read(
+    paths: Sequence[str | os.PathLike],
+    options: ReadOptions | None = None,
+    format_in: str | None = None,
+) -> Iterator[Run | Problem]:
+    """Find the sources under `paths`, then read them one at a time: yield each problem met
+    while walking, then each run as soon as its source is read (an `Unreadable` where it
+    cannot be). Nothing is kept, so a caller that lets each run go holds one source at most."""
+    options = options or ReadOptions()
+    sources, problems = find_sources(paths, format_in)
+    yield from problems
+    for source in sources:
+        try:
+            yield from read_source(source, options)
+        except ReadError as error:
+            yield Unreadable(error.source, error.problem)
+
+
 def read_runs(
     paths: Sequence[str | os.PathLike],
     options: ReadOptions | None = None,
     format_in: str | None = None,
 ) -> Discovery:
     """Find and read every run under `paths`; problems are collected, never raised."""
-    options = options or ReadOptions()
-    sources, problems = find_sources(paths, format_in)
     runs: list[Run] = []
+    problems: list[Problem] = []
     unreadable: list[Problem] = []
-    for source in sources:
-        try:
-            runs.extend(read_source(source, options))
-        except ReadError as error:
-            unreadable.append(Problem(error.source, error.problem))
+    for item in iter_read(paths, options, format_in):
+        if isinstance(item, Unreadable):
+            unreadable.append(Problem(item.source, item.message))
+        elif isinstance(item, Problem):
+            problems.append(item)
+        else:
+            runs.append(item)
     return Discovery(tuple(runs), (*problems, *unreadable), tuple(unreadable))

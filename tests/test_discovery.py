@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from lrdoctor.cli import EXIT_INPUT_ERROR, EXIT_OK, main
-from lrdoctor.discovery import find_sources, read_runs
+from lrdoctor.discovery import Problem, Unreadable, find_sources, iter_read, read_runs
+from lrdoctor.model import Run
 
 LOSSES = [2.0, 1.5, 1.2, 1.0, 0.9, 0.85, 0.8, 0.78, 0.77, 0.76]
 
@@ -248,6 +249,28 @@ def test_one_bad_source_does_not_hide_the_good_ones(tmp_path):
     assert "bad.csv" in json.loads(result.stdout)["problems"][0]["source"]
     text = CliRunner().invoke(main, ["runs", str(tmp_path)]).stdout
     assert "\nbad.csv   unreadable  0 " in text and "1 csv, 1 unreadable" in text
+
+
+def test_sources_are_read_one_at_a_time_and_each_run_can_be_let_go(tmp_path):
+    """`iter_read` yields walk problems first, then each source's runs as it is read (an
+    `Unreadable` where it cannot be), holding nothing: `lrdoctor runs` summarises each run and
+    drops it. `read_runs` is the same items collected."""
+    write_rows(tmp_path / "a.csv", ["step", "loss"], [[s, v] for s, v in enumerate(LOSSES)])
+    (tmp_path / "b.csv").write_bytes(b"\xff\xfe\x00garbage")
+    write_rows(tmp_path / "c.csv", ["step", "loss"], [[s, v] for s, v in enumerate(LOSSES[:5])])
+    missing = tmp_path / "missing"
+    items = iter_read([tmp_path, missing])
+    first = next(items)
+    assert isinstance(first, Problem) and not isinstance(first, Unreadable)  # the walk's
+    assert str(missing) in first.source
+    rest = list(items)
+    assert [type(item) for item in rest] == [Run, Unreadable, Run]
+    assert [item.points for item in rest if isinstance(item, Run)] == [{"loss": 10}, {"loss": 5}]
+    assert "b.csv" in rest[1].source
+    discovery = read_runs([tmp_path, missing])
+    assert [run.name for run in discovery.runs] == ["a.csv", "c.csv"]
+    assert [p.source for p in discovery.unreadable] == [rest[1].source]
+    assert discovery.problems == (first, *discovery.unreadable)
 
 
 def test_reading_never_writes_to_the_logs(mixed_folder):
