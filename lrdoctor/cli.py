@@ -315,21 +315,17 @@ def runs(output_format, **inputs) -> None:
       lrdoctor runs mlruns sqlite:///mlflow.db http://127.0.0.1:5000 --experiment sweep
       lrdoctor runs logs/ --format json --loss-tag train/nll_loss
     """
-    from lrdoctor.discovery import Problem, Unreadable, iter_read
+    from lrdoctor.discovery import iter_read, sort_read
     from lrdoctor.inventory import summarise, unreadable_summary
     from lrdoctor.reporters import runs as runs_report
 
     config = _config(signals=_tag_overrides(**{name: inputs.pop(name) for name in _TAG_OPTIONS}))
     paths, format_in = inputs.pop("paths"), inputs.pop("format_in")
-    summaries, problems, unreadable = [], [], []
-    with _remote_errors():
-        for item in iter_read(paths, _read_options(**inputs), format_in):
-            if isinstance(item, Unreadable):  # listed where its run would be
-                unreadable.append(Problem(item.source, item.message))
-            elif isinstance(item, Problem):
-                problems.append(item)
-            else:  # summarised at once and let go: memory holds one source, not the listing
-                summaries.append(summarise(item, config.signals))
+    with _remote_errors():  # each run summarised as it is read and let go: memory holds one source
+        items = iter_read(paths, _read_options(**inputs), format_in)
+        summaries, problems, unreadable = sort_read(
+            items, lambda run: summarise(run, config.signals)
+        )
     _report_problems(problems)
     _nothing_read(paths, summaries, unreadable)
     summaries += [unreadable_summary(p.source, p.message) for p in unreadable]

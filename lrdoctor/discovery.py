@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from lrdoctor.model import Run
 from lrdoctor.readers import ReadError, ReadOptions, registry
 from lrdoctor.remote import is_remote
 
+T = TypeVar("T")
 _URI = re.compile(r"^(sqlite|https?|file|databricks)://?", re.IGNORECASE)
 # Folders that never hold a user's runs but can be huge; MLflow's `.trash` holds deleted runs.
 _SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages", ".git", ".trash"}
@@ -288,14 +290,24 @@ def read_runs(
     format_in: str | None = None,
 ) -> Discovery:
     """Find and read every run under `paths`; problems are collected, never raised."""
-    runs: list[Run] = []
+    runs, problems, unreadable = sort_read(iter_read(paths, options, format_in))
+    return Discovery(tuple(runs), (*problems, *unreadable), tuple(unreadable))
+
+
+def sort_read(
+    items: Iterable[Run | Problem], keep: Callable[[Run], T] = lambda run: run
+) -> tuple[list[T], list[Problem], list[Problem]]:
+    """`iter_read`'s items sorted into what `keep` takes of each run (the run itself unless
+    told otherwise: `lrdoctor runs` keeps a summary and lets the run go), the problems met
+    while walking, and the sources that could not be read."""
+    kept: list[T] = []
     problems: list[Problem] = []
     unreadable: list[Problem] = []
-    for item in iter_read(paths, options, format_in):
+    for item in items:
         if isinstance(item, Unreadable):
             unreadable.append(Problem(item.source, item.message))
         elif isinstance(item, Problem):
             problems.append(item)
         else:
-            runs.append(item)
-    return Discovery(tuple(runs), (*problems, *unreadable), tuple(unreadable))
+            kept.append(keep(item))
+    return kept, problems, unreadable
