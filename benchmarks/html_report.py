@@ -1,12 +1,14 @@
 """The interactive HTML report against its budget (issue 11, point 3), a script, not a test:
 `sample_logs` under 6 MB and 30 s; about 2,000 runs under 40 MB, opening in Chromium in under
 5 s. For each audit it prints the report's size, the wall time and peak memory of
-`lrdoctor audit --format html` beside the text audit of the same runs, and what headless
-Chromium (Playwright) takes to open it: the load event, the curves unpacked, and the first
-chart drawn when the page is opened at a run (`report.html#run-0`). The sample_logs report
-also holds a CSV named `evil<img src=x onerror=alert(2)>.csv`, and is checked against the
-issue's acceptance: the smoothing slider and the overlay work, hyper-parameters are shown,
-the name stays text and nothing loads from the network.
+`lrdoctor audit --format html` beside the text audit of the same runs, where the bytes are
+(each packed block, base64, and the rest of the page), and what headless Chromium
+(Playwright) takes to open it: the load event, the index and sections unpacked and in place,
+the curves unpacked, and the first chart drawn when the page is opened at a run
+(`report.html#run-0`). The sample_logs report also holds a CSV named
+`evil<img src=x onerror=alert(2)>.csv`, and is checked against the issue's acceptance: the
+smoothing slider and the overlay work, hyper-parameters are shown, the name stays text (no
+<img>, no onerror attribute, no dialog) and nothing loads from the network.
 
     python benchmarks/html_report.py [--runs 2000] [--skip-text]
 
@@ -18,6 +20,8 @@ walk a folder twice through symbolic links), so every run is read again.
 from __future__ import annotations
 
 import argparse
+import base64
+import gzip
 import json
 import os
 import re
@@ -89,7 +93,7 @@ def open_times(page: Path) -> dict[str, float]:
         tab.wait_for_function("() => document.body.dataset.curvesReady === '1'", timeout=120_000)
         times = tab.evaluate(
             "() => ({load: performance.getEntriesByType('navigation')[0].loadEventEnd,"
-            " curves: performance.now()})"
+            " runs: Number(document.body.dataset.runsReadyMs), curves: performance.now()})"
         )
         fresh = browser.new_page(viewport={"width": 1280, "height": 900})
         fresh.goto(page.as_uri() + "#run-0", timeout=120_000)
@@ -113,6 +117,7 @@ def acceptance(page: Path) -> str:
         tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         tab.goto(page.as_uri() + "#run-0", timeout=120_000)
         tab.wait_for_function("() => lrdoctorReport.charts[0] !== undefined", timeout=120_000)
+        at_run = tab.evaluate("() => document.getElementById('run-0').getBoundingClientRect().top")
         read = "() => JSON.stringify(lrdoctorReport.charts[0][0].u.data[2])"
         before = tab.evaluate(read)
         tab.eval_on_selector(
@@ -130,14 +135,35 @@ def acceptance(page: Path) -> str:
         params = tab.locator("#index tbody tr.run td.params").count()
         rows = tab.locator("#index tbody tr.run").count()
         hostile = tab.locator("#index td.name", has_text=HOSTILE).count()
+        live = tab.locator("img").count() + tab.locator("[onerror]").count()
         browser.close()
     others = [url for url in requests if not url.startswith("file:")]
     return (
         f"slider changes the curve: {slider}; overlay draws {overlaid} of 2 runs; "
         f"hyper-parameter cells {params} of {rows} rows; hostile name shown as text "
-        f"{hostile} time(s), {len(dialogs)} dialogs; requests {len(requests)} "
+        f"{hostile} time(s), {live} live img/onerror elements, {len(dialogs)} dialogs; "
+        f"opened at #run-0, its section's top at y={at_run:.0f} px of the window; "
+        f"requests {len(requests)} "
         f"({len(others)} not the page's own file)"
     )
+
+
+def where_the_bytes_are(html: str) -> str:
+    """Each packed block's size in the page (base64) and what it unpacks to, and the rest."""
+    parts, rest = [], len(html.encode("utf-8"))
+    for name in ("data", "index", "runs", "curves"):
+        found = re.search(
+            rf'<script type="application/gzip-base64" id="lrdoctor-{name}">(.*?)</script>',
+            html,
+            re.S,
+        )
+        if found is None:
+            continue
+        block = found.group(1)
+        unpacked = len(gzip.decompress(base64.b64decode(block)))
+        parts.append(f"{name} {len(block) / 1e6:.2f} MB ({unpacked / 1e6:.2f} unpacked)")
+        rest -= len(block)
+    return ", ".join(parts) + f", the rest {rest / 1e6:.2f} MB"
 
 
 def audit_figures(label: str, paths: list[str], out: Path, text: bool, check: bool = False) -> None:
@@ -146,6 +172,7 @@ def audit_figures(label: str, paths: list[str], out: Path, text: bool, check: bo
     print(f"{label}: {runs} runs")
     size = out.stat().st_size
     print(f"  html report   {size / 1e6:6.2f} MB ({size / MIB:.2f} MiB)")
+    print(f"  bytes         {where_the_bytes_are(out.read_text(encoding='utf-8'))}")
     print(
         f"  html audit    {html.seconds:6.1f} s wall {html.cpu_seconds:6.1f} s CPU"
         f"  peak RSS {html.peak_mib:5.0f} MiB"
@@ -158,7 +185,8 @@ def audit_figures(label: str, paths: list[str], out: Path, text: bool, check: bo
         )
     times = open_times(out)
     print(
-        f"  Chromium      load event {times['load'] / 1000:5.2f} s, curves unpacked "
+        f"  Chromium      load event {times['load'] / 1000:5.2f} s, index and runs in place "
+        f"{times['runs'] / 1000:5.2f} s, curves unpacked "
         f"{times['curves'] / 1000:5.2f} s; opened at a run: first chart "
         f"{times['first_chart'] / 1000:5.2f} s"
     )

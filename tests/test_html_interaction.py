@@ -72,9 +72,7 @@ NAME, VERDICT, CONFIDENCE, FINAL_LOSS = 1, 3, 4, 5
 
 def run_index(page, name_part: str) -> int:
     return page.evaluate(
-        "part => JSON.parse(document.getElementById('lrdoctor-data')"
-        ".textContent).runs.findIndex(r => r.name.includes(part))",
-        name_part,
+        "part => lrdoctorReport.data.runs.findIndex(r => r.name.includes(part))", name_part
     )
 
 
@@ -174,6 +172,37 @@ def test_a_row_links_to_its_section_and_its_charts_draw(page):
         f"() => lrdoctorReport.charts[{target.removeprefix('#run-')}] !== undefined"
     )
     assert page.locator(f"section{target} canvas").count() >= 1
+    assert page.locator(f"section{target} h2").is_visible()
+    assert in_view(page, target)
+
+
+def in_view(page, selector: str) -> bool:
+    """The element's top is within the window (below the sticky toolbar's height at most)."""
+    return page.eval_on_selector(
+        selector,
+        "e => { const top = e.getBoundingClientRect().top;"
+        " return top >= -2 && top < window.innerHeight / 2; }",
+    )
+
+
+def test_opened_at_a_run_the_page_scrolls_to_its_unpacked_section(page, browser_log):
+    """`report.html#run-N`: the section is put in place after the page loaded, and the page
+    still opens at it, its charts drawn."""
+    index = run_index(page, "evil")
+    fresh = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+    fresh.on(
+        "dialog", lambda dialog: (browser_log["dialogs"].append(dialog.message), dialog.dismiss())
+    )
+    fresh.on("pageerror", lambda error: browser_log["errors"].append(str(error)))
+    fresh.on("request", lambda request: browser_log["requests"].append(request.url))
+    try:
+        fresh.goto(page.url.split("#")[0] + f"#run-{index}")
+        fresh.wait_for_function(f"() => lrdoctorReport.charts[{index}] !== undefined")
+        assert in_view(fresh, f"#run-{index}")
+        assert fresh.locator(f"#run-{index} h2").text_content() == EVIL
+        assert fresh.evaluate("window.scrollY") > 0
+    finally:
+        fresh.close()
 
 
 def test_the_smoothing_slider_changes_the_drawn_curve_exactly_as_tensorboard(page):
@@ -226,9 +255,7 @@ def test_a_finding_is_marked_where_it_happens(page):
     """The hostile-named run's loss turns NaN: its LRD101 line is drawn at that step."""
     index = run_index(page, "evil")
     charts_of(page, index)
-    marks = page.evaluate(
-        f"JSON.parse(document.getElementById('lrdoctor-data').textContent).runs[{index}].marks"
-    )
+    marks = page.evaluate(f"lrdoctorReport.data.runs[{index}].marks")
     assert any(m["code"] == "LRD101" and m["kind"] == "event" for m in marks)
     assert int(page.locator(f"#run-{index} .chart").first.get_attribute("data-marks")) >= 1
     # Hovering a step where the loss was NaN or inf says so.
@@ -271,9 +298,11 @@ def test_a_hostile_name_stays_text_and_nothing_loads_from_the_network(page, brow
     assert page.locator(f"#index tr.run[data-index='{index}'] td.name").text_content() == EVIL
     assert page.locator(f"#run-{index} h2").text_content() == EVIL
     assert EVIL in page.locator("#overlay-chart").text_content()
-    assert page.locator("img").count() == 0
+    # Nowhere a live tag: the unpacked rows and sections hold it escaped.
+    assert page.locator("img").count() == 0 and page.locator("[onerror]").count() == 0
+    assert page.locator("#unpacking").count() == 0
     assert browser_log["dialogs"] == [] and browser_log["errors"] == []
     page.locator(f"#index tr.run[data-index='{index}'] input.pick").uncheck()
     # The page itself is the only request of the whole session.
     assert [url for url in browser_log["requests"] if not url.startswith("file:")] == []
-    assert len(browser_log["requests"]) == 1
+    assert {url.split("#")[0] for url in browser_log["requests"]} == {page.url.split("#")[0]}

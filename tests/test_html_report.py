@@ -108,15 +108,43 @@ def test_the_audit_covers_every_dev_verdict_and_both_hostile_names(report):
     assert f"{IMAGE_NAME}.csv" in names
 
 
+PACKED = ("data", "index", "runs", "curves")
+"""The page's packed blocks: its data, the index's rows, the runs' sections, the curves."""
+
+
 def _block(html: str, name: str) -> str:
     return re.search(
-        rf'<script type="[^"]+" id="lrdoctor-{name}">(.*?)</script>', html, re.S
+        rf'<script type="application/gzip-base64" id="lrdoctor-{name}">(.*?)</script>', html, re.S
     ).group(1)
 
 
+def _inflated(html: str, name: str) -> str:
+    """A packed block of the page as the browser unpacks it: gzip-compressed text,
+    base64-encoded."""
+    return gzip.decompress(base64.b64decode(_block(html, name), validate=True)).decode("utf-8")
+
+
 def _curves(html: str) -> list[dict | None]:
-    """The page's curves: gzip-compressed JSON, base64-encoded."""
-    return json.loads(gzip.decompress(base64.b64decode(_block(html, "curves"))))
+    return json.loads(_inflated(html, "curves"))
+
+
+def _data(html: str) -> dict:
+    return json.loads(_inflated(html, "data"))
+
+
+def _sections(html: str) -> dict[str, str]:
+    """Each run's section by name, as the script assembles it: the shell in the page (id,
+    name, charts' placeholder) with the packed text before and after the charts."""
+    shells = re.findall(
+        r'<section class="run" id="run-(\d+)"><h2>(.*?)</h2>\n(.*?)</section>', html, re.S
+    )
+    texts = _inflated(html, "runs").split("<!--run-->")[1:]
+    assert len(texts) == len(shells)
+    sections = {}
+    for (_, name, charts), text in zip(shells, texts, strict=True):
+        before, after = text.split("<!--charts-->")
+        sections[unescape(name)] = f"<h2>{name}</h2>{before}{charts}{after}"
+    return sections
 
 
 def test_the_browser_lists_every_run_unpacks_the_curves_and_runs_no_injected_code(report, tmp_path):
@@ -126,8 +154,13 @@ def test_the_browser_lists_every_run_unpacks_the_curves_and_runs_no_injected_cod
     assert f'data-index-rows="{len(result.diagnoses)}"' in body
     # The curves were unpacked (charts are drawn as their sections scroll into view:
     # tests/test_html_interaction.py).
-    assert 'data-curves-ready="1"' in body and "data-curves-error" not in body
+    assert 'data-runs-ready="1"' in body and 'data-curves-ready="1"' in body
+    assert "data-curves-error" not in body and "data-runs-error" not in body
     assert "data-pwned" not in body
+    # The unpacked rows and sections hold the hostile names as text, never as elements.
+    assert "<img" not in dom and "<script>document" not in dom
+    sections = re.findall(r'<section class="run" id="run-(\d+)"', dom)
+    assert sorted(map(int, sections)) == list(range(len(result.diagnoses)))
     assert f"<title>lrdoctor audit: {len(result.diagnoses)} runs</title>" in dom
     assert sorted(_index_names(dom)) == sorted(d.name for d in result.diagnoses)
     assert escape(SCRIPT_NAME, quote=False) in dom and escape(IMAGE_NAME, quote=False) in dom
@@ -137,19 +170,29 @@ def test_every_string_from_the_logs_is_escaped_and_nothing_is_fetched(report):
     _, _, page = report
     html = page.read_text(encoding="utf-8")
     assert SCRIPT_NAME not in html and IMAGE_NAME not in html
-    # The data block, the packed curves, uPlot and the report's own script.
-    assert html.count("<script") == 4
+    # The packed data, index rows, sections and curves, uPlot and the report's own script.
+    assert html.count("<script") == 6
+    # The rows and sections the script puts in place hold the names escaped, and only so.
+    rows, texts = _inflated(html, "index"), _inflated(html, "runs")
+    for markup_text in (rows, texts):
+        assert SCRIPT_NAME not in markup_text and IMAGE_NAME not in markup_text
+        assert "<img" not in markup_text and "<script" not in markup_text
+    assert markup(SCRIPT_NAME) in rows and markup(IMAGE_NAME) in rows
+    assert markup(IMAGE_NAME) in texts  # the CSV's path, under its name
+    sections = _sections(html)
+    assert {f"wandb_export_injected.csv/{SCRIPT_NAME}", f"{IMAGE_NAME}.csv"} <= set(sections)
+    assert f"<h2>{markup(IMAGE_NAME)}.csv</h2>" in sections[f"{IMAGE_NAME}.csv"]
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
     assert "<link" not in html and "@import" not in html and "<img" not in html
     assert "default-src 'none'" in unescape(html)  # the page's CSP forbids every fetch
 
 
-def test_the_script_data_is_json_with_markup_characters_escaped(report):
+def test_the_packed_blocks_are_base64_and_the_data_is_json(report):
     result, _, page = report
     html = page.read_text(encoding="utf-8")
-    block = _block(html, "data")
-    assert "<" not in block and ">" not in block and "&" not in block
-    data = json.loads(block)
+    for name in PACKED:  # no markup character can end the <script> early
+        assert re.fullmatch(r"[A-Za-z0-9+/]*=*", _block(html, name)), name
+    data = _data(html)
     listed = {run["name"]: run for run in data["runs"]}
     for diagnosis in result.diagnoses:
         assert listed[diagnosis.name]["diagnosis"] == diagnosis.verdict
@@ -161,7 +204,7 @@ def test_the_page_carries_each_runs_curves_as_data(report):
     (to 4 significant digits), NaN and inf named."""
     result, runs, page = report
     html = page.read_text(encoding="utf-8")
-    names = [run["name"] for run in json.loads(_block(html, "data"))["runs"]]
+    names = [run["name"] for run in _data(html)["runs"]]
     packed = dict(zip(names, _curves(html), strict=True))
     for diagnosis, run in pair_runs(result.diagnoses, runs):
         curves = packed[diagnosis.name]
@@ -186,9 +229,8 @@ def test_the_page_carries_each_runs_curves_as_data(report):
 def test_each_run_section_has_its_chart_findings_remedies_and_rule_pages(report):
     result, _, page = report
     html = page.read_text(encoding="utf-8")
-    sections = re.findall(r'<section class="run" id="run-\d+">(.*?)</section>', html, re.S)
-    assert len(sections) == len(result.diagnoses)
-    by_name = {unescape(re.search(r"<h2>(.*?)</h2>", s).group(1)): s for s in sections}
+    by_name = _sections(html)
+    assert len(by_name) == len(result.diagnoses)
     for diagnosis in result.diagnoses:
         section = by_name[diagnosis.name]
         assert '<div class="charts" data-run="' in section
@@ -217,7 +259,9 @@ def test_each_run_section_has_its_chart_findings_remedies_and_rule_pages(report)
 def test_the_index_shows_losses_verdict_confidence_and_the_top_finding(report):
     result, runs, page = report
     html = page.read_text(encoding="utf-8")
-    rows = re.findall(r'<tr class="run" data-index="\d+">(.*?)</tr>', html, re.S)
+    rows = re.findall(
+        r'<tr class="run" data-index="\d+">(.*?)</tr>', _inflated(html, "index"), re.S
+    )
     assert len(rows) == len(result.diagnoses)
     by_name = {unescape(re.search(r'<a href="#run-\d+">(.*?)</a>', r).group(1)): r for r in rows}
     for diagnosis, run in pair_runs(result.diagnoses, runs):
@@ -299,7 +343,7 @@ def test_the_index_shows_each_runs_hyper_parameters(report):
     """A column names each run's params, escaped, whole on hover, so a sweep's runs differ."""
     result, _, page = report
     html = page.read_text(encoding="utf-8")
-    cells = re.findall(r'<td class="params" title="([^"]*)">([^<]*)</td>', html)
+    cells = re.findall(r'<td class="params" title="([^"]*)">([^<]*)</td>', _inflated(html, "index"))
     assert len(cells) == len(result.diagnoses)
     with_params = [d for d in result.diagnoses if d.params]
     assert with_params, "no run of the subset logs its hyper-parameters"

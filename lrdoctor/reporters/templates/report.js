@@ -1,11 +1,13 @@
-/* The audit report's script: the index (sort, filter, group, select), each run's charts
-   (uPlot, drawn when scrolled to), the overlay of selected runs, smoothing and the y scale.
-   Text from the logs reaches the page only through textContent (uPlot's legend and title
-   too), never as markup. */
+/* The audit report's script: it unpacks the page's data, the index's rows and the runs'
+   sections (gzip, base64) and puts them in place, then wires up the index (sort, filter,
+   group, select), each run's charts (uPlot, drawn when scrolled to), the overlay of selected
+   runs, smoothing and the y scale. The rows and sections are markup that html.py rendered
+   with Jinja2's autoescaping, so every string from the logs in them is already escaped text;
+   text from the logs this script writes itself goes only through textContent (uPlot's legend
+   and title too), never as markup. */
 (function () {
   'use strict';
-  var data = JSON.parse(document.getElementById('lrdoctor-data').textContent);
-  var runs = data.runs;
+  var data = null, runs = [];
   var FINDING = '#d84315';
   var NONFINITE = '#c62828';
   var ROLE_TITLES = {
@@ -20,20 +22,28 @@
     {roles: ['lr'], title: 'learning rate', height: 170}
   ];
   var report = window.lrdoctorReport = {
-    charts: {}, overlay: null, curves: null, smoothing: 0.6, scale: 'auto', smooth: smooth
+    charts: {}, overlay: null, curves: null, data: null, smoothing: 0.6, scale: 'auto',
+    smooth: smooth
   };
   var body = document.body;
-  body.dataset.indexRows = String(runs.length);
   body.dataset.chartsDrawn = '0';
 
-  // -- Curves: gzip-compressed JSON in the page, unpacked once -------------------------------
+  // -- Packed blocks: gzip-compressed, base64-encoded text in the page, unpacked once ---------
 
-  function unpack() {
-    var binary = atob(document.getElementById('lrdoctor-curves').textContent.trim());
-    var bytes = new Uint8Array(binary.length);
-    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Response(stream).text().then(function (text) {
+  function inflate(id) {
+    try {
+      var binary = atob(document.getElementById(id).textContent.trim());
+      var bytes = new Uint8Array(binary.length);
+      for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+      var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+      return new Response(stream).text();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function unpackCurves(inflating) {
+    return inflating.then(function (text) {
       return JSON.parse(text).map(function (packed) {
         if (!packed) return null;
         var curves = {};
@@ -321,8 +331,7 @@
 
   var table = document.getElementById('index');
   var tbody = table.tBodies[0];
-  var rows = Array.prototype.slice.call(tbody.querySelectorAll('tr.run'));
-  var order = rows.slice();
+  var rows = [], order = [];
   var text = document.getElementById('filter-text');
   var verdict = document.getElementById('filter-verdict');
   var groupBy = document.getElementById('group-by');
@@ -510,22 +519,76 @@
     everyChart(function (chart) { refresh(chart, true); });
   });
 
+  function hashTarget() {
+    var id = location.hash.slice(1);
+    try { id = decodeURIComponent(id); } catch (error) { /* the id as written */ }
+    return id ? document.getElementById(id) : null;
+  }
   function openRulePage() {
-    var target = location.hash && document.getElementById(location.hash.slice(1));
+    var target = hashTarget();
     if (target && target.tagName === 'DETAILS') target.open = true;
   }
   window.addEventListener('hashchange', openRulePage);
   openRulePage();
 
+  // -- The index's rows and the runs' sections: unpacked and put in place ---------------------
+
+  function place(parts) {
+    data = report.data = JSON.parse(parts[0]);
+    runs = data.runs;
+    tbody.innerHTML = parts[1];
+    // Each section's shell holds its name and its charts' placeholder; its text comes in two
+    // pieces, before and after the charts.
+    var shells = document.querySelectorAll('#runs > section.run');
+    var texts = parts[2].split('<!--run-->').slice(1);
+    if (texts.length !== shells.length) {
+      throw new Error(texts.length + ' sections packed for ' + shells.length + ' runs');
+    }
+    shells.forEach(function (section, i) {
+      var pieces = texts[i].split('<!--charts-->');
+      section.firstElementChild.insertAdjacentHTML('afterend', pieces[0]);
+      section.insertAdjacentHTML('beforeend', pieces[1]);
+    });
+    document.getElementById('unpacking').remove();
+    rows = Array.prototype.slice.call(tbody.querySelectorAll('tr.run'));
+    order = rows.slice();
+    body.dataset.indexRows = String(rows.length);
+    body.dataset.runsReady = '1';
+    body.dataset.runsReadyMs = String(Math.round(performance.now()));
+    // Opened at a run (report.html#run-5): the browser scrolled to its shell before the index
+    // and the sections above it grew, so scroll to it again.
+    var target = hashTarget();
+    if (target) target.scrollIntoView();
+  }
+
+  function failed(error) {
+    var message = document.getElementById('unpacking');
+    if (message) {
+      message.textContent = 'This browser could not unpack the report (' + error +
+        '); lrdoctor audit --format text or json shows the same findings.';
+    }
+  }
+
   // -- Charts are drawn when their section scrolls into view ----------------------------------
 
   report.smoothing = Number(slider.value);
-  report.ready = unpack().then(function (curves) {
+  // All four blocks inflate at once; the curves, the biggest, are parsed once the runs are in
+  // place.
+  var curvesText = inflate('lrdoctor-curves');
+  curvesText.catch(function () { /* reported below, once the runs are in place */ });
+  report.ready = Promise.all(
+    ['lrdoctor-data', 'lrdoctor-index', 'lrdoctor-runs'].map(inflate)
+  ).then(place).catch(function (error) {
+    body.dataset.runsError = String(error);
+    failed(error);
+    throw error;
+  }).then(function () { return unpackCurves(curvesText); }).then(function (curves) {
     report.curves = curves;
     var placeholders = document.querySelectorAll('.charts[data-run]');
     if (!('IntersectionObserver' in window)) {
       placeholders.forEach(runCharts);
       rows.forEach(sparkline);
+      body.dataset.curvesReady = '1';
       return;
     }
     var observer = new IntersectionObserver(function (seen) {
@@ -538,7 +601,8 @@
     placeholders.forEach(function (element) { observer.observe(element); });
     rows.forEach(function (row) { observer.observe(row); });
     body.dataset.curvesReady = '1';
-  }, function (error) {
+  }).catch(function (error) {
+    if (body.dataset.runsError) return;
     body.dataset.curvesError = String(error);
     document.querySelectorAll('.charts[data-run]').forEach(function (element) {
       element.textContent = 'This browser could not unpack the curves (' + error +
